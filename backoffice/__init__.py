@@ -1,0 +1,50 @@
+"""The back office application factory."""
+from __future__ import annotations
+
+from flask import Flask
+from flask_appbuilder import AppBuilder
+
+from backoffice.extensions import db, migrate
+
+
+def create_app(config=None) -> Flask:
+    """Build an app; ``config`` (class, object or dict) overrides the environment's settings.
+
+    One AppBuilder per app (DESIGN pitfall 2): views are registered inside an app context, and
+    record scopes are installed on the session before any view can query.
+    """
+    from config.settings import INSTANCE_DIR, load_settings
+
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    load_settings(app, config)
+
+    import models  # noqa: F401 - register every table on the shared metadata
+    from backoffice import cli, formatting, security
+    from backoffice.security import scopes
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
+    with app.app_context():
+        appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])
+        appbuilder.init_app(app, db.session)
+        app.appbuilder = appbuilder
+        scopes.install(db.session)
+        _register_views(appbuilder)
+    security.install_request_hooks(app)
+    formatting.install(app)
+    cli.register(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _register_views(appbuilder: AppBuilder) -> None:
+    """Every feature room registers its own screens and APIs."""
+    from backoffice import catalog, customers, interactions, jobs_ui
+
+    for room in (customers, interactions, catalog, jobs_ui):
+        room.register(appbuilder)

@@ -1,0 +1,75 @@
+"""`flask crm ...`: every operator task has a command as well as a screen."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+crm = AppGroup("crm", help="Bank CRM back office commands.")
+
+
+@crm.command("init")
+@click.option("--admin-username", default="admin", show_default=True)
+@click.option("--admin-password", default=None,
+              help="Password for a new admin user; generated and printed once if omitted.")
+def init_command(admin_username, admin_password):
+    """Create or update the seven roles and their permissions, and the admin user."""
+    from config.roles import ROLES
+    from backoffice.security.seeding import ensure_admin, sync_roles
+
+    appbuilder = current_app.appbuilder
+    report = sync_roles(appbuilder, ROLES)
+    ensure_admin(appbuilder, admin_username, admin_password, report)
+    click.echo(f"roles: {len(ROLES)} ({', '.join(report.roles_created) or 'none'} created), "
+               f"grants added {report.grants_added}, removed {report.grants_removed}")
+    if report.admin_created:
+        shown = report.admin_password if admin_password is None else "(as given)"
+        click.echo(f"admin user created: {admin_username} / {shown}")
+    else:
+        click.echo(f"admin user {admin_username} already exists (password unchanged)")
+
+
+@crm.command("demo")
+@click.option("--customers", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--tx-per-month", default=4, show_default=True, type=click.IntRange(0))
+@click.option("--password", default=None, help="Password for every demo staff login.")
+def demo_command(customers, seed, tx_per_month, password):
+    """Fill the database with a realistic demo bank (same seed, same data)."""
+    from backoffice.demo import load_demo
+    from backoffice.extensions import db
+
+    started = time.perf_counter()
+    try:
+        result = load_demo(db.session, customers=customers, seed=seed,
+                           tx_per_month=tx_per_month, password=password)
+    except Exception as exc:  # a clear message, not a traceback, for known refusals
+        if exc.__class__.__name__ in ("DemoAlreadyLoaded", "MissingRoles"):
+            raise click.ClickException(str(exc)) from exc
+        raise
+    click.echo(json.dumps({"counts": result.counts,
+                           "seconds": round(time.perf_counter() - started, 2)},
+                          ensure_ascii=False))
+    click.echo("demo logins (username / password / role / branch):")
+    for username, pwd, role, branch in result.logins:
+        click.echo(f"  {username} / {pwd} / {role} / {branch or '-'}")
+
+
+@crm.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker_command(burst):
+    """Run an RQ worker (forking) with an app context."""
+    from jobs.worker import run_worker
+
+    if not current_app.config.get("REDIS_URL"):
+        click.echo("REDIS_URL is not set: jobs run inline, no worker is needed.", err=True)
+        sys.exit(1)
+    run_worker(current_app._get_current_object(), burst=burst)
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(crm)

@@ -1,0 +1,115 @@
+"""REST API for customers, accounts and transactions (FAB ModelRestApi, JWT or session login).
+
+Scopes apply below the API, on the session, exactly as for the screens; writes run the same
+customer rules as the forms.
+"""
+from __future__ import annotations
+
+from marshmallow import ValidationError, validate
+
+from backoffice.customers import rules
+from backoffice.customers.labels import ACCOUNT_LABELS, CUSTOMER_LABELS, TRANSACTION_LABELS
+from backoffice.views_base import CrmModelApi
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from models import Account, Customer, Transaction
+from models import choices as c
+from models import validators as v
+
+
+def _one_of(mapping):
+    return validate.OneOf(list(mapping))
+
+
+def _validator(check):
+    def _run(value):
+        if value:
+            message = check(value)
+            if message:
+                raise ValidationError(str(message))
+
+    return _run
+
+
+CUSTOMER_WRITE = [
+    "name", "customer_type", "gender", "birth_date", "id_type", "id_number", "mobile", "email",
+    "address", "occupation", "risk_tolerance", "risk_assessed_on", "consent_sms",
+    "consent_email", "consent_phone", "consent_wechat", "flag_elderly", "flag_disability",
+    "flag_vip", "service_notes", "branch", "owner", "teller", "onboarded_on", "status",
+]
+
+
+class CustomerApi(CrmModelApi):
+    """``/api/v1/customer/``: customers in the caller's scope."""
+
+    resource_name = "customer"
+    datamodel = SQLAInterface(Customer)
+    class_permission_name = "Customer"
+    label_columns = CUSTOMER_LABELS
+    list_columns = ["id", "customer_no", "name", "customer_type", "branch.id", "branch.name",
+                    "owner.id", "owner.username", "risk_tolerance", "status", "version"]
+    show_columns = ["id", "customer_no", *CUSTOMER_WRITE[:-5], "branch.id", "branch.name",
+                    "owner.id", "owner.username", "teller.id", "onboarded_on", "status",
+                    "closed_on", "version", "created_at", "updated_at"]
+    add_columns = CUSTOMER_WRITE
+    edit_columns = CUSTOMER_WRITE
+    search_columns = ["customer_no", "name", "branch", "owner", "status", "customer_type"]
+    order_columns = ["customer_no", "name", "status", "onboarded_on"]
+    validators_columns = {
+        "customer_type": _one_of(c.CUSTOMER_TYPES),
+        "gender": _one_of(c.GENDERS),
+        "id_type": _one_of(c.ID_TYPES),
+        "mobile": _validator(v.check_mobile),
+        "risk_tolerance": _one_of(c.RISK_TOLERANCES),
+        "status": _one_of(c.CUSTOMER_STATUSES),
+    }
+
+    def pre_add(self, item):
+        item.customer_no = rules.next_customer_no()
+        item.custom_fields = item.custom_fields or {}
+        if item.owner is None and self.appbuilder.sm.current_user is not None:
+            from backoffice.security import scopes
+
+            if scopes.current().kind == "own":
+                item.owner = self.appbuilder.sm.current_user
+        rules.validate_customer(item)
+        super().pre_add(item)
+
+    def pre_update(self, item):
+        rules.validate_customer(item)
+        super().pre_update(item)
+
+
+class AccountApi(CrmModelApi):
+    """``/api/v1/account/``: accounts of customers in scope."""
+
+    resource_name = "account"
+    datamodel = SQLAInterface(Account)
+    class_permission_name = "Account"
+    label_columns = ACCOUNT_LABELS
+    list_columns = ["id", "account_no", "customer.id", "customer.customer_no", "product.id",
+                    "product.name", "balance", "currency", "status", "opened_on"]
+    show_columns = list_columns + ["closed_on"]
+    add_columns = ["customer", "account_no", "product", "balance", "currency", "opened_on",
+                   "status"]
+    edit_columns = ["product", "balance", "opened_on", "closed_on", "status"]
+    search_columns = ["account_no", "customer", "product", "status"]
+    validators_columns = {
+        "balance": validate.Range(min=0, error="Balance cannot be negative."),
+        "status": _one_of(c.ACCOUNT_STATUSES),
+    }
+
+
+class TransactionApi(CrmModelApi):
+    """``/api/v1/transaction/``: read-only transactions of customers in scope."""
+
+    resource_name = "transaction"
+    datamodel = SQLAInterface(Transaction)
+    class_permission_name = "Transaction"
+    include_route_methods = {"get", "get_list", "info"}
+    label_columns = TRANSACTION_LABELS
+    list_columns = ["id", "occurred_at", "customer.id", "customer.customer_no", "account.id",
+                    "account.account_no", "direction", "amount", "type", "channel"]
+    show_columns = list_columns + ["counterparty", "description"]
+    search_columns = ["customer", "account", "occurred_at", "direction", "type", "channel"]
+    order_columns = ["occurred_at", "amount"]
+    base_order = ("occurred_at", "desc")

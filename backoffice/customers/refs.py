@@ -1,0 +1,90 @@
+"""Referring to a customer by customer number, for forms and list filters.
+
+A select listing every customer does not scale past a branch (and FAB's relation filters load the
+whole related table). Staff know customer numbers, so forms take the number and list filters
+match it exactly; both resolve it through the scoped session, so a number outside the user's
+scope is simply "not found".
+"""
+from __future__ import annotations
+
+from flask import request
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from flask_appbuilder.models.filters import BaseFilter
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from wtforms import StringField, ValidationError
+
+from backoffice.extensions import db
+from models import Customer
+
+
+def find_customer(customer_no: str) -> Customer | None:
+    """The customer with this number, if the current user may see it."""
+    customer_no = (customer_no or "").strip().upper()
+    if not customer_no:
+        return None
+    return db.session.scalars(
+        select(Customer).where(Customer.customer_no == customer_no)
+    ).one_or_none()
+
+
+def _prefilled_customer_no() -> str:
+    """A customer number passed from the 360 page's buttons (``?customer_no=``)."""
+    return request.args.get("customer_no", "") if request else ""
+
+
+class CustomerRefField(StringField):
+    """A text field holding a customer number whose ``data`` is the Customer itself."""
+
+    widget = BS3TextFieldWidget()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("default", _prefilled_customer_no)
+        kwargs.setdefault("description", _l("Customer number, e.g. C000000123"))
+        super().__init__(label or _l("Customer"), validators, **kwargs)
+        self.raw_number = ""
+
+    def process_data(self, value):
+        self.data = value
+
+    def process_formdata(self, valuelist):
+        self.raw_number = (valuelist[0] if valuelist else "").strip()
+        self.data = find_customer(self.raw_number) if self.raw_number else None
+
+    def _value(self):
+        if isinstance(self.data, Customer):
+            return self.data.customer_no
+        if isinstance(self.data, str):
+            return self.data
+        return self.raw_number
+
+    def pre_validate(self, form):
+        if isinstance(self.data, str):  # default text not submitted back
+            self.data = find_customer(self.data)
+        if self.data is None:
+            if self.raw_number:
+                raise ValidationError(_l("No customer with this number."))
+            raise ValidationError(_l("Enter the customer number."))
+
+
+class FilterCustomerNumber(BaseFilter):
+    """List filter: records of the customer with exactly this customer number."""
+
+    name = _l("Customer number is")
+    arg_name = "cno"
+
+    def apply(self, query, value):
+        number = (value or "").strip().upper()
+        if self.model is Customer:
+            return query.filter(Customer.customer_no == number)
+        ids = select(Customer.id).where(Customer.customer_no == number)
+        return query.filter(self.model.customer_id.in_(ids))
+
+
+def use_customer_number_filter(view) -> None:
+    """Replace FAB's whole-table relation filter on ``customer`` with the number filter."""
+    view.search_form_extra_fields = {
+        **(view.search_form_extra_fields or {}),
+        "customer": StringField(_l("Customer")),
+    }
+    view._filters._search_filters["customer"] = [FilterCustomerNumber("customer", view.datamodel)]

@@ -1,0 +1,63 @@
+"""Rules a customer record must satisfy whichever path writes it (form, API, later imports).
+
+Form validators give field-level messages before this runs; the API and any other writer get the
+same rules from here, as one ``CustomerInvalid`` carrying every problem found.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from backoffice.errors import WriteRefused
+from backoffice.extensions import db
+from models import Customer
+from models import validators as v
+
+
+class CustomerInvalid(WriteRefused):
+    """The customer record breaks one or more rules; ``errors`` maps field name to message."""
+
+
+def customer_errors(customer: Customer) -> dict:
+    """Every rule the customer breaks, as ``{field: message}``."""
+    errors = {}
+    if customer.id_type == "PRC_ID" and customer.id_number:
+        message = v.check_prc_id(customer.id_number, birth_date=customer.birth_date)
+        if message:
+            errors["id_number"] = str(message)
+    elif customer.id_type == "USCC" and customer.id_number:
+        message = v.check_uscc(customer.id_number)
+        if message:
+            errors["id_number"] = str(message)
+    if customer.mobile:
+        message = v.check_mobile(customer.mobile)
+        if message:
+            errors["mobile"] = str(message)
+    return errors
+
+
+def normalise(customer: Customer) -> None:
+    """Canonical stored forms, so that exact search and de-duplication work."""
+    if customer.id_number:
+        customer.id_number = v.normalise_prc_id(customer.id_number)
+    if customer.mobile:
+        customer.mobile = v.normalise_mobile(customer.mobile)
+
+
+def validate_customer(customer: Customer) -> None:
+    """Raise ``CustomerInvalid`` with every problem, else normalise the record."""
+    errors = customer_errors(customer)
+    if errors:
+        raise CustomerInvalid(errors)
+    normalise(customer)
+
+
+def next_customer_no() -> str:
+    """The next free customer number (``C`` + 9 digits), looked up across all scopes.
+
+    Two simultaneous additions may pick the same number; the unique constraint then refuses the
+    second, and the user simply submits again.
+    """
+    stmt = select(func.max(Customer.customer_no)).where(Customer.customer_no.like("C%"))
+    highest = db.session.execute(stmt, execution_options={"crm_unscoped": True}).scalar()
+    number = int(highest[1:]) + 1 if highest and highest[1:].isdigit() else 1
+    return f"C{number:09d}"

@@ -1,0 +1,146 @@
+"""Screens for recording interactions and working follow-up tasks."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_appbuilder.fieldwidgets import DateTimePickerWidget, Select2Widget
+from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from wtforms import DateTimeField, IntegerField, SelectField
+from wtforms.validators import DataRequired, NumberRange, Optional
+
+from backoffice.customers.refs import CustomerRefField
+from backoffice.formatting import choice_label, local_time
+from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
+from backoffice.views_base import CrmModelView
+from models import FollowUp, Interaction
+from models import choices as c
+from models.base import utcnow
+
+
+def _select(label, mapping):
+    return SelectField(label, choices=c.choice_list(mapping), validators=[DataRequired()],
+                       widget=Select2Widget())
+
+
+class InteractionView(CrmModelView):
+    """Interactions with customers in scope; staff record them from the 360 page."""
+
+    datamodel = SQLAInterface(Interaction)
+    class_permission_name = "Interaction"
+    route_base = "/interactions"
+    list_title = _l("Interactions")
+    show_title = _l("Interaction")
+    add_title = _l("Record interaction")
+    edit_title = _l("Edit interaction")
+    label_columns = INTERACTION_LABELS
+    list_columns = ["occurred_at", "customer", "channel", "topic", "satisfaction", "complaint",
+                    "staff"]
+    show_columns = ["occurred_at", "customer", "staff", "channel", "direction", "topic",
+                    "summary", "satisfaction", "complaint"]
+    add_columns = ["customer", "channel", "direction", "topic", "summary", "satisfaction",
+                   "complaint"]
+    edit_columns = ["channel", "direction", "topic", "summary", "satisfaction", "complaint"]
+    search_columns = ["customer", "occurred_at", "channel", "topic", "complaint", "satisfaction"]
+    customer_number_search = True
+    base_order = ("occurred_at", "desc")
+    add_form_extra_fields = {
+        "customer": CustomerRefField(),
+        "channel": _select(_l("Channel"), c.INTERACTION_CHANNELS),
+        "direction": _select(_l("Direction"), c.INTERACTION_DIRECTIONS),
+        "topic": _select(_l("Topic"), c.INTERACTION_TOPICS),
+        "satisfaction": IntegerField(
+            _l("Satisfaction"),
+            validators=[Optional(), NumberRange(1, 5, message=_l("Satisfaction is 1 to 5."))],
+        ),
+    }
+    edit_form_extra_fields = {k: v for k, v in add_form_extra_fields.items() if k != "customer"}
+    formatters_columns = {
+        "occurred_at": local_time,
+        "channel": choice_label(c.INTERACTION_CHANNELS),
+        "direction": choice_label(c.INTERACTION_DIRECTIONS),
+        "topic": choice_label(c.INTERACTION_TOPICS),
+    }
+
+    def pre_add(self, item):
+        item.staff = self.appbuilder.sm.current_user
+        item.occurred_at = utcnow()
+        item.custom_fields = item.custom_fields or {}
+        if item.topic == "complaint":
+            item.complaint = True
+        super().pre_add(item)
+
+
+def _follow_up_fields(with_customer: bool) -> dict:
+    fields = {
+        "task_type": _select(_l("Task type"), c.TASK_TYPES),
+        "status": _select(_l("Status"), c.TASK_STATUSES),
+        "due_at": DateTimeField(_l("Due"), format="%Y-%m-%d %H:%M:%S",
+                                validators=[DataRequired()], widget=DateTimePickerWidget(),
+                                default=lambda: utcnow() + dt.timedelta(days=2)),
+    }
+    if with_customer:
+        fields["customer"] = CustomerRefField()
+    return fields
+
+
+class FollowUpView(CrmModelView):
+    """Follow-up tasks on customers in scope."""
+
+    datamodel = SQLAInterface(FollowUp)
+    class_permission_name = "FollowUp"
+    route_base = "/followups"
+    list_title = _l("Follow-ups")
+    show_title = _l("Follow-up")
+    add_title = _l("Add follow-up")
+    edit_title = _l("Edit follow-up")
+    label_columns = FOLLOW_UP_LABELS
+    list_columns = ["due_at", "title", "customer", "task_type", "assignee", "status"]
+    show_columns = ["title", "customer", "task_type", "due_at", "assignee", "status", "source",
+                    "notes", "created_at", "completed_at"]
+    add_columns = ["customer", "title", "task_type", "due_at", "assignee", "notes"]
+    edit_columns = ["title", "task_type", "due_at", "assignee", "status", "notes"]
+    search_columns = ["customer", "assignee", "status", "task_type", "due_at"]
+    customer_number_search = True
+    base_order = ("due_at", "asc")
+    add_form_extra_fields = _follow_up_fields(with_customer=True)
+    edit_form_extra_fields = _follow_up_fields(with_customer=False)
+    formatters_columns = {
+        "due_at": local_time,
+        "created_at": local_time,
+        "completed_at": local_time,
+        "task_type": choice_label(c.TASK_TYPES),
+        "status": choice_label(c.TASK_STATUSES),
+    }
+
+    def pre_add(self, item):
+        if item.assignee is None:
+            item.assignee = self.appbuilder.sm.current_user
+        item.status = "open"
+        item.source = "manual"
+        super().pre_add(item)
+
+    def pre_update(self, item):
+        if item.status == "done" and item.completed_at is None:
+            item.completed_at = utcnow()
+        super().pre_update(item)
+
+
+def _current_user_id():
+    from flask import current_app
+
+    user = current_app.appbuilder.sm.current_user
+    return user.id if user is not None else None
+
+
+class MyTasksView(FollowUpView):
+    """The signed-in user's open tasks, overdue first (ascending due time puts them on top)."""
+
+    route_base = "/mytasks"
+    list_title = _l("My tasks")
+    base_filters = [
+        ["assignee_id", FilterEqualFunction, _current_user_id],
+        ["status", FilterEqual, "open"],
+    ]
+    search_columns = ["customer", "task_type", "due_at"]

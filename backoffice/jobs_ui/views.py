@@ -1,0 +1,43 @@
+"""The job-run screen and its progress endpoint (read by the import screens' progress bars)."""
+from __future__ import annotations
+
+from flask import abort, jsonify
+from flask_appbuilder import expose, has_access
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+
+from backoffice.formatting import choice_label, local_time
+from backoffice.views_base import CrmModelView
+from models import JobRun
+from models import choices as c
+
+
+class JobRunView(CrmModelView):
+    datamodel = SQLAInterface(JobRun)
+    class_permission_name = "JobRun"
+    route_base = "/jobs"
+    list_title = _l("Background jobs")
+    show_title = _l("Background job")
+    base_permissions = ["can_read"]
+    label_columns = {"name": _l("Job"), "status": _l("Status"), "done": _l("Done"),
+                     "total": _l("Total"), "percent": _l("Progress %"),
+                     "message": _l("Message"), "created_at": _l("Created at"),
+                     "started_at": _l("Started at"), "finished_at": _l("Finished at"),
+                     "error": _l("Error"), "result": _l("Result")}
+    list_columns = ["id", "name", "status", "percent", "created_at", "finished_at"]
+    show_columns = ["id", "name", "status", "done", "total", "percent", "message", "result",
+                    "error", "created_at", "started_at", "finished_at"]
+    search_columns = ["name", "status", "created_at"]
+    base_order = ("id", "desc")
+    formatters_columns = {"status": choice_label(c.JOB_STATUSES), "created_at": local_time,
+                          "started_at": local_time, "finished_at": local_time}
+
+    @expose("/progress/<int:pk>")
+    @has_access
+    def progress(self, pk):
+        """Progress as JSON, polled by progress bars on any web process."""
+        run = self.datamodel.get(pk)
+        if run is None:
+            abort(404)
+        return jsonify(id=run.id, status=run.status, done=run.done, total=run.total,
+                       percent=run.percent, message=run.message)

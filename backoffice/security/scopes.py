@@ -1,0 +1,146 @@
+"""Record scopes, enforced on every ORM query rather than in each view.
+
+FAB's ``base_filters`` do not cover actions or fetches by primary key (DESIGN pitfall 5), and the
+REST API, related lists, exports and jobs all query too. So the scope is attached to the session:
+a ``do_orm_execute`` hook adds ``with_loader_criteria`` for every scoped entity to every ORM
+SELECT, UPDATE and DELETE. A record outside the scope simply does not exist for that request,
+which is why every path answers 404 for it.
+
+Outside a request (CLI, jobs) queries are unrestricted unless a job runs ``as_user(...)``; inside a
+request the scope comes from the logged-in user (session cookie or JWT), and an anonymous request
+sees no customer data at all.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from dataclasses import dataclass
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import event, false, or_, select
+from sqlalchemy.orm import with_loader_criteria
+from sqlalchemy.sql.elements import False_
+
+from models import Account, Customer, FollowUp, Interaction, Transaction
+
+# Entities reached from a customer through their ``customer_id`` column.
+CUSTOMER_CHILDREN = (Account, Transaction, Interaction, FollowUp)
+SCOPED_ENTITIES = (Customer, *CUSTOMER_CHILDREN)
+
+
+@dataclass(frozen=True)
+class RecordScope:
+    """Which customers a user may see: ``all``, one ``branch``, their ``own`` book, or ``none``."""
+
+    kind: str
+    user_id: int | None = None
+    branch_id: int | None = None
+
+    def customer_condition(self):
+        """The SQL condition on ``customer`` rows, or None when nothing is restricted."""
+        if self.kind == "all":
+            return None
+        if self.kind == "branch" and self.branch_id is not None:
+            return Customer.branch_id == self.branch_id
+        if self.kind == "own" and self.user_id is not None:
+            return or_(Customer.owner_id == self.user_id, Customer.teller_id == self.user_id)
+        return false()
+
+    def permits_customer(self, customer: Customer) -> bool:
+        """The same rule in Python, for records about to be written (not yet queryable)."""
+        if self.kind == "all":
+            return True
+        if self.kind == "branch":
+            return self.branch_id is not None and customer.branch_id == self.branch_id
+        if self.kind == "own":
+            return self.user_id is not None and self.user_id in (
+                customer.owner_id, customer.teller_id
+            )
+        return False
+
+
+UNRESTRICTED = RecordScope("all")
+NOTHING = RecordScope("none")
+_job_scope: contextvars.ContextVar[RecordScope | None] = contextvars.ContextVar(
+    "crm_job_scope", default=None
+)
+
+
+def scope_for_user(user) -> RecordScope:
+    """The widest scope any of the user's roles grants (roles unknown to config grant none)."""
+    from config.roles import ROLES, SCOPE_ORDER
+
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return NOTHING
+    kinds = {ROLES.get(role.name, {}).get("scope", "none") for role in user.roles}
+    kind = next(k for k in SCOPE_ORDER if k in kinds or k == "none")
+    return RecordScope(kind, user_id=user.id, branch_id=getattr(user, "branch_id", None))
+
+
+def current() -> RecordScope:
+    """The scope in force now: a job's ``as_user`` scope, the request user's, or unrestricted."""
+    job_scope = _job_scope.get()
+    if job_scope is not None:
+        return job_scope
+    if not has_request_context():
+        return UNRESTRICTED
+    if "_crm_scope" not in g:
+        g._crm_scope = scope_for_user(current_app.appbuilder.sm.current_user)
+    return g._crm_scope
+
+
+def forget_request_scope() -> None:
+    """Drop the cached scope (after login or logout changes the user within a request)."""
+    g.pop("_crm_scope", None)
+
+
+@contextlib.contextmanager
+def as_scope(scope: RecordScope):
+    """Run a block (a job, a CLI command on behalf of a user) under an explicit scope."""
+    token = _job_scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _job_scope.reset(token)
+
+
+def _criteria_options(scope: RecordScope):
+    condition = scope.customer_condition()
+    if condition is None:
+        return ()
+    options = [with_loader_criteria(Customer, condition, include_aliases=True)]
+    if isinstance(condition, False_):
+        children = [with_loader_criteria(e, false(), include_aliases=True) for e in CUSTOMER_CHILDREN]
+    else:
+        visible = select(Customer.id).where(condition).scalar_subquery()
+        children = [
+            with_loader_criteria(e, e.customer_id.in_(visible), include_aliases=True)
+            for e in CUSTOMER_CHILDREN
+        ]
+    return (*options, *children)
+
+
+def _touches_scoped_entity(state) -> bool:
+    scoped = {entity.__mapper__ for entity in SCOPED_ENTITIES}
+    return any(mapper in scoped for mapper in state.all_mappers)
+
+
+def _apply_scope(state) -> None:
+    """``do_orm_execute`` hook: restrict every ORM statement over customer data."""
+    if state.is_column_load:
+        return  # refreshing an attribute of an object already loaded under the scope
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("crm_unscoped"):
+        return
+    if not _touches_scoped_entity(state):
+        return
+    options = _criteria_options(current())
+    if options:
+        state.statement = state.statement.options(*options)
+
+
+def install(session) -> None:
+    """Attach the hook once to the (scoped) session factory."""
+    if not event.contains(session, "do_orm_execute", _apply_scope):
+        event.listen(session, "do_orm_execute", _apply_scope)

@@ -1,0 +1,145 @@
+"""Settings classes for the back office.
+
+Why classes plus environment: the embedded default must run with nothing configured (SQLite under
+``instance/``, jobs inline), while production takes every secret and address from the environment
+(``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY`` and any ``CRM_*`` override), never from a file in
+the repository.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("CRM_INSTANCE_PATH", ROOT / "instance"))
+
+
+def _instance_secret(name: str) -> str:
+    """Return a secret kept under ``instance/``, generating it on first use.
+
+    The embedded default has no environment to read secrets from, yet sessions must survive a
+    restart, so the secret is generated once and kept with owner-only permissions.
+    """
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+class BaseConfig:
+    """Settings shared by every mode."""
+
+    APP_NAME = "银行客户管理后台"
+    APP_THEME = ""
+    FAB_BASE_TEMPLATE = "crm_base.html"
+    FAB_UPDATE_PERMS = False  # permissions are synced by `flask crm init`, not at boot
+    FAB_CREATE_DB = False
+    FAB_ADD_SECURITY_API = False
+    FAB_API_SWAGGER_UI = False  # the Swagger UI page loads its assets from a CDN
+    FAB_API_MAX_PAGE_SIZE = 100
+    FAB_SECURITY_MANAGER_CLASS = "backoffice.security.manager.CrmSecurityManager"
+    FAB_INDEX_VIEW = "backoffice.home.HomeView"
+    AUTH_TYPE = 1  # AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    RATELIMIT_ENABLED = False
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    WTF_CSRF_ENABLED = True
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "backoffice" / "translations")
+    LANGUAGES = {
+        "zh": {"flag": "cn", "name": "中文"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+    CRM_DISPLAY_TIMEZONE = "Asia/Shanghai"
+    CRM_MAX_PAGE_SIZE = 100
+    CRM_QUEUE_NAME = "crm"
+    CRM_JOB_TIMEOUT = 3600
+    REDIS_URL = None
+    JWT_ACCESS_TOKEN_EXPIRES = 900
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+
+class EmbeddedConfig(BaseConfig):
+    """`make run` on a laptop: SQLite under instance/, jobs inline, generated secret."""
+
+    @property
+    def SQLALCHEMY_DATABASE_URI(self) -> str:  # noqa: N802 - Flask setting name
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{INSTANCE_DIR / 'crm.sqlite3'}"
+
+    @property
+    def SECRET_KEY(self) -> str:  # noqa: N802 - Flask setting name
+        return _instance_secret("secret_key")
+
+
+class ProductionConfig(BaseConfig):
+    """PostgreSQL and RQ workers; every secret from the environment."""
+
+    SESSION_COOKIE_SECURE = True
+
+
+class TestingConfig(BaseConfig):
+    """The pytest suite: database from CRM_TEST_DATABASE_URL (else SQLite in a temp file)."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SERVER_NAME = None
+
+
+def crm_environment(environ=None) -> dict:
+    """Settings given as ``CRM_*`` environment variables, values parsed as JSON where they parse.
+
+    The key keeps its ``CRM_`` prefix (``CRM_MAX_PAGE_SIZE=50`` sets ``CRM_MAX_PAGE_SIZE``), so
+    the name an operator exports is the name the code reads.
+    """
+    import json
+
+    settings = {}
+    for name, raw in (environ if environ is not None else os.environ).items():
+        if not name.startswith("CRM_") or name in _NOT_SETTINGS:
+            continue
+        try:
+            settings[name] = json.loads(raw)
+        except ValueError:
+            settings[name] = raw
+    return settings
+
+
+_NOT_SETTINGS = {"CRM_ENV", "CRM_INSTANCE_PATH", "CRM_TEST_DATABASE_URL", "CRM_TEST_REDIS_URL"}
+
+
+def load_settings(app, config=None) -> None:
+    """Fill ``app.config`` from a settings class, then the environment, then ``config``.
+
+    ``config`` may be a class, an object or a mapping (tests pass a dict). Environment variables
+    win over the class so that production needs no code change; an explicit ``config`` wins over
+    everything so that tests are hermetic.
+    """
+    mode = os.environ.get("CRM_ENV", "embedded")
+    base = {"production": ProductionConfig, "testing": TestingConfig}.get(mode, EmbeddedConfig)
+    overrides = config if isinstance(config, dict) else None
+    if config is not None and overrides is None:
+        base = config
+    app.config.from_object(base() if isinstance(base, type) else base)
+    for env_name, key in (
+        ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI"),
+        ("REDIS_URL", "REDIS_URL"),
+        ("SECRET_KEY", "SECRET_KEY"),
+    ):
+        if os.environ.get(env_name):
+            app.config[key] = os.environ[env_name]
+    app.config.update(crm_environment())
+    if overrides:
+        app.config.update(overrides)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set in the environment in production mode")
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        raise RuntimeError("DATABASE_URL must be set in the environment in production mode")

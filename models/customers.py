@@ -1,0 +1,88 @@
+"""The customer, the centre of the data model.
+
+Every other customer-data table (accounts, transactions, interactions, follow-ups) hangs off it,
+so the record scope of a user is defined once here (owner, serving teller, branch) and reached
+from the others through ``customer_id``.
+"""
+from __future__ import annotations
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import relationship
+
+from models.base import JsonDocument, utcnow
+from models.org import Branch, Staff
+
+
+class Customer(Model):
+    """An individual or corporate customer of the bank."""
+
+    __tablename__ = "customer"
+    __table_args__ = (
+        CheckConstraint("gender IN ('M','F')", name="ck_customer_gender"),
+        CheckConstraint(
+            "risk_tolerance IN ('C1','C2','C3','C4','C5')", name="ck_customer_risk_tolerance"
+        ),
+        CheckConstraint(
+            "customer_type IN ('individual','corporate')", name="ck_customer_type"
+        ),
+        CheckConstraint(
+            "status IN ('active','dormant','closed','deceased')", name="ck_customer_status"
+        ),
+        Index("ix_customer_owner_status", "owner_id", "status"),
+        Index("ix_customer_branch_status", "branch_id", "status"),
+        Index("ix_customer_name", "name"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    customer_no = Column(String(20), unique=True, nullable=False)
+    name = Column(String(100), nullable=False)
+    customer_type = Column(String(12), nullable=False, default="individual")
+    gender = Column(String(1))
+    birth_date = Column(Date, index=True)
+    id_type = Column(String(16), nullable=False, default="PRC_ID")
+    id_number = Column(String(64), nullable=False, index=True)
+    mobile = Column(String(32), index=True)
+    email = Column(String(255))
+    address = Column(String(255))
+    occupation = Column(String(100))
+    risk_tolerance = Column(String(2))
+    risk_assessed_on = Column(Date)
+    consent_sms = Column(Boolean, nullable=False, default=False)
+    consent_email = Column(Boolean, nullable=False, default=False)
+    consent_phone = Column(Boolean, nullable=False, default=False)
+    consent_wechat = Column(Boolean, nullable=False, default=False)
+    flag_elderly = Column(Boolean, nullable=False, default=False)
+    flag_disability = Column(Boolean, nullable=False, default=False)
+    flag_vip = Column(Boolean, nullable=False, default=False)
+    service_notes = Column(Text)
+    owner_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    teller_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
+    branch_id = Column(Integer, ForeignKey("branch.id"), nullable=False)
+    onboarded_on = Column(Date, index=True)
+    status = Column(String(10), nullable=False, default="active")
+    closed_on = Column(Date)
+    custom_fields = Column(JsonDocument, nullable=False, default=dict)
+    version = Column(Integer, nullable=False, default=1)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    owner = relationship(Staff, foreign_keys=[owner_id])
+    teller = relationship(Staff, foreign_keys=[teller_id])
+    branch = relationship(Branch)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"{self.customer_no} {self.name}"

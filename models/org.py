@@ -1,0 +1,39 @@
+"""The bank's organisation: branches and the staff who work in them.
+
+Staff are Flask-AppBuilder users with a branch: FAB's documented way to extend its user is a
+subclass mapped onto ``ab_user`` with the extra columns, which the security manager then uses.
+"""
+from __future__ import annotations
+
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import Column, Date, ForeignKey, Integer, String
+from sqlalchemy.orm import relationship
+
+
+class Branch(Model):
+    """A branch (支行) of the bank; customers and staff belong to one."""
+
+    __tablename__ = "branch"
+    id = Column(Integer, primary_key=True)
+    code = Column(String(20), unique=True, nullable=False)
+    name = Column(String(100), nullable=False)
+    city = Column(String(50))
+    address = Column(String(255))
+    phone = Column(String(30))
+
+    def __repr__(self) -> str:
+        return self.name or ""
+
+
+class Staff(User):
+    """A member of staff: a FAB user with a branch (the branch scope of branch managers)."""
+
+    __tablename__ = "ab_user"
+    branch_id = Column(Integer, ForeignKey("branch.id", ondelete="SET NULL"), index=True)
+    employee_no = Column(String(20), unique=True)
+    security_training_on = Column(Date)
+    branch = relationship(Branch, foreign_keys=[branch_id])
+
+    def __repr__(self) -> str:
+        return f"{self.last_name}{self.first_name}" if self.last_name else self.username

@@ -1,0 +1,124 @@
+"""Validators for the identifiers Chinese banking data carries.
+
+Pure functions over plain strings so that forms, the API, imports and demo data share one
+definition. Each ``check_*`` returns ``None`` when the value is valid and a translatable message
+otherwise; ``normalise_*`` returns the canonical stored form.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask_babel import lazy_gettext as _l
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+_ID_RE = re.compile(r"^\d{17}[\dX]$")
+_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def prc_id_check_digit(first17: str) -> str:
+    """The GB 11643-1999 check character for the first 17 digits of an ID number."""
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS))
+    return _ID_CHECK[total % 11]
+
+
+def normalise_prc_id(value: str) -> str:
+    """Strip spaces and upper-case the trailing x, the forms people actually type."""
+    return re.sub(r"\s+", "", value or "").upper()
+
+
+def prc_id_birth_date(value: str) -> dt.date | None:
+    """The birth date encoded in an 18-digit ID number, or None if it is not a real date."""
+    try:
+        return dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except (ValueError, IndexError):
+        return None
+
+
+def prc_id_gender(value: str) -> str:
+    """'M' or 'F' from the 17th digit (odd for men)."""
+    return "M" if int(value[16]) % 2 else "F"
+
+
+def check_prc_id(value: str, birth_date: dt.date | None = None, today: dt.date | None = None):
+    """Validate an 18-digit resident ID number; optionally that it agrees with ``birth_date``."""
+    value = normalise_prc_id(value)
+    if not _ID_RE.match(value):
+        return _l("ID number must be 17 digits followed by a digit or X (18 characters).")
+    born = prc_id_birth_date(value)
+    today = today or dt.date.today()
+    if born is None or born > today or born.year < 1900:
+        return _l("ID number does not contain a real birth date.")
+    if prc_id_check_digit(value[:17]) != value[17]:
+        return _l("ID number check digit is wrong.")
+    if birth_date is not None and born != birth_date:
+        return _l("ID number birth date does not match the birth date given.")
+    return None
+
+
+def normalise_mobile(value: str) -> str:
+    """Digits only, without a +86/0086 country prefix."""
+    digits = re.sub(r"[\s\-()]", "", value or "")
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            digits = digits[len(prefix):]
+    return digits
+
+
+def check_mobile(value: str):
+    """A mainland mobile number: 11 digits starting 13–19."""
+    if not _MOBILE_RE.match(normalise_mobile(value)):
+        return _l("Mobile number must be 11 digits starting with 13 to 19.")
+    return None
+
+
+def uscc_check_char(first17: str) -> str:
+    """The GB 32100-2015 check character for the first 17 characters of a credit code."""
+    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(first17, _USCC_WEIGHTS))
+    return _USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def check_uscc(value: str):
+    """A Unified Social Credit Code: 18 characters of its alphabet with a valid check character."""
+    value = (value or "").strip().upper()
+    if len(value) != 18 or any(c not in _USCC_ALPHABET for c in value):
+        return _l("Unified social credit code must be 18 characters of digits and capitals.")
+    if uscc_check_char(value[:17]) != value[17]:
+        return _l("Unified social credit code check character is wrong.")
+    return None
+
+
+def luhn_valid(number: str) -> bool:
+    """The Luhn checksum that bank card numbers carry."""
+    if not number.isdigit():
+        return False
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char)
+        if index % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def check_bank_card(value: str):
+    """A bank card number: 16–19 digits passing the Luhn check."""
+    digits = re.sub(r"\s+", "", value or "")
+    if not (16 <= len(digits) <= 19 and digits.isdigit()):
+        return _l("Bank card number must be 16 to 19 digits.")
+    if not luhn_valid(digits):
+        return _l("Bank card number fails the Luhn check.")
+    return None
+
+
+def luhn_check_digit(partial: str) -> str:
+    """The digit to append to ``partial`` so that the whole passes Luhn."""
+    for digit in "0123456789":
+        if luhn_valid(partial + digit):
+            return digit
+    raise ValueError(partial)
