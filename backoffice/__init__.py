@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
-from backoffice.extensions import db, migrate
+from backoffice.extensions import csrf, db, migrate
 
 
 def create_app(config=None) -> Flask:
@@ -23,6 +23,7 @@ def create_app(config=None) -> Flask:
     from backoffice.security import scopes
 
     db.init_app(app)
+    csrf.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     with app.app_context():
         appbuilder = AppBuilder(update_perms=app.config["FAB_UPDATE_PERMS"])

@@ -9,7 +9,7 @@ out of the writer's own scope.
 from __future__ import annotations
 
 from flask import abort, current_app, request
-from flask_appbuilder import ModelRestApi, ModelView
+from flask_appbuilder import ModelRestApi, ModelView, expose, has_access
 from flask_babel import lazy_gettext as _l
 
 from backoffice.errors import WriteRefused
@@ -33,6 +33,7 @@ VIEW_METHOD_PERMISSIONS = {
     "api_delete": "delete",
     "action": "write",
     "action_post": "write",
+    "mark_done": "write",
 }
 API_METHOD_PERMISSIONS = {
     "get": "read",
@@ -85,8 +86,28 @@ class CrmModelView(ModelView):
             page_size = cap
         return super()._get_list_widget(*args, page_size=page_size, **kwargs)
 
+    @expose("/action/<string:name>/<pk>", methods=["GET"])
+    def action(self, name, pk):
+        """FAB crashes on an unknown action and hands ``None`` for an unseen pk: 404 both."""
+        if name not in self.actions:
+            abort(404)
+        if self.datamodel.get(self._deserialize_pk_if_composite(pk)) is None:
+            abort(404)
+        return super().action(name, pk)
+
+    @expose("/delete/<pk>", methods=["GET", "POST"])
+    @has_access
+    def delete(self, pk):
+        """Look the record up first, so an unseen record is a 404 whatever the method."""
+        if self.datamodel.get(self._deserialize_pk_if_composite(pk)) is None:
+            abort(404)
+        return super().delete(pk)
+
+    @expose("/action_post", methods=["POST"])
     def action_post(self):
-        """FAB hands ``None`` to the action for a pk it cannot load: answer 404 instead."""
+        """The bulk form: every selected pk must be visible, or the whole request is a 404."""
+        if request.form.get("action") not in self.actions:
+            abort(404)
         pks = request.form.getlist("rowid")
         for pk in pks:
             if self.datamodel.get(self._deserialize_pk_if_composite(pk)) is None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask import flash, redirect, request
+from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import DateTimePickerWidget, Select2Widget
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -11,6 +13,7 @@ from wtforms import DateTimeField, IntegerField, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from backoffice.customers.refs import CustomerRefField
+from backoffice.extensions import db
 from backoffice.formatting import choice_label, local_time
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
 from backoffice.views_base import CrmModelView
@@ -125,6 +128,18 @@ class FollowUpView(CrmModelView):
         if item.status == "done" and item.completed_at is None:
             item.completed_at = utcnow()
         super().pre_update(item)
+
+    @action("mark_done", _l("Mark done"), _l("Mark the selected tasks done?"), "fa-check")
+    def mark_done(self, items):
+        """Close several tasks at once (items were loaded through the scoped session)."""
+        items = items if isinstance(items, list) else [items]
+        for item in items:
+            if item.status == "open":
+                item.status = "done"
+                item.completed_at = utcnow()
+        db.session.commit()
+        flash(_l("%(count)s task(s) marked done.", count=len(items)), "info")
+        return redirect(request.referrer or self.get_redirect())
 
 
 def _current_user_id():

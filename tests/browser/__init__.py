@@ -1,0 +1,1 @@
+"""Real-browser tests: headless Chromium driven by playwright against a live server."""

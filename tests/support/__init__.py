@@ -1,0 +1,1 @@
+"""Shared helpers for the test suite (fixtures live in tests/conftest.py)."""

@@ -1,0 +1,46 @@
+"""Where the real services are, and how a test that needs one skips.
+
+CI points the suite at PostgreSQL and Redis through ``CRM_TEST_DATABASE_URL`` and
+``CRM_TEST_REDIS_URL`` and sets ``CRM_TEST_REQUIRE_SERVICES=1``, which turns every skip for a
+missing service into a failure (``tests/conftest.py``). Skip reasons start with ``needs Redis:``
+or ``needs PostgreSQL:`` so that both people and CI can tell them apart from other skips.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+SERVICE_SKIP_PREFIXES = ("needs Redis:", "needs PostgreSQL:")
+
+
+def redis_url() -> str:
+    return os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_available() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(redis_url(), socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def require_redis() -> str:
+    """The Redis URL, or skip the test with a reason CI recognises."""
+    if not redis_available():
+        pytest.skip(f"needs Redis: nothing answers at {redis_url()}")
+    return redis_url()
+
+
+def database_url() -> str | None:
+    """The PostgreSQL URL the suite runs against, if any."""
+    return os.environ.get("CRM_TEST_DATABASE_URL") or None
+
+
+def require_postgresql(url: str | None = None) -> str:
+    url = url or database_url()
+    if not url or not url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL: set CRM_TEST_DATABASE_URL to a postgresql:// URL")
+    return url

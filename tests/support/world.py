@@ -1,0 +1,148 @@
+"""A small, fixed bank for the tests: two branches, staff of every role, customers per owner.
+
+Named so that a test reads like the scope rules: ``rm1`` owns ``c_rm1`` in branch ``B1``;
+``teller1`` serves ``c_rm2`` (owned by ``rm2``, also branch B1); ``rm3`` owns ``c_rm3`` in B2.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tests.support.web import PASSWORD
+
+from models import (Account, Branch, Customer, FollowUp, Interaction, Product, Staff,
+                    Transaction)
+from models.validators import prc_id_check_digit
+
+# username -> (role, branch code or None)
+STAFF = {
+    "admin": ("Admin", None),
+    "senior": ("SeniorManager", None),
+    "bm1": ("BranchManager", "B1"),
+    "bm2": ("BranchManager", "B2"),
+    "rm1": ("RelationshipManager", "B1"),
+    "rm2": ("RelationshipManager", "B1"),
+    "rm3": ("RelationshipManager", "B2"),
+    "teller1": ("Teller", "B1"),
+    "operator": ("Operator", None),
+    "auditor": ("Auditor", None),
+}
+# customer key -> (owner, teller, branch)
+CUSTOMERS = {
+    "c_rm1": ("rm1", None, "B1"),
+    "c_rm2": ("rm2", "teller1", "B1"),
+    "c_rm3": ("rm3", None, "B2"),
+}
+# Which customers each user may see.
+VISIBLE = {
+    "admin": set(),
+    "senior": {"c_rm1", "c_rm2", "c_rm3"},
+    "bm1": {"c_rm1", "c_rm2"},
+    "bm2": {"c_rm3"},
+    "rm1": {"c_rm1"},
+    "rm2": {"c_rm2"},
+    "rm3": {"c_rm3"},
+    "teller1": {"c_rm2"},
+    "operator": set(),
+    "auditor": set(),
+}
+
+
+def make_prc_id(birth: dt.date, serial: int, male: bool = True) -> str:
+    """A valid 18-digit ID number (Beijing Dongcheng area code) for the given birth date."""
+    seq = serial * 2 + (1 if male else 0)
+    first17 = f"110101{birth:%Y%m%d}{seq % 1000:03d}"
+    return first17 + prc_id_check_digit(first17)
+
+
+@dataclass
+class World:
+    """Ids of everything seeded, by the names above."""
+
+    staff: dict = field(default_factory=dict)
+    branches: dict = field(default_factory=dict)
+    customers: dict = field(default_factory=dict)
+    accounts: dict = field(default_factory=dict)
+    transactions: dict = field(default_factory=dict)
+    interactions: dict = field(default_factory=dict)
+    follow_ups: dict = field(default_factory=dict)
+    product_id: int = 0
+
+    def records_of(self, customer_key: str) -> dict:
+        """Every scoped record id belonging to one customer, by entity name."""
+        return {
+            "Customer": self.customers[customer_key],
+            "Account": self.accounts[customer_key],
+            "Transaction": self.transactions[customer_key],
+            "Interaction": self.interactions[customer_key],
+            "FollowUp": self.follow_ups[customer_key],
+        }
+
+
+def seed_world(session, appbuilder) -> World:
+    """Insert the fixed bank through the ORM and return the ids."""
+    world = World()
+    sm = appbuilder.sm
+    for code, name in (("B1", "Test Branch One"), ("B2", "Test Branch Two")):
+        branch = Branch(code=code, name=name, city="北京")
+        session.add(branch)
+        session.flush()
+        world.branches[code] = branch.id
+    for username, (role, branch_code) in STAFF.items():
+        user = sm.find_user(username=username)
+        if user is None:
+            user = sm.add_user(username=username, first_name=username, last_name="测试",
+                               email=f"{username}@bank.test", role=sm.find_role(role),
+                               password=PASSWORD)
+        user.branch_id = world.branches.get(branch_code)
+        world.staff[username] = user.id
+    product = Product(code="DEP-T", name="活期存款", category="deposit", risk_level="R1")
+    session.add(product)
+    session.flush()
+    world.product_id = product.id
+    now = dt.datetime(2026, 11, 1, 8, 0)
+    for serial, (key, (owner, teller, branch_code)) in enumerate(CUSTOMERS.items(), start=1):
+        birth = dt.date(1970 + serial, serial, 10 + serial)
+        customer = Customer(
+            customer_no=f"T{serial:09d}", name=f"客户{key}", customer_type="individual",
+            gender="M", birth_date=birth, id_type="PRC_ID",
+            id_number=make_prc_id(birth, serial), mobile=f"1380013{serial:04d}",
+            email=f"{key}@mail.test", branch_id=world.branches[branch_code],
+            owner_id=world.staff[owner], teller_id=world.staff.get(teller),
+            risk_tolerance="C3", status="active", custom_fields={},
+            onboarded_on=dt.date(2020, 1, 1),
+        )
+        session.add(customer)
+        session.flush()
+        account = Account(account_no=f"6222000000000{serial:06d}", customer_id=customer.id,
+                          product_id=product.id, balance=Decimal("1000.00") * serial,
+                          opened_on=dt.date(2020, 1, 2), status="open")
+        session.add(account)
+        session.flush()
+        txn = Transaction(account_id=account.id, customer_id=customer.id, occurred_at=now,
+                          amount=Decimal("88.80"), direction="in", channel="mobile",
+                          type="salary")
+        interaction = Interaction(customer_id=customer.id, staff_id=world.staff[owner],
+                                  occurred_at=now, channel="phone", direction="outbound",
+                                  topic="inquiry", summary=f"测试来电 {key}", custom_fields={})
+        task = FollowUp(customer_id=customer.id, assignee_id=world.staff[owner],
+                        title=f"回访 {key}", task_type="callback",
+                        due_at=now + dt.timedelta(days=2), status="open")
+        session.add_all([txn, interaction, task])
+        session.flush()
+        world.customers[key] = customer.id
+        world.accounts[key] = account.id
+        world.transactions[key] = txn.id
+        world.interactions[key] = interaction.id
+        world.follow_ups[key] = task.id
+    session.commit()
+    return world
+
+
+def customer_number(world: World, key: str) -> str:
+    return f"T{list(CUSTOMERS).index(key) + 1:09d}"
+
+
+__all__ = ["CUSTOMERS", "STAFF", "VISIBLE", "World", "customer_number", "make_prc_id",
+           "seed_world", "Staff"]
