@@ -49,3 +49,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
 
     for room in (customers, interactions, catalog, jobs_ui):
         room.register(appbuilder)
+    # The OpenAPI document at /api/v1/_openapi without FAB's Swagger UI page (CDN assets).
+    from flask_appbuilder.api.manager import OpenApi
+
+    appbuilder.add_api(OpenApi)

@@ -45,6 +45,13 @@ API_METHOD_PERMISSIONS = {
 }
 
 
+def checkboxes(labels: dict, *names: str) -> dict:
+    """Plain checkboxes for NOT NULL booleans (FAB would make them required, so unticked fails)."""
+    from wtforms import BooleanField
+
+    return {name: BooleanField(labels[name], default=False) for name in names}
+
+
 class OutOfScope(WriteRefused):
     """A write would leave the record outside the writer's scope."""
 

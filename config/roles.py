@@ -39,7 +39,7 @@ SECURITY_VIEWS = [
     (MENU, "User's Statistics"),
 ]
 OWN_ACCOUNT = [
-    ("can_userinfo", "Users"), ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_get", "OpenApi"), ("can_userinfo", "Users"), ("can_this_form_get", "ResetMyPasswordView"),
     ("can_this_form_post", "ResetMyPasswordView"), ("can_this_form_get", "UserInfoEditView"),
     ("can_this_form_post", "UserInfoEditView"),
 ]

@@ -66,8 +66,9 @@ class Progress:
 
     Each row write is its own short transaction on a separate connection, so screens see progress
     while the job's own transaction is still open. Writes are throttled, because a loop may report
-    every row, and best-effort: a write that cannot get its lock quickly waits for the next update
-    (and the final values are written with the outcome), so progress never stalls or fails a job.
+    every row, and best-effort: a write that cannot get its lock quickly (SQLite while the job holds
+    the write lock) is retried later, backing off, and the final values are written with the
+    outcome, so progress never stalls or fails a job.
     """
 
     interval = 0.5  # seconds between writes, except the one that reaches the total
@@ -78,6 +79,7 @@ class Progress:
         self.reported = False
         self._engine, self._rq_job = engine, rq_job
         self._written_at = float("-inf")
+        self._backoff = 0.0  # extra wait after a write that could not get its lock
         self._pending = False
 
     def update(self, done: int, total: int | None = None, message: str | None = None) -> None:
@@ -89,7 +91,8 @@ class Progress:
             self.message = str(message)[:255]
         self.reported = self._pending = True
         reached_total = self.total is not None and self.done >= self.total
-        if reached_total or time.monotonic() - self._written_at >= self.interval:
+        wait = max(self.interval, self._backoff)
+        if reached_total or time.monotonic() - self._written_at >= wait:
             self.flush()
 
     def values(self) -> dict:
@@ -100,7 +103,12 @@ class Progress:
         if not self._pending:
             return
         self._written_at = time.monotonic()
-        self._pending = row and not _write_without_waiting(self._engine, self.job_run_id, self.values())
+        if row:
+            written = _write_without_waiting(self._engine, self.job_run_id, self.values())
+            self._backoff = 0.0 if written else min(30.0, max(1.0, 2 * self._backoff))
+            self._pending = not written
+        else:
+            self._pending = False  # the outcome carries these values to the row
         if self._rq_job is not None:
             try:
                 self._rq_job.meta.update(self.values(), job_run_id=self.job_run_id)

@@ -8,7 +8,7 @@ from wtforms import SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from backoffice.formatting import choice_label, money
-from backoffice.views_base import CrmModelView
+from backoffice.views_base import CrmModelView, checkboxes
 from models import Branch, Product
 from models import choices as c
 
@@ -49,6 +49,7 @@ class ProductView(CrmModelView):
                                 validators=[DataRequired()], widget=Select2Widget()),
         "risk_level": SelectField(_l("Risk level"), choices=c.choice_list(c.RISK_LEVELS),
                                   validators=[DataRequired()], widget=Select2Widget()),
+        **checkboxes({"active": _l("Active")}, "active"),
     }
     validators_columns = {"min_amount": [Optional(), NumberRange(min=0)]}
     formatters_columns = {"category": choice_label(c.PRODUCT_CATEGORIES),

@@ -19,7 +19,7 @@ from backoffice.customers.refs import CustomerRefField
 from backoffice.extensions import db
 from backoffice.formatting import choice_label, local_time, money
 from backoffice.security import scopes
-from backoffice.views_base import CrmModelView
+from backoffice.views_base import CrmModelView, checkboxes
 from models import Account, Customer, FollowUp, Interaction, Transaction
 from models import choices as c
 
@@ -64,6 +64,7 @@ def _customer_form_fields() -> dict:
         ),
         "risk_tolerance": _select(_l("Risk tolerance"), c.RISK_TOLERANCES, required=False),
         "status": _select(_l("Status"), c.CUSTOMER_STATUSES),
+        **checkboxes(CUSTOMER_LABELS, *[f for f in SERVICE_FIELDS if f != "service_notes"]),
     }
 
 

@@ -38,7 +38,7 @@ HOURS = {"pos": (8 * 3600, 22 * 3600), "atm": (7 * 3600, 23 * 3600),
 
 # Event codes: how the amount is resolved when the event is replayed.
 FIXED, FRACTION, DRAIN_ALL, INTEREST, BUY, CARD_REPAY, MUST_PAY = range(7)
-_TZ = dt.timedelta(hours=8)
+_TZ_SECONDS = 8 * 3600  # local (UTC+8) to UTC
 
 
 def poisson(rng: random.Random, lam: float) -> int:
@@ -50,6 +50,10 @@ def poisson(rng: random.Random, lam: float) -> int:
         k += 1
         prod *= rng.random()
     return k
+
+
+def _open_on(account: dict, day: dt.date) -> bool:
+    return account["closed_on"] is None or day < account["closed_on"]
 
 
 class Activity:
@@ -66,7 +70,7 @@ class Activity:
             if day < p.decline_start:
                 return 1.0
             x = (day - p.decline_start).days / max(1, (p.closed_on - p.decline_start).days)
-            return max(0.05, (1 - x) ** 2)
+            return max(0.03, (1 - x) ** 2.5)
         if p.segment == "decliner":
             if day < p.decline_start:
                 return 1.0
@@ -78,10 +82,8 @@ class Activity:
 
     def _salary_until(self, p: Profile) -> dt.date:
         rng = self.rng
-        if p.segment == "leaver":
-            if rng.random() < 0.7:
-                return p.decline_start + dt.timedelta(days=rng.randint(0, 30))
-            return p.closed_on - dt.timedelta(days=20)
+        if p.segment == "leaver":  # the salary account moved to the other bank first
+            return p.decline_start + dt.timedelta(days=rng.randint(0, 30))
         if p.segment == "decliner" and rng.random() < 0.6:
             return p.decline_start + dt.timedelta(days=rng.randint(10, 40))
         if p.segment == "dormant":
@@ -96,6 +98,7 @@ class Activity:
             return []
         rng, tl = self.rng, self.tl
         events: list[tuple] = []
+        random_ = rng.random
         demand_id = h.demand["id"]
         card_id = h.card["id"] if h.card else None
         elderly = p.age >= 65
@@ -104,8 +107,8 @@ class Activity:
         def add(day: dt.date, channel: str, code: int, value, account: int, ttype: str,
                 direction: str, counterparty: str | None, description: str, hours=None):
             low, high = HOURS[hours or channel]
-            ts = dt.datetime.fromordinal(day.toordinal()) + dt.timedelta(
-                seconds=rng.randint(low, high)) - _TZ
+            seconds = low + int(random_() * (high - low)) - _TZ_SECONDS
+            ts = dt.datetime.fromordinal(day.toordinal()) + dt.timedelta(seconds=seconds)
             events.append((ts, len(events), code, value, account, channel, ttype, direction,
                            counterparty, description))
 
@@ -150,11 +153,11 @@ class Activity:
                 else:
                     add(day, "online", FIXED, p.income, demand_id, "transfer_in", "in",
                         PENSION_PAYER, "养老金发放", "batch")
-            if h.loan and (day := on(min(28, p.salary_day + 3))):
+            if h.loan and (day := on(min(28, p.salary_day + 3))) and _open_on(h.loan[0], day):
                 row, name, payment = h.loan
                 add(day, "online", MUST_PAY, payment, demand_id, "loan_repayment", "out", name,
                     "贷款按月还款", "batch")
-            if card_id and (day := on(8)):
+            if card_id and (day := on(8)) and _open_on(h.card, day):
                 add(day, "online", CARD_REPAY, 0, demand_id, "transfer_out", "out",
                     "本行信用卡中心", "信用卡自动还款", "batch")
             if (day := on(21)) and day.month in QUARTER_MONTHS:
@@ -244,12 +247,11 @@ class Activity:
         rng, tl = self.rng, self.tl
         bank = rng.choice(OTHER_BANKS)
         end = p.closed_on or tl.today
-        day = p.decline_start + dt.timedelta(days=rng.randint(0, 10))
-        while day < end - dt.timedelta(days=3):
-            if day >= active_from:
+        first = p.decline_start + dt.timedelta(days=rng.randint(0, 10))
+        for day in (first, first + dt.timedelta(days=rng.randint(30, 45))):
+            if active_from <= day < end - dt.timedelta(days=3) and (day == first or rng.random() < 0.6):
                 add(day, "mobile", FRACTION, rng.uniform(0.3, 0.6), demand_id, "transfer_out",
                     "out", f"本人{bank}账户", "转至他行")
-            day += dt.timedelta(days=rng.randint(25, 35))
         if p.closed_on is None:
             return
         for row, name, held in h.investments:

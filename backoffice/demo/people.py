@@ -31,7 +31,7 @@ ELDERLY_NOTES = ("老年客户,办理业务请放慢语速并耐心解释。", "
                  "子女常陪同办理业务,涉及大额转账需核实本人意愿。")
 DISABILITY_NOTES = ("行动不便,需无障碍通道协助。", "视力障碍,需协助阅读合同条款。")
 SEGMENT_SHARES = (("leaver", 0.08), ("dormant", 0.06), ("decliner", 0.04))
-PRIVATE_SHARE = 0.004
+PRIVATE_SHARE = 0.001
 CORPORATE_SHARE = 0.05
 CENT = 100
 
@@ -109,7 +109,7 @@ def _segment(rng: random.Random) -> str:
 
 def _wealth(rng: random.Random, seq: int, base: float) -> int:
     """Planned assets in cents: log-normal around ``base`` yuan, with a private-banking tail."""
-    if seq % 250 == 1 or rng.random() < PRIVATE_SHARE:
+    if seq % 500 == 1 or rng.random() < PRIVATE_SHARE:
         return int(6_100_000 * math.exp(abs(rng.gauss(0, 0.7))) * CENT)
     return int(min(rng.lognormvariate(math.log(base), 1.35), 5_500_000) * CENT)
 
@@ -155,7 +155,7 @@ class PeopleFactory:
             spend_power = income or int(rng.uniform(1500, 4000)) * CENT
             age_factor = (0.3 if age <= 25 else 0.8 if age <= 35 else 1.3 if age <= 50
                           else 1.8 if age <= 64 else 1.6)
-            wealth = _wealth(rng, seq, 30_000 * age_factor * (spend_power / 800_000) ** 0.7)
+            wealth = _wealth(rng, seq, 15_000 * age_factor * (spend_power / 800_000) ** 0.7)
             id_type, id_number = "PRC_ID", self.ids.issue(birth, gender)
             email = fake.free_email() if rng.random() < 0.75 else None
             address = identity.home_address(rng, district)

@@ -43,7 +43,7 @@ TOPICS = {
     "other": (10, "outbound", ("phone", "branch")),
     "greeting": (8, "outbound", ("sms", "wechat", "phone")),
     "loan_progress": (5, "outbound", ("phone", "sms")),
-    "complaint": (2.5, "inbound", ("phone", "branch", "wechat")),
+    "complaint": (1.2, "inbound", ("phone", "branch", "wechat")),
 }
 NO_FEEDBACK = ("sms", "email")
 TOPIC_TASK = {"complaint": ("complaint_resolution", "处理客户投诉", 3, 1.0),
@@ -89,7 +89,7 @@ class Service:
             when = self._when(first, last)
             if when:
                 plan.append((topic, when))
-        if p.decline_start is not None and (p.segment == "leaver" or rng.random() < 0.5):
+        if p.decline_start is not None and rng.random() < (0.6 if p.segment == "leaver" else 0.4):
             when = self._when(max(first, p.decline_start), last)
             if when:
                 plan.append(("complaint", when))

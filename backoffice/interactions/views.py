@@ -16,7 +16,7 @@ from backoffice.customers.refs import CustomerRefField
 from backoffice.extensions import db
 from backoffice.formatting import choice_label, local_time
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
-from backoffice.views_base import CrmModelView
+from backoffice.views_base import CrmModelView, checkboxes
 from models import FollowUp, Interaction
 from models import choices as c
 from models.base import utcnow
@@ -57,6 +57,7 @@ class InteractionView(CrmModelView):
             _l("Satisfaction"),
             validators=[Optional(), NumberRange(1, 5, message=_l("Satisfaction is 1 to 5."))],
         ),
+        **checkboxes(INTERACTION_LABELS, "complaint"),
     }
     edit_form_extra_fields = {k: v for k, v in add_form_extra_fields.items() if k != "customer"}
     formatters_columns = {

@@ -47,16 +47,25 @@ class RecordScope:
         return false()
 
     def permits_customer(self, customer: Customer) -> bool:
-        """The same rule in Python, for records about to be written (not yet queryable)."""
+        """The same rule in Python, for records about to be written (not yet queryable).
+
+        Reads the related objects as well as the id columns: before a flush a relationship
+        set by a form has not filled in its foreign key yet.
+        """
         if self.kind == "all":
             return True
         if self.kind == "branch":
-            return self.branch_id is not None and customer.branch_id == self.branch_id
+            return self.branch_id is not None and _ref(customer, "branch") == self.branch_id
         if self.kind == "own":
             return self.user_id is not None and self.user_id in (
-                customer.owner_id, customer.teller_id
+                _ref(customer, "owner"), _ref(customer, "teller")
             )
         return False
+
+
+def _ref(customer: Customer, relation: str):
+    related = getattr(customer, relation)
+    return related.id if related is not None else getattr(customer, f"{relation}_id")
 
 
 UNRESTRICTED = RecordScope("all")

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 DEFAULT_BROWSER = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -38,10 +38,17 @@ def browser_executable() -> str:
     return path
 
 
+class QuietHandler(WSGIRequestHandler):
+    """No access-log line per asset: a failing test's report shows the test's own messages."""
+
+    def log_request(self, *args, **kwargs):
+        pass
+
+
 @pytest.fixture(scope="session")
 def live_server(app, world):
     """The session app served over real HTTP on a free loopback port, in a background thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, text
 from backoffice.extensions import db
 from jobs import demo_tasks, runner
 from jobs.queue import enqueue
-from models import Branch, Customer, JobRun
+from models import Branch, Customer, JobRun, Staff
 
 
 @pytest.fixture
@@ -47,9 +47,13 @@ def test_inline_job_runs_before_enqueue_returns(inline):
     customers = db.session.scalar(select(func.count(Customer.id)))
     assert customers >= 3
 
-    run = enqueue("jobs.demo_tasks.count_customers", chunk=2, description="count for test")
+    rm1 = db.session.scalar(select(Staff.id).where(Staff.username == "rm1"))
+
+    run = enqueue("jobs.demo_tasks.count_customers", chunk=2, requested_by_id=rm1,
+                  description="count for test")
 
     assert run.status == "finished", run.error
+    assert run.requested_by_id == rm1
     assert run.name == "jobs.demo_tasks.count_customers" and run.rq_job_id is None
     assert run.result["customers"] == customers
     assert sum(run.result["by_status"].values()) == customers
@@ -57,6 +61,20 @@ def test_inline_job_runs_before_enqueue_returns(inline):
     assert run.result["ran_in"]["pid"] == os.getpid()  # inline: this very process
     assert run.created_at <= run.started_at <= run.finished_at
     assert run.error is None
+
+
+def test_inline_job_in_a_request_runs_like_a_worker(app, inline):
+    """Inline, a job sees what a worker would: all records, not the requesting user's scope.
+
+    (An anonymous request may see no customer at all; a worker has no request.) A job that should
+    act for a user narrows the scope itself, and then does so identically in both modes.
+    """
+    customers = db.session.scalar(select(func.count(Customer.id)))
+
+    with app.test_request_context("/"):
+        run_id = enqueue("jobs.demo_tasks.count_customers").id
+
+    assert fresh(run_id).result["customers"] == customers
 
 
 def test_progress_is_visible_to_others_while_the_job_runs(inline, monkeypatch):
@@ -196,3 +214,17 @@ def test_arguments_must_be_json_data(inline):
         enqueue("jobs.demo_tasks.count_customers", chunk=object())
 
     assert db.session.scalar(select(func.count(JobRun.id))) == runs_before
+
+
+def test_unreachable_redis_fails_the_run_instead_of_leaving_it_queued(inline, database_url):
+    """If Redis refuses the job, the caller gets the error and the run says it never queued."""
+    from backoffice import create_app
+    from tests.conftest import make_test_config
+
+    broken = create_app(make_test_config(database_url, REDIS_URL="redis://127.0.0.1:1/0"))
+    with broken.app_context():
+        with pytest.raises(Exception, match="(?i)connect"):
+            enqueue("jobs.demo_tasks.count_customers")
+        run = db.session.scalars(select(JobRun).order_by(JobRun.id.desc())).first()
+        assert run.status == "failed" and "could not queue the job" in run.error
+        db.session.remove()

@@ -142,6 +142,7 @@ def test_enqueued_job_runs_on_a_forking_worker_process(rq_app, in_process_worker
     assert job.get_status() == "finished"
     assert job.meta["job_run_id"] == run_id
     assert job.meta["done"] == job.meta["total"] == customers
+    assert job.timeout == 120  # CRM_JOB_TIMEOUT, not RQ's 180 s default
 
 
 def test_failure_in_the_horse_is_recorded_in_both_places(rq_app, in_process_worker):

@@ -93,7 +93,7 @@ def seed_world(session, appbuilder) -> World:
         user = sm.find_user(username=username)
         if user is None:
             user = sm.add_user(username=username, first_name=username, last_name="测试",
-                               email=f"{username}@bank.test", role=sm.find_role(role),
+                               email=f"{username}@example.com", role=sm.find_role(role),
                                password=PASSWORD)
         user.branch_id = world.branches.get(branch_code)
         world.staff[username] = user.id
@@ -108,7 +108,7 @@ def seed_world(session, appbuilder) -> World:
             customer_no=f"T{serial:09d}", name=f"客户{key}", customer_type="individual",
             gender="M", birth_date=birth, id_type="PRC_ID",
             id_number=make_prc_id(birth, serial), mobile=f"1380013{serial:04d}",
-            email=f"{key}@mail.test", branch_id=world.branches[branch_code],
+            email=f"{key}@example.com", branch_id=world.branches[branch_code],
             owner_id=world.staff[owner], teller_id=world.staff.get(teller),
             risk_tolerance="C3", status="active", custom_fields={},
             onboarded_on=dt.date(2020, 1, 1),
