@@ -79,13 +79,18 @@ class CrmModelView(ModelView):
     page_size = 25
     customer_number_search = False
     """Search the ``customer`` relation by customer number instead of a whole-table select."""
+    staff_username_search: tuple = ()
+    """Staff relations (``owner``, ``assignee``) searched by username instead of a select."""
 
     def _init_properties(self):
         super()._init_properties()
-        if self.customer_number_search:
-            from backoffice.customers.refs import use_customer_number_filter
+        from backoffice.customers.refs import (FilterCustomerNumber, FilterStaffUsername,
+                                               use_text_filter)
 
-            use_customer_number_filter(self)
+        if self.customer_number_search:
+            use_text_filter(self, "customer", FilterCustomerNumber, _l("Customer"))
+        for column in self.staff_username_search:
+            use_text_filter(self, column, FilterStaffUsername, self.label_columns[column])
 
     def _get_list_widget(self, *args, page_size=None, **kwargs):
         cap = current_app.config["CRM_MAX_PAGE_SIZE"]

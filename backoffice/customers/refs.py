@@ -81,10 +81,27 @@ class FilterCustomerNumber(BaseFilter):
         return query.filter(self.model.customer_id.in_(ids))
 
 
-def use_customer_number_filter(view) -> None:
-    """Replace FAB's whole-table relation filter on ``customer`` with the number filter."""
+class FilterStaffUsername(BaseFilter):
+    """List filter: records whose staff relation (owner, assignee) has exactly this username."""
+
+    name = _l("Username is")
+    arg_name = "staff"
+
+    def apply(self, query, value):
+        from models import Staff
+
+        column = getattr(self.model, f"{self.column_name}_id")
+        ids = select(Staff.id).where(Staff.username == (value or "").strip())
+        return query.filter(column.in_(ids))
+
+
+def use_text_filter(view, column: str, filter_class, label) -> None:
+    """Replace FAB's relation filter on ``column`` (a select loading the whole related table)
+    with a text box and an exact-match filter."""
     view.search_form_extra_fields = {
         **(view.search_form_extra_fields or {}),
-        "customer": StringField(_l("Customer")),
+        column: StringField(label),
     }
-    view._filters._search_filters["customer"] = [FilterCustomerNumber("customer", view.datamodel)]
+    text_filter = [filter_class(column, view.datamodel)]
+    view._filters._search_filters[column] = text_filter  # what the search form offers
+    view._filters._all_filters[column] = text_filter  # what ``_flt_0_<column>`` applies

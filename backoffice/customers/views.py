@@ -82,6 +82,7 @@ class CustomerView(CrmModelView):
     list_columns = ["customer_no", "name", "customer_type", "branch", "owner",
                     "risk_tolerance", "status"]
     search_columns = ["customer_no", "name", "branch", "owner", "status"]
+    staff_username_search = ("owner",)
     order_columns = ["customer_no", "name", "status"]
     base_order = ("customer_no", "asc")
     show_fieldsets = [

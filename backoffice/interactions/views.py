@@ -107,6 +107,7 @@ class FollowUpView(CrmModelView):
     edit_columns = ["title", "task_type", "due_at", "assignee", "status", "notes"]
     search_columns = ["customer", "assignee", "status", "task_type", "due_at"]
     customer_number_search = True
+    staff_username_search = ("assignee",)
     base_order = ("due_at", "asc")
     add_form_extra_fields = _follow_up_fields(with_customer=True)
     edit_form_extra_fields = _follow_up_fields(with_customer=False)
@@ -160,3 +161,4 @@ class MyTasksView(FollowUpView):
         ["status", FilterEqual, "open"],
     ]
     search_columns = ["customer", "task_type", "due_at"]
+    staff_username_search = ()
