@@ -40,17 +40,15 @@ def init_command(admin_username, admin_password):
 @click.option("--password", default=None, help="Password for every demo staff login.")
 def demo_command(customers, seed, tx_per_month, password):
     """Fill the database with a realistic demo bank (same seed, same data)."""
-    from backoffice.demo import load_demo
+    from backoffice.demo import DemoError, load_demo
     from backoffice.extensions import db
 
     started = time.perf_counter()
     try:
         result = load_demo(db.session, customers=customers, seed=seed,
                            tx_per_month=tx_per_month, password=password)
-    except Exception as exc:  # a clear message, not a traceback, for known refusals
-        if exc.__class__.__name__ in ("DemoAlreadyLoaded", "MissingRoles"):
-            raise click.ClickException(str(exc)) from exc
-        raise
+    except (DemoError, ValueError) as exc:  # a clear message, not a traceback
+        raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps({"counts": result.counts,
                            "seconds": round(time.perf_counter() - started, 2)},
                           ensure_ascii=False))

@@ -58,6 +58,7 @@ class Transaction(Model):
         CheckConstraint("direction IN ('in','out')", name="ck_transaction_direction"),
         Index("ix_transaction_customer_time", "customer_id", "occurred_at"),
         Index("ix_transaction_account_time", "account_id", "occurred_at"),
+        Index("ix_transaction_time", "occurred_at"),  # the all-transactions list, newest first
     )
     id = Column(Integer, primary_key=True)
     account_id = Column(Integer, ForeignKey("account.id", ondelete="CASCADE"), nullable=False)

@@ -34,6 +34,7 @@ class Interaction(Model):
         ),
         Index("ix_interaction_customer_time", "customer_id", "occurred_at"),
         Index("ix_interaction_staff_time", "staff_id", "occurred_at"),
+        Index("ix_interaction_time", "occurred_at"),
     )
     id = Column(Integer, primary_key=True)
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)
@@ -62,6 +63,7 @@ class FollowUp(Model):
         CheckConstraint("status IN ('open','done','cancelled')", name="ck_follow_up_status"),
         Index("ix_follow_up_assignee_status_due", "assignee_id", "status", "due_at"),
         Index("ix_follow_up_customer_status", "customer_id", "status"),
+        Index("ix_follow_up_status_due", "status", "due_at"),
     )
     id = Column(Integer, primary_key=True)
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)

@@ -74,7 +74,7 @@ def app(database_url, tmp_path_factory):
 
     application = create_app(make_test_config(database_url))
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
         sync_roles(application.appbuilder, ROLES)
     return application
 

@@ -24,7 +24,8 @@ def test_upgrade_is_at_head(app):
     from flask_migrate import Migrate  # noqa: F401 - ensures the extension is loaded
 
     with app.app_context(), db.engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
+        current = set(MigrationContext.configure(connection).get_current_heads())
         config = app.extensions["migrate"].migrate.get_config()
-        head = ScriptDirectory.from_config(config).get_current_head()
-    assert current == head
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+    assert current == heads
+    assert len(heads) == 1, f"several migration heads need a merge revision: {heads}"

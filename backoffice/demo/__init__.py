@@ -8,7 +8,7 @@ from backoffice.demo.loader import (
     DemoAlreadyLoaded,
     DemoError,
     DemoResult,
-    DemoSetupError,
+    MissingRoles,
     load_demo,
 )
 
@@ -17,6 +17,6 @@ __all__ = [
     "DemoAlreadyLoaded",
     "DemoError",
     "DemoResult",
-    "DemoSetupError",
+    "MissingRoles",
     "load_demo",
 ]

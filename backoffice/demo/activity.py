@@ -249,7 +249,8 @@ class Activity:
         end = p.closed_on or tl.today
         first = p.decline_start + dt.timedelta(days=rng.randint(0, 10))
         for day in (first, first + dt.timedelta(days=rng.randint(30, 45))):
-            if active_from <= day < end - dt.timedelta(days=3) and (day == first or rng.random() < 0.6):
+            second_ok = day == first or rng.random() < 0.6
+            if active_from <= day < end - dt.timedelta(days=3) and second_ok:
                 add(day, "mobile", FRACTION, rng.uniform(0.3, 0.6), demand_id, "transfer_out",
                     "out", f"本人{bank}账户", "转至他行")
         if p.closed_on is None:
@@ -275,7 +276,10 @@ class Activity:
         card_owed = 0
         card_id = h.card["id"] if h.card else None
         rows = []
+        now = self.tl.now  # nothing later than the demo's "now" on ``today``
         for ts, _n, code, value, account, channel, ttype, direction, cp, desc in events:
+            if ts > now:
+                continue
             if code == FIXED or code == MUST_PAY:
                 amount = value
             elif code == FRACTION or code == BUY:

@@ -20,6 +20,7 @@ from faker import Faker
 from backoffice.demo.activity import Activity
 from backoffice.demo.catalog import product_rows
 from backoffice.demo.holdings import build_holdings
+from backoffice.demo.names import given_name
 from backoffice.demo.org import build_org
 from backoffice.demo.people import PeopleFactory
 from backoffice.demo.service import Service
@@ -72,7 +73,8 @@ def generate(*, customers: int, seed: int, tx_per_month: float, today: dt.date,
     yield head
 
     people = PeopleFactory(rng, fake, org, tl)
-    names = [fake.name() for _ in range(300)]
+    names = [fake.last_name() + given_name(rng, rng.choice("MF"), rng.randint(1950, 2000))
+             for _ in range(300)]
     activity = Activity(rng, tl, names, people.employers, tx_per_month)
     service = Service(rng, tl)
     chunk = Chunk()

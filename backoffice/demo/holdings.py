@@ -66,7 +66,10 @@ def build_holdings(rng: random.Random, p: Profile, products: dict, ids, today: d
         return row
 
     corporate = p.kind == "corporate"
-    demand_code = "DEP-CORP" if corporate else ("DEP-SAL" if p.occ_class == "employed" else "DEP-CUR")
+    if corporate:
+        demand_code = "DEP-CORP"
+    else:  # employees are paid onto a payroll card
+        demand_code = "DEP-SAL" if p.occ_class == "employed" else "DEP-CUR"
     h.demand = add(demand_code, 0, p.onboarded_on)
     wealth = p.wealth
     private = wealth >= 6_000_000 * CENT

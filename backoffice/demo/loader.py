@@ -42,8 +42,8 @@ class DemoError(Exception):
     """The demo data cannot be loaded; the message says why and what to do."""
 
 
-class DemoSetupError(DemoError):
-    """The database is not prepared (roles missing): run ``flask crm init`` first."""
+class MissingRoles(DemoError):
+    """The roles the demo staff need do not exist yet: run ``flask crm init`` first."""
 
 
 class DemoAlreadyLoaded(DemoError):
@@ -133,7 +133,7 @@ def _role_ids(session) -> dict[str, int]:
         select(table.c.name, table.c.id).where(table.c.name.in_(STAFF_ROLES))).all())
     missing = [name for name in STAFF_ROLES if name not in found]
     if missing:
-        raise DemoSetupError(
+        raise MissingRoles(
             f"Roles missing: {', '.join(missing)}. Run `flask crm init` first to create the "
             "roles, then load the demo data."
         )

@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 
 from backoffice.demo.identity import HOME_DISTRICTS, STREETS, office_address
+from backoffice.demo.names import given_name
 
 STAFF_ROLES = (
     "SeniorManager", "BranchManager", "RelationshipManager", "Teller", "Operator", "Auditor",
@@ -72,7 +73,8 @@ def build_org(rng, fake, ids, *, customers, roles, password, password_hash, toda
         staff_id = ids.take("ab_user")
         joined = dt.datetime.combine(today - dt.timedelta(days=rng.randint(30, 3650)), dt.time(1))
         org.staff.append({
-            "id": staff_id, "first_name": fake.first_name(), "last_name": fake.last_name(),
+            "id": staff_id, "first_name": given_name(rng, rng.choice("MF"), joined.year - 30),
+            "last_name": fake.last_name(),
             "username": username, "password": password_hash, "active": True,
             "email": f"{username}@{EMAIL_DOMAIN}", "last_login": None, "login_count": 0,
             "fail_login_count": 0, "created_on": joined, "changed_on": joined,

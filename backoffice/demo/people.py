@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 
 from backoffice.demo import identity
+from backoffice.demo.names import given_name
 from backoffice.demo.timeline import Timeline, local_to_utc
 
 # (lowest age, highest age, share) of individual customers.
@@ -146,9 +147,9 @@ class PeopleFactory:
             earliest = today - dt.timedelta(days=3650)
         else:
             gender = "M" if rng.random() < 0.5 else "F"
-            name = fake.name_male() if gender == "M" else fake.name_female()
             age = _age(rng)
             birth = _years_before(today, age) - dt.timedelta(days=rng.randint(0, 364))
+            name = fake.last_name() + given_name(rng, gender, birth.year)
             age = today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
             occupation, occ_class, monthly = _occupation(rng, age)
             income = int(monthly * rng.lognormvariate(0, 0.35)) * CENT

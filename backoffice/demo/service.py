@@ -80,7 +80,7 @@ class Service:
         """(interaction rows, follow-up rows) for ``p``."""
         rng, tl = self.rng, self.tl
         first = max(tl.start, p.onboarded_on)
-        last = (p.closed_on - dt.timedelta(days=1)) if p.closed_on else tl.today
+        last = (p.closed_on or tl.today) - dt.timedelta(days=1)
         plan: list[tuple[str, dt.datetime]] = []
         topics = [t for t in TOPICS if has_loan or t != "loan_progress"]
         weights = [TOPICS[t][0] for t in topics]

@@ -38,7 +38,8 @@ def form_problems(page) -> str:
     invalid = page.evaluate(
         "() => Array.from(document.querySelectorAll('form :invalid')).map(e => e.name || e.id)")
     alerts = page.locator(".alert").all_inner_texts()
-    return f"browser-invalid fields: {invalid}; server messages: {[a.strip() for a in alerts]}"
+    messages = [" ".join(a.replace("×", "").split())[:400] for a in alerts]
+    return f"browser-invalid fields: {invalid}; server messages: {messages}"
 
 
 def test_login_add_customer_find_it_and_switch_language(page, shoot, live_server, world,

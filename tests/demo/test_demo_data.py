@@ -22,7 +22,7 @@ from backoffice.demo import (
     DEFAULT_PASSWORD,
     DemoAlreadyLoaded,
     DemoResult,
-    DemoSetupError,
+    MissingRoles,
     load_demo,
 )
 from backoffice.demo.timeline import Timeline
@@ -337,7 +337,7 @@ def test_interactions_and_follow_ups(bank):
 
 def test_refuses_without_roles_and_writes_nothing(tmp_path):
     engine = make_engine(tmp_path / "noroles.sqlite3", roles=("Admin", "Teller"))
-    with pytest.raises(DemoSetupError, match="flask crm init"):
+    with pytest.raises(MissingRoles, match="flask crm init"):
         load(engine, customers=10, seed=1)
     assert rows(engine, Branch.__table__) == [] and rows(engine, Staff.__table__) == []
 
@@ -349,7 +349,7 @@ def test_refuses_a_second_load(bank):
 
 
 def test_refuses_when_demo_logins_are_taken(tmp_path):
-    """A half-finished earlier load (staff but no customers) is caught before anything is written."""
+    """A half-finished earlier load (staff, no customers) is caught before anything is written."""
     engine = make_engine(tmp_path / "clash.sqlite3")
     with engine.begin() as conn:
         conn.execute(insert(Staff.__table__), [{
