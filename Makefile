@@ -75,8 +75,8 @@ compile-translations: $(MO_FILES)
 translations: install
 	@pot=$$(mktemp --suffix=.pot)
 	fab=$$($(PY) -c 'import flask_appbuilder, os; print(os.path.dirname(flask_appbuilder.__file__))')
-	$(PYBABEL) extract --quiet -F babel.cfg -k _l -k lazy_gettext -o "$$pot" . "$$fab"
-	$(PYBABEL) update -i "$$pot" -d $(TRANSLATIONS)
+	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext -o "$$pot" . "$$fab"
+	$(PYBABEL) update -i "$$pot" -d $(TRANSLATIONS) -l zh --no-fuzzy-matching -w 100
 	rm -f "$$pot"
 	$(MAKE) --no-print-directory compile-translations
 

@@ -22,6 +22,7 @@ def create_app(config=None) -> Flask:
     from backoffice import cli, formatting, security
     from backoffice.security import scopes
 
+    __import__("backoffice.security.keys").security.keys.install(app)  # field encryption
     db.init_app(app)
     csrf.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
@@ -31,6 +32,7 @@ def create_app(config=None) -> Flask:
         app.appbuilder = appbuilder
         scopes.install(db.session)
         _register_views(appbuilder)
+        __import__("backoffice.audit").audit.install(app)  # operation log (issue 3)
     security.install_request_hooks(app)
     formatting.install(app)
     cli.register(app)
@@ -49,6 +51,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
 
     for room in (customers, interactions, catalog, jobs_ui):
         room.register(appbuilder)
+    __import__("backoffice.review").review.register(appbuilder)  # maker-checker review (issue 3)
     # The OpenAPI document at /api/v1/_openapi without FAB's Swagger UI page (CDN assets).
     from flask_appbuilder.api.manager import OpenApi
 

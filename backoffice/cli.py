@@ -22,6 +22,7 @@ def init_command(admin_username, admin_password):
     from backoffice.security.seeding import ensure_admin, sync_roles
 
     appbuilder = current_app.appbuilder
+    _refuse_weak_password(admin_password, admin_username)
     report = sync_roles(appbuilder, ROLES)
     ensure_admin(appbuilder, admin_username, admin_password, report)
     click.echo(f"roles: {len(ROLES)} ({', '.join(report.roles_created) or 'none'} created), "
@@ -43,6 +44,7 @@ def demo_command(customers, seed, tx_per_month, password):
     from backoffice.demo import DemoError, load_demo
     from backoffice.extensions import db
 
+    _refuse_weak_password(password)
     started = time.perf_counter()
     try:
         result = load_demo(db.session, customers=customers, seed=seed,
@@ -69,5 +71,36 @@ def worker_command(burst):
     run_worker(current_app._get_current_object(), burst=burst)
 
 
+def _refuse_weak_password(password, *user_inputs) -> None:
+    """A password given on the command line must meet the policy (a clear message, no trace)."""
+    if password is None:
+        return
+    from backoffice.security.passwords import password_problems
+
+    problems = password_problems(password, tuple(user_inputs))
+    if problems:
+        raise click.BadParameter(" ".join(problems), param_hint="password")
+
+
+@crm.group("segments")
+def segments_group():
+    """Tiers (and, with the segments feature, segment memberships)."""
+
+
+@segments_group.command("refresh")
+def segments_refresh_command():
+    """Recompute every customer's tier from current assets (an RQ job when REDIS_URL is set)."""
+    from jobs.queue import enqueue
+
+    run = enqueue("jobs.segments.refresh_tiers", description="refresh tiers")
+    click.echo(json.dumps({"job_run_id": run.id, "status": run.status, "result": run.result},
+                          ensure_ascii=False, default=str))
+    if run.status == "failed":
+        sys.exit(1)
+
+
 def register(app: Flask) -> None:
+    from backoffice.security.keys_cli import keys_group  # `flask crm keys ...` (issue 3)
+
+    crm.add_command(keys_group)
     app.cli.add_command(crm)

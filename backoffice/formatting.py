@@ -20,8 +20,21 @@ def local_time(value: dt.datetime | None) -> str:
 
 
 def money(value: Decimal | None) -> str:
-    """An amount with thousands separators and two decimals."""
-    return "" if value is None else f"{value:,.2f}"
+    """An amount with thousands separators and two decimals (a hidden value passes as is)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return f"{value:,.2f}"
+
+
+def yes_no(value) -> str:
+    """A boolean as a translated yes/no instead of Python's True/False/None."""
+    from flask_babel import gettext
+
+    if value is None:
+        return ""
+    return gettext("Yes") if value else gettext("No")
 
 
 def choice_label(mapping: dict):

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
 from backoffice.security import scopes
+from backoffice.security.presentation import present_row
 
 VIEW_METHOD_PERMISSIONS = {
     "list": "read",
@@ -34,6 +35,7 @@ VIEW_METHOD_PERMISSIONS = {
     "action": "write",
     "action_post": "write",
     "mark_done": "write",
+    "reveal": "reveal",
 }
 API_METHOD_PERMISSIONS = {
     "get": "read",
@@ -84,8 +86,11 @@ class CrmModelView(ModelView):
 
     def _init_properties(self):
         super()._init_properties()
-        from backoffice.customers.refs import (FilterCustomerNumber, FilterStaffUsername,
-                                               use_text_filter)
+        from backoffice.customers.refs import (
+            FilterCustomerNumber,
+            FilterStaffUsername,
+            use_text_filter,
+        )
 
         if self.customer_number_search:
             use_text_filter(self, "customer", FilterCustomerNumber, _l("Customer"))
@@ -144,6 +149,26 @@ class CrmModelApi(ModelRestApi):
 
     def pre_update(self, item):
         check_write_scope(item)
+
+    def pre_get(self, data):
+        """Mask and hide in the single-record response exactly as on the screens."""
+        item = self.datamodel.get(data["id"])
+        if item is not None:
+            present_row(item, data["result"])
+
+    def pre_get_list(self, data):
+        """The same for every row of a list response (one query for the page's records)."""
+        if not data.get("ids"):
+            return
+        pk = self.datamodel.get_pk()
+        items = {
+            item.id: item
+            for item in self.datamodel.session.query(self.datamodel.obj)
+            .filter(pk.in_(data["ids"])).all()
+        }
+        for record_id, row in zip(data["ids"], data["result"]):
+            if record_id in items:
+                present_row(items[record_id], row)
 
     def post_headless(self):
         return self._refusals_as_422(super().post_headless)

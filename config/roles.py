@@ -28,10 +28,19 @@ CATEGORY_SERVICE = "Service"
 CATEGORY_CATALOG = "Organisation"
 CATEGORY_SYSTEM = "System"
 
+# Maker-checker review (issue 3, backoffice.review): makers' changes to reviewed fields become
+# change requests; checkers approve them (branch managers their branch, senior managers all).
+MENU_PENDING_REVIEWS = "Pending reviews"
+MENU_MY_REQUESTS = "My change requests"
+REVIEW_MAKER = [("can_propose", "ChangeRequest"), (READ, "ChangeRequest"),
+                (MENU, MENU_MY_REQUESTS)]
+REVIEW_CHECKER = [("can_approve", "ChangeRequest"), (READ, "ChangeRequest"),
+                  (MENU, MENU_PENDING_REVIEWS)]
+
 SECURITY_VIEWS = [
-    # FAB's own user, role, group and permission screens: "*" grants every permission FAB
-    # registers on that view (they change between FAB releases), and nothing on any other view.
-    ("*", "Users"), ("*", "Roles"), ("*", "UserGroupModelView"), ("*", "RoleModelView"),
+    # FAB's own user, role, group and permission screens, by the view names FAB 5 checks:
+    # "*" grants every permission FAB registers on that view, and nothing on any other view.
+    ("*", "StaffUserView"), ("*", "RoleModelView"), ("*", "UserGroupModelView"),
     ("*", "PermissionModelView"), ("*", "ViewMenuModelView"), ("*", "PermissionViewModelView"),
     ("*", "UserStatsChartView"), ("*", "ResetPasswordView"),
     (MENU, "List Users"), (MENU, "List Roles"), (MENU, "List Groups"), (MENU, "Security"),
@@ -39,10 +48,21 @@ SECURITY_VIEWS = [
     (MENU, "User's Statistics"),
 ]
 OWN_ACCOUNT = [
-    ("can_get", "OpenApi"), ("can_userinfo", "Users"), ("can_this_form_get", "ResetMyPasswordView"),
-    ("can_this_form_post", "ResetMyPasswordView"), ("can_this_form_get", "UserInfoEditView"),
-    ("can_this_form_post", "UserInfoEditView"),
+    # Every member of staff: their own profile page, profile edit and password change.
+    ("can_get", "OpenApi"), ("can_userinfo", "StaffUserView"), ("userinfoedit", "StaffUserView"),
+    ("resetmypassword", "StaffUserView"),
+    ("can_this_form_get", "ResetMyPasswordView"), ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_this_form_get", "UserInfoEditView"), ("can_this_form_post", "UserInfoEditView"),
 ]
+
+
+# The operation log (issue 3, backoffice.audit): read, filter and export it. Only auditors: the
+# log records administrators' own configuration changes, so they do not review it themselves.
+MENU_OPERATION_LOG = "Operation log"
+AUDIT_LOG_REVIEW = [(READ, "AuditLog"), ("can_export", "AuditLog"), (MENU, MENU_OPERATION_LOG)]
+
+# See a masked value of a customer in full, one at a time, with a logged reason. Tellers do not.
+REVEAL = [("can_reveal", "Customer")]
 
 
 def _crud(view, *perms):
@@ -80,28 +100,28 @@ ROLES = {
     "SeniorManager": {
         "label": _l("Senior manager"),
         "scope": "all",
-        "permissions": _customer_service(write_customers=True) + OWN_ACCOUNT
-        + _crud("Account", WRITE) + _crud("JobRun", READ)
+        "permissions": REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
+        + _crud("Account", WRITE) + _crud("JobRun", READ) + REVEAL
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG),
            (MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)],
     },
     "BranchManager": {
         "label": _l("Branch manager"),
         "scope": "branch",
-        "permissions": _customer_service(write_customers=True) + OWN_ACCOUNT
-        + _crud("Account", WRITE) + _crud("FollowUp", DELETE)
+        "permissions": REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
+        + _crud("Account", WRITE) + _crud("FollowUp", DELETE) + REVEAL
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG)],
     },
     "RelationshipManager": {
         "label": _l("Relationship manager"),
         "scope": "own",
-        "permissions": _customer_service(write_customers=True) + OWN_ACCOUNT
-        + _crud("Account", WRITE),
+        "permissions": REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT
+        + _crud("Account", WRITE) + REVEAL,
     },
     "Teller": {
         "label": _l("Teller"),
         "scope": "own",
-        "permissions": _customer_service(write_customers=True) + OWN_ACCOUNT,
+        "permissions": REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT,
     },
     "Operator": {
         "label": _l("Data operator"),
@@ -113,7 +133,11 @@ ROLES = {
         "label": _l("Auditor"),
         "scope": "none",
         "permissions": OWN_ACCOUNT + _crud("JobRun", READ)
-        + [(MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)],
+        + [(MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)]
+        # Staff list and details, read-only: security training and confidentiality agreement.
+        + [("can_list", "StaffUserView"), ("can_show", "StaffUserView"),
+           (MENU, "List Users"), (MENU, "Security")]
+        + AUDIT_LOG_REVIEW,
     },
 }
 

@@ -11,6 +11,8 @@ import os
 import secrets
 from pathlib import Path
 
+from flask_babel import lazy_gettext as _l
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("CRM_INSTANCE_PATH", ROOT / "instance"))
 
@@ -30,10 +32,17 @@ def _instance_secret(name: str) -> str:
     return path.read_text().strip()
 
 
+def _password_policy(password: str) -> None:
+    """FAB's password-complexity hook, pointing at the bank's policy (imported when first used)."""
+    from backoffice.security.passwords import fab_password_validator
+
+    fab_password_validator(password)
+
+
 class BaseConfig:
     """Settings shared by every mode."""
 
-    APP_NAME = "银行客户管理后台"
+    APP_NAME = _l("Bank customer back office")
     APP_THEME = ""
     FAB_BASE_TEMPLATE = "crm_base.html"
     FAB_UPDATE_PERMS = False  # permissions are synced by `flask crm init`, not at boot
@@ -65,6 +74,31 @@ class BaseConfig:
     JWT_ACCESS_TOKEN_EXPIRES = 900
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # --- Logins and sessions (issue 3: backoffice/security/login_policy.py, sessions.py,
+    # headers.py, passwords.py, agreement.py). Every CRM_* value can be set in the environment.
+    CRM_LOGIN_MAX_FAILURES = 5  # wrong passwords in a row before the account locks
+    CRM_LOCKOUT_MINUTES = 30  # how long a lockout lasts
+    CRM_PASSWORD_MIN_LENGTH = 12
+    CRM_PASSWORD_MIN_SCORE = 3  # zxcvbn guessability score (0-4) a password must reach
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True  # FAB's add-user / reset-password forms use ...
+    FAB_PASSWORD_COMPLEXITY_VALIDATOR = staticmethod(_password_policy)  # ... the bank's policy
+    CRM_SESSION_IDLE_MINUTES = 30  # signed out after this long without a request
+    CRM_SESSION_ABSOLUTE_HOURS = 12  # signed out this long after login, active or not
+    # API refresh tokens last no longer than a screen session (access tokens: 15 minutes).
+    JWT_REFRESH_TOKEN_EXPIRES = 12 * 3600
+    # Cookies only over HTTPS? False here because the embedded default is served over plain
+    # http on 127.0.0.1, where a Secure cookie would never come back and login would loop;
+    # ProductionConfig turns it on. CRM_SECURE_COOKIES=true|false overrides both cookies.
+    SESSION_COOKIE_SECURE = False
+    CRM_SECURE_COOKIES = None
+    # FAB logs in without "remember me"; should a remember cookie ever be set, it gets the same
+    # flags and cannot outlive the absolute session limit.
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = False
+    REMEMBER_COOKIE_DURATION = 12 * 3600
+    # Strict-Transport-Security max-age; 0 sends no header (plain http). Production: one year.
+    CRM_HSTS_SECONDS = 0
 
 
 class EmbeddedConfig(BaseConfig):
@@ -84,6 +118,8 @@ class ProductionConfig(BaseConfig):
     """PostgreSQL and RQ workers; every secret from the environment."""
 
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    CRM_HSTS_SECONDS = 31536000
 
 
 class TestingConfig(BaseConfig):

@@ -11,6 +11,8 @@ from models.customers import Customer
 from models.banking import Account, Transaction
 from models.service import FollowUp, Interaction
 from models.jobs import JobRun
+from models.review import ChangeRequest  # noqa: F401 - maker-checker review (issue 3)
+from models.audit import AuditArchive, AuditHead, AuditLog  # noqa: F401 - operation log (issue 3)
 
 metadata = Model.metadata
 

@@ -15,14 +15,17 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
 )
 from sqlalchemy.orm import relationship
 
+from models import crypto
 from models.base import Money, utcnow
 from models.catalog import Product
 from models.customers import Customer
 
 
+@crypto.encrypted_model
 class Account(Model):
     """A customer's holding of a product, with its current balance."""
 
@@ -31,9 +34,14 @@ class Account(Model):
         CheckConstraint("balance >= 0", name="ck_account_balance_not_negative"),
         CheckConstraint("status IN ('open','closed','frozen')", name="ck_account_status"),
         Index("ix_account_customer_status", "customer_id", "status"),
+        Index("ix_account_record_uid", "record_uid", unique=True),
+        Index("ix_account_account_no_bidx", "account_no_bidx", unique=True),
     )
     id = Column(Integer, primary_key=True)
-    account_no = Column(String(32), unique=True, nullable=False)
+    # The account number is stored encrypted with a unique blind index (see models.crypto).
+    record_uid = Column(String(32), nullable=False, default=crypto.new_record_uid)
+    account_no_enc = Column(Text, nullable=False)
+    account_no_bidx = Column(String(64), nullable=False)
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)
     product_id = Column(Integer, ForeignKey("product.id"), nullable=False, index=True)
     balance = Column(Money, nullable=False, default=0)
@@ -45,8 +53,19 @@ class Account(Model):
     customer = relationship(Customer, backref="accounts")
     product = relationship(Product)
 
+    account_no = crypto.encrypted_field("account", "account_no", kind="account_no",
+                                        indexed=True, max_length=32)
+
     def __repr__(self) -> str:
-        return self.account_no or ""
+        """Masked (``6222***********3445``): a repr ends up in logs and in FAB's relation
+        columns (the transactions list), where a full account number must not appear."""
+        try:
+            number = self.account_no or ""
+        except crypto.CryptoError:  # no key ring here (a log line, a shell): never crash a repr
+            return f"account #{self.id}"
+        if len(number) <= 8:
+            return "*" * len(number)
+        return number[:4] + "*" * (len(number) - 8) + number[-4:]
 
 
 class Transaction(Model):

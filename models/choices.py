@@ -88,6 +88,22 @@ TASK_TYPES = {
     "greeting_call": _l("Greeting call"),
     "other": _l("Other"),
 }
+TIERS = {
+    "private_banking": _l("Private banking"),
+    "wealth": _l("Wealth"),
+    "vip": _l("VIP"),
+    "mass": _l("Mass"),
+}
+# Tiers whose deep profile only senior managers and the owning relationship manager may see.
+TOP_TIERS = ("private_banking", "wealth")
+TASK_SOURCES = {
+    "manual": _l("Entered by staff"),
+    "interaction": _l("From an interaction"),
+    "campaign": _l("Campaign"),
+    "churn": _l("Churn warning"),
+    "greeting": _l("Greeting"),
+    "sla": _l("Service level escalation"),
+}
 TASK_STATUSES = {"open": _l("Open"), "done": _l("Done"), "cancelled": _l("Cancelled")}
 JOB_STATUSES = {
     "queued": _l("Queued"),

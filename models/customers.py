@@ -21,10 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
+from models import crypto
 from models.base import JsonDocument, utcnow
 from models.org import Branch, Staff
 
 
+@crypto.encrypted_model
 class Customer(Model):
     """An individual or corporate customer of the bank."""
 
@@ -43,6 +45,9 @@ class Customer(Model):
         Index("ix_customer_owner_status", "owner_id", "status"),
         Index("ix_customer_branch_status", "branch_id", "status"),
         Index("ix_customer_name", "name"),
+        Index("ix_customer_record_uid", "record_uid", unique=True),
+        Index("ix_customer_id_number_bidx", "id_number_bidx"),
+        Index("ix_customer_mobile_bidx", "mobile_bidx"),
     )
 
     id = Column(Integer, primary_key=True)
@@ -52,10 +57,17 @@ class Customer(Model):
     gender = Column(String(1))
     birth_date = Column(Date, index=True)
     id_type = Column(String(16), nullable=False, default="PRC_ID")
-    id_number = Column(String(64), nullable=False, index=True)
-    mobile = Column(String(32), index=True)
-    email = Column(String(255))
-    address = Column(String(255))
+    # Sensitive fields are stored encrypted (models.crypto): ``<field>_enc`` holds the
+    # ciphertext, ``<field>_bidx`` the blind index of the searchable ones, and the hybrid
+    # attributes below (``id_number``, ``mobile``, ...) read and write them as plain values.
+    # ``record_uid`` is the row identity bound into every ciphertext, set before the insert.
+    record_uid = Column(String(32), nullable=False, default=crypto.new_record_uid)
+    id_number_enc = Column(Text, nullable=False)
+    id_number_bidx = Column(String(64), nullable=False)
+    mobile_enc = Column(Text)
+    mobile_bidx = Column(String(64))
+    email_enc = Column(Text)
+    address_enc = Column(Text)
     occupation = Column(String(100))
     risk_tolerance = Column(String(2))
     risk_assessed_on = Column(Date)
@@ -73,6 +85,15 @@ class Customer(Model):
     onboarded_on = Column(Date, index=True)
     status = Column(String(10), nullable=False, default="active")
     closed_on = Column(Date)
+    # Tier (分层): ``tier`` is computed by the tier refresh job; an override, set through review
+    # with a reason, wins over it (see ``effective_tier``).
+    tier = Column(String(20), index=True)
+    tier_override = Column(String(20))
+    tier_override_reason = Column(String(255))
+    # High-net-worth deep profile (encrypted; who may see it: backoffice.security.deep_profile).
+    annual_income_enc = Column(Text)
+    family_notes_enc = Column(Text)
+    investment_notes_enc = Column(Text)
     custom_fields = Column(JsonDocument, nullable=False, default=dict)
     version = Column(Integer, nullable=False, default=1)
     created_at = Column(DateTime, nullable=False, default=utcnow)
@@ -83,6 +104,21 @@ class Customer(Model):
     branch = relationship(Branch)
 
     __mapper_args__ = {"version_id_col": version}
+
+    id_number = crypto.encrypted_field("customer", "id_number", kind="id_number",
+                                       indexed=True, max_length=64)
+    mobile = crypto.encrypted_field("customer", "mobile", kind="mobile", indexed=True,
+                                    max_length=32)
+    email = crypto.encrypted_field("customer", "email", kind="email", max_length=255)
+    address = crypto.encrypted_field("customer", "address", max_length=255)
+    annual_income = crypto.encrypted_field("customer", "annual_income", kind="decimal")
+    family_notes = crypto.encrypted_field("customer", "family_notes")
+    investment_notes = crypto.encrypted_field("customer", "investment_notes")
+
+    @property
+    def effective_tier(self) -> str | None:
+        """The tier the bank treats the customer as: the reviewed override, else the computed."""
+        return self.tier_override or self.tier
 
     def __repr__(self) -> str:
         return f"{self.customer_no} {self.name}"

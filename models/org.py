@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, Date, ForeignKey, Integer, String
+from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import relationship
 
 
@@ -33,6 +33,10 @@ class Staff(User):
     branch_id = Column(Integer, ForeignKey("branch.id", ondelete="SET NULL"), index=True)
     employee_no = Column(String(20), unique=True)
     security_training_on = Column(Date)
+    # Login policy (issue 3, backoffice.security.login_policy): all naive UTC.
+    locked_until = Column(DateTime)  # set after too many failed logins; refused until then
+    confidentiality_accepted_at = Column(DateTime)  # 保密协议, accepted at first login
+    password_changed_at = Column(DateTime)
     branch = relationship(Branch, foreign_keys=[branch_id])
 
     def __repr__(self) -> str:

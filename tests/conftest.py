@@ -42,8 +42,16 @@ def reset_postgresql(url: str) -> None:
     engine.dispose()
 
 
+_TEST_KEYS: dict = {}
+
+
 def make_test_config(database_url: str, **extra) -> dict:
+    from models.crypto import KeyRing
+
+    if not _TEST_KEYS:
+        _TEST_KEYS.update(KeyRing.generate("test1").to_settings())
     return {
+        **_TEST_KEYS,  # field-encryption keys, generated once per test run (no instance file)
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-secret-key",
         "TESTING": True,

@@ -3,7 +3,7 @@
 
 def test_login_and_customer_list(client_as, world):
     client = client_as("rm1")
-    response = client.get("/customers/list/")
+    response = client.get("/customers/list/?_flt_0_name=客户c_rm")
     assert response.status_code == 200
     body = response.get_data(as_text=True)
     assert "T000000001" in body

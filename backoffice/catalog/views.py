@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 from flask_appbuilder.fieldwidgets import Select2Widget
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
-from backoffice.formatting import choice_label, money
+from backoffice.datamodel import CrmInterface
+from backoffice.formatting import choice_label, money, yes_no
 from backoffice.views_base import CrmModelView, checkboxes
 from models import Branch, Product
 from models import choices as c
 
 
 class BranchView(CrmModelView):
-    datamodel = SQLAInterface(Branch)
+    datamodel = CrmInterface(Branch)
     class_permission_name = "Branch"
     route_base = "/branches"
     list_title = _l("Branches")
@@ -30,7 +30,7 @@ class BranchView(CrmModelView):
 
 
 class ProductView(CrmModelView):
-    datamodel = SQLAInterface(Product)
+    datamodel = CrmInterface(Product)
     class_permission_name = "Product"
     route_base = "/products"
     list_title = _l("Products")
@@ -53,5 +53,6 @@ class ProductView(CrmModelView):
     }
     validators_columns = {"min_amount": [Optional(), NumberRange(min=0)]}
     formatters_columns = {"category": choice_label(c.PRODUCT_CATEGORIES),
-                          "risk_level": choice_label(c.RISK_LEVELS), "min_amount": money}
+                          "risk_level": choice_label(c.RISK_LEVELS), "min_amount": money,
+                          "active": yes_no}
     base_order = ("code", "asc")

@@ -5,12 +5,19 @@ customer rules as the forms.
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, validate
 
 from backoffice.customers import rules
-from backoffice.customers.labels import ACCOUNT_LABELS, CUSTOMER_LABELS, TRANSACTION_LABELS
+from backoffice.customers.labels import (
+    ACCOUNT_LABELS,
+    CUSTOMER_LABELS,
+    TRANSACTION_LABELS,
+)
+from backoffice.datamodel import CrmInterface
+from backoffice.review.gate import accepted_for_review, review_gate
+from backoffice.security.encrypted_fields import EncryptedSchemaConverter
 from backoffice.views_base import CrmModelApi
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from models import Account, Customer, Transaction
 from models import choices as c
 from models import validators as v
@@ -42,7 +49,8 @@ class CustomerApi(CrmModelApi):
     """``/api/v1/customer/``: customers in the caller's scope."""
 
     resource_name = "customer"
-    datamodel = SQLAInterface(Customer)
+    datamodel = CrmInterface(Customer)
+    model2schemaconverter = EncryptedSchemaConverter  # encrypted fields load and dump as text
     class_permission_name = "Customer"
     label_columns = CUSTOMER_LABELS
     list_columns = ["id", "customer_no", "name", "customer_type", "branch.id", "branch.name",
@@ -52,7 +60,8 @@ class CustomerApi(CrmModelApi):
                     "closed_on", "version", "created_at", "updated_at"]
     add_columns = CUSTOMER_WRITE
     edit_columns = CUSTOMER_WRITE
-    search_columns = ["customer_no", "name", "branch", "owner", "status", "customer_type"]
+    search_columns = ["customer_no", "name", "branch", "owner", "status", "customer_type",
+                      "id_number", "mobile"]  # exact match only, through the blind index
     order_columns = ["customer_no", "name", "status", "onboarded_on"]
     validators_columns = {
         "customer_type": _one_of(c.CUSTOMER_TYPES),
@@ -73,17 +82,27 @@ class CustomerApi(CrmModelApi):
                 item.owner = self.appbuilder.sm.current_user
         rules.validate_customer(item)
         super().pre_add(item)
+        review_gate(item)  # maker-checker: a maker's new customer becomes a change request
 
     def pre_update(self, item):
         rules.validate_customer(item)
         super().pre_update(item)
+        review_gate(item)  # maker-checker: a maker's change to reviewed fields waits for review
+
+    def post_headless(self):
+        """A maker's write that became a change request answers 202 with the request id."""
+        return accepted_for_review(super().post_headless)
+
+    def put_headless(self, pk):
+        return accepted_for_review(lambda: super(CustomerApi, self).put_headless(pk))
 
 
 class AccountApi(CrmModelApi):
     """``/api/v1/account/``: accounts of customers in scope."""
 
     resource_name = "account"
-    datamodel = SQLAInterface(Account)
+    datamodel = CrmInterface(Account)
+    model2schemaconverter = EncryptedSchemaConverter
     class_permission_name = "Account"
     label_columns = ACCOUNT_LABELS
     list_columns = ["id", "account_no", "customer.id", "customer.customer_no", "product.id",
@@ -94,7 +113,7 @@ class AccountApi(CrmModelApi):
     edit_columns = ["product", "balance", "opened_on", "closed_on", "status"]
     search_columns = ["account_no", "customer", "product", "status"]
     validators_columns = {
-        "balance": validate.Range(min=0, error="Balance cannot be negative."),
+        "balance": validate.Range(min=0, error=_l("Balance cannot be negative.")),
         "status": _one_of(c.ACCOUNT_STATUSES),
     }
 
@@ -103,7 +122,8 @@ class TransactionApi(CrmModelApi):
     """``/api/v1/transaction/``: read-only transactions of customers in scope."""
 
     resource_name = "transaction"
-    datamodel = SQLAInterface(Transaction)
+    datamodel = CrmInterface(Transaction)
+    model2schemaconverter = EncryptedSchemaConverter
     class_permission_name = "Transaction"
     include_route_methods = {"get", "get_list", "info"}
     label_columns = TRANSACTION_LABELS

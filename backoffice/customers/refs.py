@@ -28,6 +28,43 @@ def find_customer(customer_no: str) -> Customer | None:
     ).one_or_none()
 
 
+class AmbiguousIdentity(LookupError):
+    """More than one customer matches the identity given (e.g. a mobile shared in a family)."""
+
+
+def find_customers_by_identity(id_number: str | None = None, mobile: str | None = None,
+                               unscoped: bool = False) -> list[Customer]:
+    """Customers with exactly this ID number (else, if none is given, this mobile).
+
+    An exact match through the blind index (``Customer.id_number == ...`` compiles to it); the
+    values are normalised as they are when stored. Scoped to the current user unless
+    ``unscoped`` (an import checking for duplicates across the whole bank).
+    """
+    if id_number and id_number.strip():
+        condition = Customer.id_number == id_number
+    elif mobile and mobile.strip():
+        condition = Customer.mobile == mobile
+    else:
+        return []
+    options = {"crm_unscoped": True} if unscoped else {}
+    return list(db.session.scalars(select(Customer).where(condition).order_by(Customer.id),
+                                   execution_options=options))
+
+
+def find_customer_by_identity(id_number: str | None = None, mobile: str | None = None,
+                              unscoped: bool = False) -> Customer | None:
+    """The one customer with this ID number (preferred) or mobile, for the import's upsert.
+
+    None when nobody matches; :class:`AmbiguousIdentity` when several do, so an import never
+    updates the wrong person.
+    """
+    found = find_customers_by_identity(id_number, mobile, unscoped=unscoped)
+    if len(found) > 1:
+        raise AmbiguousIdentity(f"{len(found)} customers match this "
+                                f"{'ID number' if id_number else 'mobile'}")
+    return found[0] if found else None
+
+
 def _prefilled_customer_no() -> str:
     """A customer number passed from the 360 page's buttons (``?customer_no=``)."""
     return request.args.get("customer_no", "") if request else ""

@@ -35,8 +35,17 @@ def customer_errors(customer: Customer) -> dict:
     return errors
 
 
+OPTIONAL_CHOICES = ("gender", "risk_tolerance")
+
+
 def normalise(customer: Customer) -> None:
-    """Canonical stored forms, so that exact search and de-duplication work."""
+    """Canonical stored forms, so that exact search and de-duplication work.
+
+    An optional choice left blank in a form arrives as ``""``; it is stored as NULL (the CHECK
+    constraints accept only real codes or nothing)."""
+    for name in OPTIONAL_CHOICES:
+        if getattr(customer, name) == "":
+            setattr(customer, name, None)
     if customer.id_number:
         customer.id_number = v.normalise_prc_id(customer.id_number)
     if customer.mobile:

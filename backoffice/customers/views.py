@@ -3,22 +3,36 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import abort
+from flask import abort, flash, make_response, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import HiddenField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
-from backoffice.customers import rules
-from backoffice.customers.forms import MainlandMobile, PrcIdNumber
-from backoffice.customers.labels import ACCOUNT_LABELS, CUSTOMER_LABELS, TRANSACTION_LABELS
+from backoffice.customers import reveal, rules
+from backoffice.customers.forms import (
+    Amount,
+    MainlandMobile,
+    PrcIdNumber,
+    SensitiveField,
+    keep_if_blank,
+)
+from backoffice.customers.labels import (
+    ACCOUNT_LABELS,
+    CUSTOMER_LABELS,
+    TRANSACTION_LABELS,
+)
 from backoffice.customers.refs import CustomerRefField
+from backoffice.datamodel import CrmInterface
+from backoffice.errors import WriteRefused
 from backoffice.extensions import db
-from backoffice.formatting import choice_label, local_time, money
+from backoffice.formatting import choice_label, local_time, money, yes_no
+from backoffice.review.gate import redirect_after_submission, review_gate
 from backoffice.security import scopes
+from backoffice.security.deep_profile import may_see_deep_profile
+from backoffice.security.presentation import HIDDEN_TEXT, present
 from backoffice.views_base import CrmModelView, checkboxes
 from models import Account, Customer, FollowUp, Interaction, Transaction
 from models import choices as c
@@ -33,6 +47,7 @@ SERVICE_FIELDS = [
     "consent_sms", "consent_email", "consent_phone", "consent_wechat",
     "flag_elderly", "flag_disability", "flag_vip", "service_notes",
 ]
+DEEP_PROFILE_FIELDS = ["annual_income", "family_notes", "investment_notes"]
 EDITABLE = [f for f in PROFILE_FIELDS if f != "customer_no"] + RISK_FIELDS + SERVICE_FIELDS + [
     "branch", "owner", "teller", "onboarded_on", "status",
 ]
@@ -47,21 +62,40 @@ def _select(label, mapping, required=True):
     )
 
 
-def _customer_form_fields() -> dict:
+def _sensitive_fields(editing: bool) -> dict:
+    """Form fields of the encrypted values: plain inputs to add, never-prefilled ones to edit."""
+    keep = _l("Leave empty to keep the current value.")
+    if editing:
+        def field(label, *checks, **kwargs):
+            return SensitiveField(label, validators=[keep_if_blank, *checks], description=keep,
+                                  **kwargs)
+    else:
+        def field(label, *checks, required=False, **kwargs):
+            first = DataRequired() if required else Optional()
+            return StringField(label, validators=[first, *checks], widget=BS3TextFieldWidget(),
+                               **kwargs)
+    fields = {
+        "id_number": field(_l("ID number"), PrcIdNumber(), **({} if editing else
+                                                                {"required": True})),
+        "mobile": field(_l("Mobile"), MainlandMobile()),
+        "email": field(_l("Email"), Email()),
+        "address": field(_l("Address"), Length(max=255)),
+    }
+    if editing:  # the deep profile is entered on the edit form, by those who may see it
+        fields.update({
+            "annual_income": field(_l("Annual income"), Amount()),
+            "family_notes": field(_l("Family notes"), Length(max=2000)),
+            "investment_notes": field(_l("Investment notes"), Length(max=2000)),
+        })
+    return fields
+
+
+def _customer_form_fields(editing: bool = False) -> dict:
     return {
         "customer_type": _select(_l("Customer type"), c.CUSTOMER_TYPES),
         "gender": _select(_l("Gender"), c.GENDERS, required=False),
         "id_type": _select(_l("ID type"), c.ID_TYPES),
-        "id_number": StringField(
-            _l("ID number"), validators=[DataRequired(), PrcIdNumber()],
-            widget=BS3TextFieldWidget(),
-        ),
-        "mobile": StringField(
-            _l("Mobile"), validators=[Optional(), MainlandMobile()], widget=BS3TextFieldWidget()
-        ),
-        "email": StringField(
-            _l("Email"), validators=[Optional(), Email()], widget=BS3TextFieldWidget()
-        ),
+        **_sensitive_fields(editing),
         "risk_tolerance": _select(_l("Risk tolerance"), c.RISK_TOLERANCES, required=False),
         "status": _select(_l("Status"), c.CUSTOMER_STATUSES),
         **checkboxes(CUSTOMER_LABELS, *[f for f in SERVICE_FIELDS if f != "service_notes"]),
@@ -71,7 +105,7 @@ def _customer_form_fields() -> dict:
 class CustomerView(CrmModelView):
     """Customers in the user's scope; the show page is the customer 360 view."""
 
-    datamodel = SQLAInterface(Customer)
+    datamodel = CrmInterface(Customer)
     class_permission_name = "Customer"
     route_base = "/customers"
     list_title = _l("Customers")
@@ -81,7 +115,8 @@ class CustomerView(CrmModelView):
     label_columns = CUSTOMER_LABELS
     list_columns = ["customer_no", "name", "customer_type", "branch", "owner",
                     "risk_tolerance", "status"]
-    search_columns = ["customer_no", "name", "branch", "owner", "status"]
+    search_columns = ["customer_no", "name", "branch", "owner", "status",
+                      "id_number", "mobile"]  # exact match only, through the blind index
     staff_username_search = ("owner",)
     order_columns = ["customer_no", "name", "status"]
     base_order = ("customer_no", "asc")
@@ -90,11 +125,13 @@ class CustomerView(CrmModelView):
         (_l("Relationship"), {"fields": RELATIONSHIP_FIELDS}),
         (_l("Risk"), {"fields": RISK_FIELDS}),
         (_l("Service and consent"), {"fields": SERVICE_FIELDS}),
+        (_l("Deep profile"), {"fields": DEEP_PROFILE_FIELDS}),
     ]
     add_columns = EDITABLE
-    edit_columns = EDITABLE + ["expected_version"]
+    edit_columns = EDITABLE + DEEP_PROFILE_FIELDS + ["expected_version"]
     add_form_extra_fields = _customer_form_fields()
-    edit_form_extra_fields = {**_customer_form_fields(), "expected_version": HiddenField()}
+    edit_form_extra_fields = {**_customer_form_fields(editing=True),
+                              "expected_version": HiddenField()}
     formatters_columns = {
         "customer_type": choice_label(c.CUSTOMER_TYPES),
         "gender": choice_label(c.GENDERS),
@@ -103,6 +140,7 @@ class CustomerView(CrmModelView):
         "status": choice_label(c.CUSTOMER_STATUSES),
         "created_at": local_time,
         "updated_at": local_time,
+        **{name: yes_no for name in SERVICE_FIELDS if name != "service_notes"},
     }
     show_template = "customers/show_360.html"
 
@@ -121,14 +159,26 @@ class CustomerView(CrmModelView):
         item.custom_fields = item.custom_fields or {}
         rules.validate_customer(item)
         super().pre_add(item)
+        review_gate(item)  # maker-checker: a maker's new customer becomes a change request
+
+    def post_add_redirect(self):
+        return redirect_after_submission() or super().post_add_redirect()
+
+    def post_edit_redirect(self):
+        return redirect_after_submission() or super().post_edit_redirect()
 
     def pre_update(self, item):
+        if not may_see_deep_profile(item) and any(request.form.get(f)
+                                                  for f in DEEP_PROFILE_FIELDS):
+            raise WriteRefused({"annual_income": _l(
+                "You may not change the deep profile of this customer.")})
         expected = getattr(item, "expected_version", None)
         if expected not in (None, "") and int(expected) != item.version:
             raise ValueError(_l("Someone else changed this customer meanwhile; reload and "
                                 "apply your change again."))
         rules.validate_customer(item)
         super().pre_update(item)
+        review_gate(item)  # maker-checker: a maker's change to reviewed fields waits for review
 
     @expose("/show/<pk>", methods=["GET"])
     @has_access
@@ -144,12 +194,42 @@ class CustomerView(CrmModelView):
             widgets=widgets,
             related_views=[],
             customer=customer,
-            **customer_360(customer.id),
+            can_reveal=self.appbuilder.sm.has_access("can_reveal", self.class_permission_name),
+            revealable=[f for f in reveal.REVEALABLE if reveal.may_reveal(customer, f)],
+            field_labels=self.label_columns,
+            **customer_360(customer),
         )
 
 
-def customer_360(customer_id: int) -> dict:
-    """Everything the 360 page shows beside the profile, each as one bounded query."""
+    @expose("/reveal/<pk>/<string:field>", methods=["GET", "POST"])
+    @has_access
+    def reveal(self, pk, field):
+        """Show one sensitive value in full after the user states a reason (logged)."""
+        customer = self.datamodel.get(pk)
+        if customer is None or not reveal.may_reveal(customer, field):
+            abort(404)
+        form = reveal.RevealForm()
+        value = None
+        if form.validate_on_submit():
+            value = getattr(customer, field)
+            reveal.log_reveal(customer, field, form.reason.data.strip())
+        page = self.render_template(
+            "customers/reveal.html", customer=customer, field=field, form=form, value=value,
+            field_label=self.label_columns.get(field, field),
+            masked_value=reveal.masked(customer, field))
+        response = make_response(page)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def customer_360(customer) -> dict:
+    """Everything the 360 page shows beside the profile, each as one bounded query.
+
+    Account numbers are masked and, unless the user may see the deep profile, balances and
+    total assets are withheld (the template receives the hidden marker, not the amounts).
+    """
+    customer_id = customer.id
+    deep = may_see_deep_profile(customer)
     accounts = db.session.scalars(
         select(Account).where(Account.customer_id == customer_id).order_by(Account.opened_on)
     ).all()
@@ -169,15 +249,15 @@ def customer_360(customer_id: int) -> dict:
         select(FollowUp).where(FollowUp.customer_id == customer_id, FollowUp.status == "open")
         .order_by(FollowUp.due_at)
     ).all()
-    return dict(accounts=accounts, total_assets=assets, transactions=transactions,
-                interactions=interactions, follow_ups=follow_ups, money=money,
-                local_time=local_time, choices=c)
+    return dict(accounts=accounts, total_assets=assets if deep else HIDDEN_TEXT,
+                transactions=transactions, interactions=interactions, follow_ups=follow_ups,
+                money=money, local_time=local_time, choices=c, present=present, deep=deep)
 
 
 class AccountView(CrmModelView):
     """Accounts (holdings) of customers in scope."""
 
-    datamodel = SQLAInterface(Account)
+    datamodel = CrmInterface(Account)
     class_permission_name = "Account"
     route_base = "/accounts"
     list_title = _l("Accounts")
@@ -202,13 +282,27 @@ class AccountView(CrmModelView):
     validators_columns = {
         "balance": [NumberRange(min=0, message=_l("Balance cannot be negative."))],
     }
-    base_order = ("account_no", "asc")
+    base_order = ("opened_on", "desc")  # account numbers are encrypted: no order
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        """An account's balance belongs to its customer's deep profile: only those who may see
+        that profile may open the edit form (which would show the balance)."""
+        account = self.datamodel.get(pk)
+        if account is None:
+            abort(404)
+        if not may_see_deep_profile(account.customer):
+            flash(_l("You may not edit this account: its balance is part of the customer's "
+                     "deep profile."), "warning")
+            return redirect(url_for(".show", pk=pk))
+        return super().edit(pk)
 
 
 class TransactionView(CrmModelView):
     """Transactions of customers in scope; read-only (they come from the core system)."""
 
-    datamodel = SQLAInterface(Transaction)
+    datamodel = CrmInterface(Transaction)
     class_permission_name = "Transaction"
     route_base = "/transactions"
     list_title = _l("Transactions")

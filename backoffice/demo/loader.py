@@ -4,7 +4,9 @@ Rows go in with ``session.execute(insert(table), rows)`` in batches (executemany
 SQLAlchemy folds them into multi-row VALUES), never one ORM flush per row, and each chunk of
 customers is committed on its own so memory and transaction size stay bounded at a million
 customers. Because primary keys are assigned by the generator, PostgreSQL's sequences are moved
-past them at the end; otherwise the next row added through a screen would collide.
+past them at the end; otherwise the next row added through a screen would collide. Customer and
+account rows are generated in plaintext and sealed just before their insert: each gets a
+``record_uid``, its sensitive fields become ciphertext, and the searchable ones a blind index.
 
 A failure part-way leaves the chunks already committed in place; the refusal check then stops a
 second run, and the database should be recreated (``flask db downgrade base && flask db upgrade``)
@@ -24,12 +26,14 @@ from werkzeug.security import generate_password_hash
 from backoffice.demo.generator import TABLES, generate
 from backoffice.demo.org import STAFF_ROLES
 from models import Account, Branch, Customer, FollowUp, Interaction, Product, Staff, Transaction
+from models import crypto
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PASSWORD = "Demo-Passw0rd!2026"
 MIN_PASSWORD_LENGTH = 12
 INSERT_BATCH = 10_000
+ENCRYPTED_TABLES = ("customer", "account")  # generated in plaintext, stored as ciphertext
 TABLE_OBJECTS = {
     "branch": Branch.__table__, "ab_user": Staff.__table__, "ab_user_role": assoc_user_role,
     "product": Product.__table__, "customer": Customer.__table__, "account": Account.__table__,
@@ -60,11 +64,20 @@ class DemoResult:
 
 
 def load_demo(session, customers: int = 1000, seed: int = 2026, tx_per_month: float = 4,
-              today: dt.date | None = None, password: str | None = None) -> DemoResult:
-    """Fill an empty bank with ``customers`` demo customers; commits chunk by chunk."""
+              today: dt.date | None = None, password: str | None = None,
+              keyring: crypto.KeyRing | None = None) -> DemoResult:
+    """Fill an empty bank with ``customers`` demo customers; commits chunk by chunk.
+
+    Sensitive fields are encrypted on the way in (``models.crypto.seal_rows``) with ``keyring``,
+    by default the active one (the Flask app's, or a ``using_keyring`` block's).
+    """
     started = time.perf_counter()
     password = password or DEFAULT_PASSWORD
     _validate(customers, tx_per_month, password)
+    try:
+        keyring = keyring or crypto.current_keyring()
+    except crypto.KeyRingUnavailable as exc:
+        raise DemoError(f"Cannot encrypt the demo customers: {exc}") from exc
     today = today or dt.date.today()
     roles = _role_ids(session)
     _refuse_if_loaded(session)
@@ -85,6 +98,8 @@ def load_demo(session, customers: int = 1000, seed: int = 2026, tx_per_month: fl
                 result.logins = chunk.logins
             for name in TABLES:
                 rows = chunk.rows[name]
+                if name in ENCRYPTED_TABLES:
+                    rows = crypto.seal_rows(name, rows, keyring)
                 for start in range(0, len(rows), INSERT_BATCH):
                     session.execute(insert(TABLE_OBJECTS[name]), rows[start:start + INSERT_BATCH])
                 result.counts[name] += len(rows)

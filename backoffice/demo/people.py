@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import random
 from dataclasses import dataclass
+from decimal import Decimal
 
 from backoffice.demo import identity
 from backoffice.demo.names import given_name
@@ -32,6 +33,10 @@ ELDERLY_NOTES = ("老年客户,办理业务请放慢语速并耐心解释。", "
                  "子女常陪同办理业务,涉及大额转账需核实本人意愿。")
 DISABILITY_NOTES = ("行动不便,需无障碍通道协助。", "视力障碍,需协助阅读合同条款。")
 SEGMENT_SHARES = (("leaver", 0.08), ("dormant", 0.06), ("decliner", 0.04))
+FAMILY_NOTES = ("已婚,育有一子,在读高中,计划出国留学。", "配偶为公务员,家庭收入稳定,父母同住。",
+                "子女已成年并在外地工作,关注养老规划。", "家族企业二代,关注财富传承与隔离。")
+INVESTMENT_NOTES = ("偏好稳健型理财,可接受一年以内封闭期。", "持有较多权益类基金,关注市场回撤。",
+                    "对私募与信托产品有兴趣,需合格投资者认定。", "主要资产为房产,流动性需求较高。")
 PRIVATE_SHARE = 0.001
 CORPORATE_SHARE = 0.05
 CENT = 100
@@ -206,6 +211,11 @@ class PeopleFactory:
             "branch_id": branch_id, "onboarded_on": onboarded,
             "status": {"leaver": "closed", "dormant": "dormant"}.get(segment, "active"),
             "closed_on": closed_on, "custom_fields": {}, "version": 1,
+            # The deep profile (encrypted when loaded); no random draws, so the rest of the
+            # stream, and every other value, is the same as without it.
+            "annual_income": Decimal(income * 12) / CENT if income else None,
+            "family_notes": FAMILY_NOTES[seq % len(FAMILY_NOTES)] if vip else None,
+            "investment_notes": INVESTMENT_NOTES[seq % len(INVESTMENT_NOTES)] if vip else None,
             "created_at": created, "updated_at": updated,
         }
         profile = Profile(

@@ -1,9 +1,9 @@
 """REST API for interactions and follow-up tasks, under the same scopes as the screens."""
 from __future__ import annotations
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from marshmallow import validate
 
+from backoffice.datamodel import CrmInterface
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
 from backoffice.views_base import CrmModelApi
 from models import FollowUp, Interaction
@@ -15,7 +15,7 @@ class InteractionApi(CrmModelApi):
     """``/api/v1/interaction/``."""
 
     resource_name = "interaction"
-    datamodel = SQLAInterface(Interaction)
+    datamodel = CrmInterface(Interaction)
     class_permission_name = "Interaction"
     label_columns = INTERACTION_LABELS
     list_columns = ["id", "occurred_at", "customer.id", "customer.customer_no", "staff.id",
@@ -45,7 +45,7 @@ class FollowUpApi(CrmModelApi):
     """``/api/v1/followup/``."""
 
     resource_name = "followup"
-    datamodel = SQLAInterface(FollowUp)
+    datamodel = CrmInterface(FollowUp)
     class_permission_name = "FollowUp"
     label_columns = FOLLOW_UP_LABELS
     list_columns = ["id", "title", "customer.id", "customer.customer_no", "assignee.id",

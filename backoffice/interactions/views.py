@@ -7,14 +7,14 @@ from flask import flash, redirect, request
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import DateTimePickerWidget, Select2Widget
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import DateTimeField, IntegerField, SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from backoffice.customers.refs import CustomerRefField
+from backoffice.datamodel import CrmInterface
 from backoffice.extensions import db
-from backoffice.formatting import choice_label, local_time
+from backoffice.formatting import choice_label, local_time, yes_no
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
 from backoffice.views_base import CrmModelView, checkboxes
 from models import FollowUp, Interaction
@@ -30,7 +30,7 @@ def _select(label, mapping):
 class InteractionView(CrmModelView):
     """Interactions with customers in scope; staff record them from the 360 page."""
 
-    datamodel = SQLAInterface(Interaction)
+    datamodel = CrmInterface(Interaction)
     class_permission_name = "Interaction"
     route_base = "/interactions"
     list_title = _l("Interactions")
@@ -65,6 +65,7 @@ class InteractionView(CrmModelView):
         "channel": choice_label(c.INTERACTION_CHANNELS),
         "direction": choice_label(c.INTERACTION_DIRECTIONS),
         "topic": choice_label(c.INTERACTION_TOPICS),
+        "complaint": yes_no,
     }
 
     def pre_add(self, item):
@@ -92,7 +93,7 @@ def _follow_up_fields(with_customer: bool) -> dict:
 class FollowUpView(CrmModelView):
     """Follow-up tasks on customers in scope."""
 
-    datamodel = SQLAInterface(FollowUp)
+    datamodel = CrmInterface(FollowUp)
     class_permission_name = "FollowUp"
     route_base = "/followups"
     list_title = _l("Follow-ups")
@@ -117,6 +118,7 @@ class FollowUpView(CrmModelView):
         "completed_at": local_time,
         "task_type": choice_label(c.TASK_TYPES),
         "status": choice_label(c.TASK_STATUSES),
+        "source": choice_label(c.TASK_SOURCES),
     }
 
     def pre_add(self, item):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import abort, jsonify
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
+from backoffice.datamodel import CrmInterface
 from backoffice.formatting import choice_label, local_time
 from backoffice.views_base import CrmModelView
 from models import JobRun
@@ -13,7 +13,7 @@ from models import choices as c
 
 
 class JobRunView(CrmModelView):
-    datamodel = SQLAInterface(JobRun)
+    datamodel = CrmInterface(JobRun)
     class_permission_name = "JobRun"
     route_base = "/jobs"
     list_title = _l("Background jobs")

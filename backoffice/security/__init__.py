@@ -16,6 +16,19 @@ def install_request_hooks(app: Flask) -> None:
     user_logged_in.connect(_reset_scope, app)
     user_logged_out.connect(_reset_scope, app)
     install_not_found_for_denied_records(app)
+    install_login_policy(app)
+
+
+def install_login_policy(app: Flask) -> None:
+    """Logins and sessions (issue 3): expiry, cookie-API CSRF, the agreement gate, headers.
+
+    Order matters: an expired session is signed out before anything else looks at its user.
+    """
+    from backoffice.security import agreement, headers, sessions
+
+    sessions.install(app)
+    agreement.install(app)
+    headers.install(app)
 
 
 def record_endpoints(appbuilder) -> set[str]:
@@ -42,6 +55,7 @@ def install_not_found_for_denied_records(app: Flask) -> None:
     user whether a customer record with that id exists.
     """
     from flask import jsonify, request
+    from flask_babel import gettext
     from werkzeug.exceptions import NotFound
 
     with app.app_context():
@@ -57,7 +71,7 @@ def install_not_found_for_denied_records(app: Flask) -> None:
         if response.status_code == 302 and "/login" not in (response.location or ""):
             return response
         if request.path.startswith("/api/"):
-            not_found = jsonify(message="Not found")
+            not_found = jsonify(message=gettext("Not found"))
             not_found.status_code = 404
             return not_found
         return NotFound().get_response()

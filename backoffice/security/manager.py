@@ -1,13 +1,35 @@
 """The back office's security manager: staff users with a branch and an employee number."""
 from __future__ import annotations
 
+from flask import current_app, flash, redirect, request
+from flask_appbuilder.actions import action
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import AuthDBView, UserDBModelView
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from werkzeug.security import check_password_hash
 
 from models import Staff
 
 _STAFF_COLUMNS = ["employee_no", "branch", "security_training_on"]
+# Login policy columns: shown to admins and auditors, never editable in a form (the user accepts
+# the agreement themself; locks are set by failed logins and cleared by the "unlock" action).
+_LOGIN_POLICY_COLUMNS = ["confidentiality_accepted_at", "locked_until", "password_changed_at"]
+
+
+def _local_time(value):
+    from backoffice.formatting import local_time
+
+    return local_time(value)
+
+
+def _accepted_at(value):
+    """When the agreement was accepted, or a plain "not yet" (auditors scan for those)."""
+    return _local_time(value) if value is not None else gettext("Not yet accepted")
+
+
+def _training_date(value):
+    return value.isoformat() if value is not None else gettext("Not recorded")
 
 
 class StaffUserView(UserDBModelView):
@@ -18,14 +40,53 @@ class StaffUserView(UserDBModelView):
         "employee_no": _l("Employee number"),
         "branch": _l("Branch"),
         "security_training_on": _l("Security training date"),
+        "confidentiality_accepted_at": _l("Confidentiality agreement accepted"),
+        "locked_until": _l("Locked until"),
+        "password_changed_at": _l("Password changed"),
     }
     list_columns = ["username", "last_name", "first_name", "employee_no", "branch", "roles",
-                    "active"]
+                    "active", "security_training_on", "confidentiality_accepted_at"]
+    formatters_columns = {
+        "confidentiality_accepted_at": _accepted_at,
+        "security_training_on": _training_date,
+        "locked_until": _local_time,
+        "password_changed_at": _local_time,
+    }
     add_columns = UserDBModelView.add_columns + _STAFF_COLUMNS
     edit_columns = UserDBModelView.edit_columns + _STAFF_COLUMNS
     show_fieldsets = UserDBModelView.show_fieldsets + [
-        (_l("Staff"), {"fields": _STAFF_COLUMNS, "expanded": True})
+        (_l("Staff"), {"fields": _STAFF_COLUMNS, "expanded": True}),
+        (_l("Login and confidentiality"), {"fields": _LOGIN_POLICY_COLUMNS, "expanded": True}),
     ]
+
+    def pre_add(self, item):
+        super().pre_add(item)
+        from models.base import utcnow
+
+        item.password_changed_at = utcnow()
+
+    @action("unlock", _l("Unlock"), _l("Unlock the selected accounts now?"), "fa-unlock",
+            multiple=True)
+    def unlock(self, items):
+        """Lift a lockout before it runs out (e.g. after the user called the help desk)."""
+        from backoffice.security import login_policy
+
+        items = items if isinstance(items, list) else [items]
+        for user in items:
+            login_policy.unlock(user)
+        self.datamodel.session.commit()
+        for user in items:
+            login_policy.audit("user_unlocked", user=user, detail={"username": user.username})
+        flash(gettext("Accounts unlocked: %(count)d", count=len(items)), "info")
+        return redirect(request.referrer or self.get_redirect())
+
+
+class CrmAuthDBView(AuthDBView):
+    """FAB's login form; the refusal message also covers a locked account, without saying which."""
+
+    invalid_login_message = _l(
+        "Invalid login, or the account is locked for a while after too many failed attempts. "
+        "Please try again later.")
 
 
 class CrmSecurityManager(SecurityManager):
@@ -33,6 +94,93 @@ class CrmSecurityManager(SecurityManager):
 
     user_model = Staff
     userdbmodelview = StaffUserView
+    authdbview = CrmAuthDBView
+
+    def auth_user_db(self, username, password):
+        """FAB's password check plus the lockout of ``backoffice.security.login_policy``.
+
+        Both the login form and ``POST /api/v1/security/login`` come through here. A locked
+        account is refused whatever the password, after a hash check of the same cost, so the
+        answer and its timing say nothing about whether the password was right.
+        """
+        from backoffice.security import login_policy
+        from models.base import utcnow
+
+        if not username:
+            return None
+        now = utcnow()
+        user = self.find_user(username=username) or self.find_user(email=username)
+        known = user is not None and user.is_active
+        if known and login_policy.expire_lock(user, now):
+            self.session.commit()
+        if known and login_policy.is_locked(user, now):
+            check_password_hash(current_app.config["AUTH_DB_FAKE_PASSWORD_HASH_CHECK"],
+                                "password")
+            login_policy.audit("login_failed", actor=username, user=user,
+                               detail={"username": username, "reason": "locked"})
+            return None
+        authenticated = super().auth_user_db(username, password)
+        if authenticated:
+            return authenticated
+        if not known:
+            login_policy.audit("login_failed", actor=username,
+                               detail={"username": username, "reason": "unknown or inactive"})
+            return None
+        login_policy.audit("login_failed", actor=username, user=user,
+                           detail={"username": username, "reason": "wrong password",
+                                   "failures": user.fail_login_count})
+        if login_policy.after_failure(user, now):
+            self.session.commit()
+            login_policy.audit("lockout", actor=username, user=user, detail={
+                "username": username, "failures": user.fail_login_count,
+                "locked_until": user.locked_until.isoformat(timespec="seconds")})
+        return None
+
+    def update_user_auth_stat(self, user, success=True):
+        """FAB's login statistics, with failures counted in one atomic UPDATE.
+
+        FAB reads the count, adds one and writes it back: parallel wrong guesses from several
+        processes would then count once, and a guesser could get far more than five tries.
+        """
+        if success:
+            return super().update_user_auth_stat(user, success)
+        from sqlalchemy import func, update
+
+        model = self.user_model
+        self.session.execute(
+            update(model).where(model.id == user.id)
+            .values(fail_login_count=func.coalesce(model.fail_login_count, 0) + 1)
+        )
+        self.session.commit()
+        self.on_user_login_failed(user)
+        return None
+
+    def add_user(self, username, first_name, last_name, email, role=None, password="",
+                 hashed_password="", groups=None, commit=True):
+        """FAB's ``add_user`` (also behind its CLI) under the password policy."""
+        from backoffice.security.passwords import check_password
+        from models.base import utcnow
+
+        if password and not hashed_password:
+            check_password(password, (username,))
+        user = super().add_user(username, first_name, last_name, email, role=role,
+                                password=password, hashed_password=hashed_password,
+                                groups=groups, commit=commit)
+        if user and (password or hashed_password):
+            user.password_changed_at = utcnow()
+            if commit:
+                self.session.commit()
+        return user
+
+    def reset_password(self, userid, password):
+        """FAB's password reset (forms and CLI) under the password policy; records when."""
+        from backoffice.security.passwords import check_password
+        from models.base import utcnow
+
+        check_password(password)
+        user = self.get_user_by_id(userid)
+        user.password_changed_at = utcnow()
+        super().reset_password(userid, password)
 
     @property
     def current_user(self):

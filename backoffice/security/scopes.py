@@ -21,11 +21,11 @@ from sqlalchemy import event, false, or_, select
 from sqlalchemy.orm import with_loader_criteria
 from sqlalchemy.sql.elements import False_
 
-from models import Account, Customer, FollowUp, Interaction, Transaction
+from models import Account, ChangeRequest, Customer, FollowUp, Interaction, Transaction
 
 # Entities reached from a customer through their ``customer_id`` column.
 CUSTOMER_CHILDREN = (Account, Transaction, Interaction, FollowUp)
-SCOPED_ENTITIES = (Customer, *CUSTOMER_CHILDREN)
+SCOPED_ENTITIES = (Customer, *CUSTOMER_CHILDREN, ChangeRequest)  # requests: see below
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def scope_for_user(user) -> RecordScope:
     return RecordScope(kind, user_id=user.id, branch_id=getattr(user, "branch_id", None))
 
 
-def current() -> RecordScope:
+def current() -> RecordScope | None:
     """The scope in force now: a job's ``as_user`` scope, the request user's, or unrestricted."""
     job_scope = _job_scope.get()
     if job_scope is not None:
@@ -94,7 +94,13 @@ def current() -> RecordScope:
     if not has_request_context():
         return UNRESTRICTED
     if "_crm_scope" not in g:
-        g._crm_scope = scope_for_user(current_app.appbuilder.sm.current_user)
+        if g.get("_crm_scope_pending"):
+            return None  # loading the user and roles to compute the scope: not customer data
+        g._crm_scope_pending = True
+        try:
+            g._crm_scope = scope_for_user(current_app.appbuilder.sm.current_user)
+        finally:
+            g._crm_scope_pending = False
     return g._crm_scope
 
 
@@ -126,12 +132,26 @@ def _criteria_options(scope: RecordScope):
             with_loader_criteria(e, e.customer_id.in_(visible), include_aliases=True)
             for e in CUSTOMER_CHILDREN
         ]
-    return (*options, *children)
+    return (*options, *children, _change_request_criteria(scope, condition))
 
 
-def _touches_scoped_entity(state) -> bool:
-    scoped = {entity.__mapper__ for entity in SCOPED_ENTITIES}
-    return any(mapper in scoped for mapper in state.all_mappers)
+def _change_request_criteria(scope: RecordScope, condition):
+    """Change requests (maker-checker review): a maker always sees their own; otherwise a
+    request is visible with its customer, or, for a customer not yet created (or a branch
+    manager), through the branch it was filed in."""
+    if isinstance(condition, False_):
+        return with_loader_criteria(ChangeRequest, false(), include_aliases=True)
+    visible = select(Customer.id).where(condition).scalar_subquery()
+    mine = ChangeRequest.maker_id == scope.user_id
+    about_visible = ChangeRequest.customer_id.in_(visible)
+    if scope.kind == "branch":
+        rule = or_(mine, about_visible, ChangeRequest.branch_id == scope.branch_id)
+    else:
+        rule = or_(mine, about_visible)
+    return with_loader_criteria(ChangeRequest, rule, include_aliases=True)
+
+
+_SCOPED_MAPPERS = {entity.__mapper__ for entity in SCOPED_ENTITIES}
 
 
 def _apply_scope(state) -> None:
@@ -142,9 +162,17 @@ def _apply_scope(state) -> None:
         return
     if state.execution_options.get("crm_unscoped"):
         return
-    if not _touches_scoped_entity(state):
+    # Statements only about other entities (users, roles, products) need no scope, and must not
+    # compute it: they run while the user is being loaded. A statement reporting no mappers at
+    # all still gets the criteria: ``Query.count()`` wraps the query in a subquery that way, and
+    # the criteria must reach the customer table inside it.
+    mappers = set(state.all_mappers)
+    if mappers and not mappers & _SCOPED_MAPPERS:
         return
-    options = _criteria_options(current())
+    scope = current()
+    if scope is None:
+        return
+    options = _criteria_options(scope)
     if options:
         state.statement = state.statement.options(*options)
 

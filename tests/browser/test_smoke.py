@@ -27,7 +27,7 @@ def customer_name(app):
     from models import Customer
 
     with app.app_context():
-        for customer in db.session.query(Customer).filter(Customer.name == name):
+        for customer in db.session.query(Customer).filter(Customer.name == name).all():
             db.session.delete(customer)
         db.session.commit()
         db.session.remove()
@@ -77,10 +77,29 @@ def test_login_add_customer_find_it_and_switch_language(page, shoot, live_server
             page.locator("#model_form button[type=submit]").click()
     except PlaywrightTimeout:
         pass  # the browser itself refused to submit the form: reported just below
-    if page.locator(".alert-success").count() != 1:
+    # A relationship manager's new customer is a change request (maker-checker review): the
+    # browser lands on the request, and a branch manager approves it in a browser of their own.
+    if page.locator(".alert-info").count() != 1 or page.locator("#change-request").count() != 1:
         shoot("03-add-refused")
         pytest.fail(f"saving the customer failed ({page.url}): {form_problems(page)}")
-    shoot("04-saved")
+    shoot("04-submitted-for-review")
+    request_url = page.url
+    reviewer = page.context.browser.new_context(locale="zh-CN",
+                                                viewport={"width": 1280, "height": 900})
+    try:
+        review_page = reviewer.new_page()
+        review_page.goto(f"{base}/login/")
+        review_page.fill("#username", "bm1")
+        review_page.fill("#password", PASSWORD)
+        with review_page.expect_navigation():
+            review_page.locator("form input[type=submit], form button[type=submit]").first.click()
+        review_page.goto(request_url)
+        assert "139****5678" in review_page.content()  # the reviewer's diff is masked
+        with review_page.expect_navigation():
+            review_page.locator("#approve-form button[type=submit]").click()
+        assert review_page.locator(".alert-success").count() == 1, review_page.content()[:2000]
+    finally:
+        reviewer.close()
 
     # 3. Find it in the list through the search panel.
     page.goto(f"{base}/customers/list/")

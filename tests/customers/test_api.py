@@ -49,9 +49,15 @@ def test_api_create_validates_and_writes_nothing_on_error(app, client, world):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Customer)) == before
     good = client.post("/api/v1/customer/", json=payload, headers=headers)
-    assert good.status_code == 201, good.json
+    # A relationship manager's new customer is a change request until a reviewer approves it.
+    assert good.status_code == 202, good.json
     with app.app_context():
-        created = db.session.get(Customer, good.json["id"])
+        assert db.session.scalar(select(func.count()).select_from(Customer)) == before
+    approved = client.post(f"/api/v1/changerequest/{good.json['change_request']}/approve",
+                           headers=bearer(client, "bm1"))
+    assert approved.status_code == 200, approved.json
+    with app.app_context():
+        created = db.session.get(Customer, approved.json["result"]["customer_id"])
         assert created.owner_id == world.staff["rm2"]
 
 

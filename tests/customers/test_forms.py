@@ -39,9 +39,16 @@ def test_post_without_csrf_token_is_refused(app, client_as):
 
 
 def test_valid_customer_is_created_in_the_creators_book(app, world, client_as):
+    """A relationship manager's new customer waits for review, then lands in their book."""
     client = client_as("rm1")
     response = post_form(client, "/customers/add", customer_form(name="新客户甲"))
     assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+    assert "/review/show/" in response.location  # maker-checker: a change request, no customer
+    assert count(app, Customer, Customer.name == "新客户甲") == 0
+    request_url = response.location.replace("/review/show/", "/review/approve/")
+    reviewer = client_as("bm1")
+    token = csrf_token(reviewer, response.location)
+    assert reviewer.post(request_url, data={"csrf_token": token}).status_code == 302
     with app.app_context():
         created = db.session.scalars(select(Customer).where(Customer.name == "新客户甲")).one()
         assert created.owner_id == world.staff["rm1"]
@@ -140,9 +147,13 @@ def test_stale_edit_is_refused(app, world, client_as):
         db.session.commit()
         current = db.session.get(Customer, pk)
         data = {c.name: getattr(current, c.name) for c in Customer.__table__.columns}
+        data.update(id_number=current.id_number, mobile=current.mobile, email=current.email)
+    # Reviewed fields (risk tolerance included) as they are: rm1 is a maker, so only an edit of
+    # other fields applies at once rather than becoming a change request.
     form = customer_form(name=data["name"], id_number=data["id_number"],
                          birth_date=data["birth_date"].isoformat(), occupation="我的修改",
-                         mobile=data["mobile"], email=data["email"])
+                         mobile=data["mobile"], email=data["email"],
+                         risk_tolerance=data["risk_tolerance"])
     form.update({"expected_version": str(stale_version), "csrf_token": token,
                  "branch": str(world.branches["B1"]), "owner": str(world.staff["rm1"])})
     response = client.post(url, data=form)

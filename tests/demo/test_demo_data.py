@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
 import models
+from models import crypto
 from backoffice.demo import (
     DEFAULT_PASSWORD,
     DemoAlreadyLoaded,
@@ -49,6 +50,7 @@ from tests.support import services
 ROLES = ("Admin", "SeniorManager", "BranchManager", "RelationshipManager", "Teller", "Operator",
          "Auditor")
 TODAY = dt.date(2026, 3, 15)
+KEYRING = crypto.KeyRing.generate("demo-test")  # the loader encrypts customers and accounts
 CUSTOMERS = 600
 TABLES = {
     "branch": Branch.__table__, "ab_user": Staff.__table__, "ab_user_role": assoc_user_role,
@@ -75,12 +77,14 @@ def age_on(birth: dt.date, day: dt.date) -> int:
 
 def load(engine, **kwargs) -> DemoResult:
     with Session(engine) as session:
-        return load_demo(session, **{"today": TODAY, **kwargs})
+        return load_demo(session, **{"today": TODAY, "keyring": KEYRING, **kwargs})
 
 
 def rows(engine, table, *where):
+    """Raw rows, with encrypted fields decrypted back to their plain names."""
     with engine.connect() as conn:
-        return [r._asdict() for r in conn.execute(select(table).where(*where).order_by(table.c.id))]
+        return [crypto.open_row(table.name, r._asdict(), KEYRING)
+                for r in conn.execute(select(table).where(*where).order_by(table.c.id))]
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +96,12 @@ def bank(tmp_path_factory):
 
 
 def dump(engine) -> dict[str, list[tuple]]:
-    """Every demo table's rows in id order; the salted password hash is left out."""
+    """Every demo table's rows in id order, decrypted; the salted password hash, the random row
+    identities and the ciphertexts (fresh nonces) are left out."""
     out = {}
     for name, table in TABLES.items():
-        columns = [c for c in table.c if c.name != "password"]
-        with engine.connect() as conn:
-            out[name] = [tuple(r) for r in conn.execute(select(*columns).order_by(table.c.id))]
+        out[name] = [tuple(v for k, v in row.items() if k not in ("password", "record_uid"))
+                     for row in rows(engine, table)]
     return out
 
 

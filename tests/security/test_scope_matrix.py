@@ -8,6 +8,7 @@ whose shape this test does not know fails the test, so a new route cannot escape
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -17,11 +18,15 @@ from tests.support.world import CUSTOMERS, STAFF, VISIBLE
 
 ENTITY_NAMES = {entity: entity.__name__ for entity in SCOPED_ENTITIES}
 # Rule shapes (the rule string after the view's route base) and how the matrix exercises them.
-PK_READS = {"/show/<pk>", "/edit/<pk>", "/api/v1/{r}/<pk>", "/api/v1/{r}/<int:pk>"}
+PK_READS = {"/show/<pk>", "/edit/<pk>", "/api/v1/{r}/<pk>", "/api/v1/{r}/<int:pk>",
+            "/reveal/<pk>/<string:field>"}
 PK_WRITES = {"/edit/<pk>", "/delete/<pk>", "/api/v1/{r}/<pk>", "/api/v1/{r}/<int:pk>",
              "/action/<string:name>/<pk>"}
 LISTS = {"/list/", "/api/v1/{r}/"}
 NO_RECORD = {"/add", "/api/v1/{r}/_info", "/download/<string:filename>", "/action_post"}
+
+
+RECORD_COUNT = re.compile(r"(?:Record Count|记录数)\s*:?\s*(?:<[^>]+>\s*)*(\d+)")
 
 
 def scoped_views(app):
@@ -87,6 +92,7 @@ def test_record_routes_answer_404_out_of_scope(app, world, client_as, username):
                 pk = record_id(world, model, key)
                 url = rule.rule.replace("<pk>", str(pk)).replace("<int:pk>", str(pk))
                 url = url.replace("<string:name>", next(iter(getattr(view, "actions", {})), "nosuch"))
+                url = url.replace("<string:field>", "mobile")
                 for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                     context = f"{username} {method} {url} ({key})"
                     if method == "GET":
@@ -116,8 +122,18 @@ def test_lists_return_only_records_in_scope(app, world, client_as, username):
             for key in CUSTOMERS:
                 if key not in VISIBLE[username]:
                     assert marker(key) not in body, (username, rule.rule, key)
+            if response.status_code == 200 and not rule.rule.startswith("/api/"):
+                # The record count must be the count within the scope, not of the whole table.
+                shown = RECORD_COUNT.search(body)
+                assert shown, (username, rule.rule)
+                rows = len(_created_later(app, model, username))
+                if getattr(view, "base_filters", None):  # "my tasks": a subset of the scope
+                    assert int(shown.group(1)) <= rows, (username, rule.rule)
+                else:
+                    assert int(shown.group(1)) == rows, (username, rule.rule)
             if response.status_code == 200 and rule.rule.startswith("/api/"):
                 returned = set(response.json["ids"])
+                assert response.json["count"] == len(returned), (username, rule.rule)
                 allowed = {record_id(world, model, k) for k in VISIBLE[username]}
                 assert returned <= allowed | _created_later(app, model, username), (
                     username, rule.rule, returned - allowed)
@@ -157,12 +173,14 @@ def test_out_of_scope_writes_change_nothing(app, world, client_as):
 
     client = client_as("rm1")
     ids = world.records_of("c_rm3")
-    assert client.delete(f"/api/v1/interaction/{ids['Interaction']}").status_code == 404
     token = csrf_token(client, "/resetmypassword/form")
+    headers = {"X-CSRFToken": token}  # cookie-authenticated API writes need it (issue 3)
+    assert client.delete(f"/api/v1/interaction/{ids['Interaction']}",
+                         headers=headers).status_code == 404
     assert client.post(f"/interactions/delete/{ids['Interaction']}",
                        data={"csrf_token": token}).status_code == 404
     assert client.put(f"/api/v1/customer/{ids['Customer']}",
-                      json={"name": "hijacked"}).status_code == 404
+                      json={"name": "hijacked"}, headers=headers).status_code == 404
     with app.app_context():
         assert db.session.get(Interaction, ids["Interaction"]) is not None
         assert db.session.get(Customer, ids["Customer"]).name == "客户c_rm3"

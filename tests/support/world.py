@@ -28,12 +28,44 @@ STAFF = {
     "operator": ("Operator", None),
     "auditor": ("Auditor", None),
 }
+ACCEPTED_AT = dt.datetime(2026, 1, 5, 1, 0)  # when seeded staff accepted the agreement (UTC)
 # customer key -> (owner, teller, branch)
 CUSTOMERS = {
     "c_rm1": ("rm1", None, "B1"),
     "c_rm2": ("rm2", "teller1", "B1"),
     "c_rm3": ("rm3", None, "B2"),
 }
+# Tiers of the customers: one top tier per branch and one ordinary, so the deep-profile rule
+# (top tiers: senior managers and the owning RM only) is exercised both ways.
+TIERS = {"c_rm1": "private_banking", "c_rm2": "mass", "c_rm3": "wealth"}
+# Whose deep profile (balances, total assets, income, notes) each user may see.
+DEEP_VISIBLE = {
+    "senior": {"c_rm1", "c_rm2", "c_rm3"},
+    "bm1": {"c_rm2"},
+    "rm1": {"c_rm1"},
+    "rm2": {"c_rm2"},
+    "rm3": {"c_rm3"},
+}
+
+
+def balance_of(key: str) -> Decimal:
+    """A distinctive balance per customer, so a test can tell where it leaks."""
+    serial = list(CUSTOMERS).index(key) + 1
+    return Decimal("1234567.89") * serial
+
+
+def deep_profile_values(key: str) -> dict:
+    serial = list(CUSTOMERS).index(key) + 1
+    return {"annual_income": Decimal("987654.32") * serial, "family_notes": f"家庭备注{key}",
+            "investment_notes": f"投资备注{key}"}
+
+
+def deep_markers(key: str) -> list[str]:
+    """Strings that appear only where this customer's deep profile is shown."""
+    balance = balance_of(key)
+    return [f"{balance:,.2f}", f"{balance:.2f}", f"家庭备注{key}", f"投资备注{key}"]
+
+
 # Which customers each user may see.
 VISIBLE = {
     "admin": set(),
@@ -96,6 +128,9 @@ def seed_world(session, appbuilder) -> World:
                                email=f"{username}@example.com", role=sm.find_role(role),
                                password=PASSWORD)
         user.branch_id = world.branches.get(branch_code)
+        # Seeded staff accepted the confidentiality agreement already, so tests reach screens at
+        # once; real users (crm init, demo) accept it at first login.
+        user.confidentiality_accepted_at = user.confidentiality_accepted_at or ACCEPTED_AT
         world.staff[username] = user.id
     product = Product(code="DEP-T", name="活期存款", category="deposit", risk_level="R1")
     session.add(product)
@@ -111,12 +146,16 @@ def seed_world(session, appbuilder) -> World:
             email=f"{key}@example.com", branch_id=world.branches[branch_code],
             owner_id=world.staff[owner], teller_id=world.staff.get(teller),
             risk_tolerance="C3", status="active", custom_fields={},
-            onboarded_on=dt.date(2020, 1, 1),
+            onboarded_on=dt.date(2020, 1, 1), tier=TIERS[key],
+            address=f"北京市东城区测试路{serial}号{key}",
         )
+        for field, value in deep_profile_values(key).items():
+            if hasattr(Customer, field):  # the deep-profile columns of the security issue
+                setattr(customer, field, value)
         session.add(customer)
         session.flush()
         account = Account(account_no=f"6222000000000{serial:06d}", customer_id=customer.id,
-                          product_id=product.id, balance=Decimal("1000.00") * serial,
+                          product_id=product.id, balance=balance_of(key),
                           opened_on=dt.date(2020, 1, 2), status="open")
         session.add(account)
         session.flush()

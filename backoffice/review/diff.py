@@ -1,0 +1,169 @@
+"""The field-by-field diff a reviewer decides on, as the viewer may see it.
+
+Old values are read from the live customer through the viewer's record scope (a maker whose
+customer has since left their book sees only what they proposed). Every sensitive value is
+masked with the shared ``mask_value`` rules unless the masking room says this viewer may see it
+in full; deep-profile values are hidden from roles that may not see them. Codes are shown as
+their labels, relations by name, so the reviewer reads what the maker chose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backoffice.extensions import db
+from backoffice.review import values as v
+
+HIDDEN = "—"
+# Column name -> label key in CUSTOMER_LABELS (relations are labelled by their relation name).
+_LABEL_KEYS = {"owner_id": "owner", "teller_id": "teller", "branch_id": "branch"}
+
+
+@dataclass
+class DiffRow:
+    field: str
+    label: str
+    old: str | None
+    new: str | None
+    changed: bool
+    reviewed: bool
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "label": self.label, "old": self.old, "new": self.new,
+                "changed": self.changed, "reviewed": self.reviewed}
+
+
+def diff_rows(request, viewer, live_customer=None) -> list[DiffRow]:
+    """One row per field the request sets: live value (if visible and pending) -> proposed.
+
+    ``changed`` is True for every row of a decided or new-customer request (nothing to compare
+    with); a masked value may read the same before and after, so ``changed`` says it is not."""
+    from backoffice.review.service import reviewed_fields
+
+    proposed = request.values
+    live = v.snapshot(live_customer) if live_customer is not None else {}
+    show_old = request.status == "pending" and live_customer is not None
+    subject = live_customer if live_customer is not None else _as_customer(proposed)
+    present = _presenter(viewer, subject)
+    reviewed = set(reviewed_fields())
+    rows = []
+    for field in sorted(proposed, key=_field_order):
+        if field == v.CUSTOM:
+            old_custom = live.get(v.CUSTOM) or {}
+            for key, value in sorted((proposed[field] or {}).items()):
+                name = f"{v.CUSTOM}.{key}"
+                old = old_custom.get(key) if show_old else None
+                rows.append(DiffRow(name, key, present(name, old) if show_old else None,
+                                    present(name, value), old != value or not show_old,
+                                    name in reviewed))
+            continue
+        old = live.get(field) if show_old else None
+        new = proposed[field]
+        if request.kind == "create" and new in (None, ""):
+            continue  # a new customer: only what the maker filled in
+        rows.append(DiffRow(field, label(field),
+                            present(field, old) if show_old else None, present(field, new),
+                            (old != new) if show_old else True, field in reviewed))
+    return rows
+
+
+def label(field: str) -> str:
+    from backoffice.customers.labels import CUSTOMER_LABELS
+
+    key = _LABEL_KEYS.get(field, field)
+    return str(CUSTOMER_LABELS.get(key) or field)
+
+
+def _field_order(field: str):
+    from backoffice.review.service import reviewed_fields
+
+    order = reviewed_fields()
+    return (order.index(field) if field in order else len(order), field)
+
+
+def _as_customer(values: dict):
+    """A detached customer made of proposed values, for the deep-profile rule of a new one."""
+    from models import Customer
+
+    customer = Customer()
+    v.apply_values(customer, values)
+    return customer
+
+
+def _presenter(viewer, customer):
+    """``present(field, json_value) -> text`` for this viewer and customer."""
+    from backoffice.security import scopes
+
+    scope = scopes.scope_for_user(viewer)
+    unmask = _may_unmask(viewer)
+    try:
+        from backoffice.security.deep_profile import (
+            is_deep_profile_field,
+            may_see_deep_profile,
+        )
+        deep_ok = may_see_deep_profile(customer, scope)
+    except ImportError:  # pragma: no cover - the deep-profile rules ship with issue 3
+        def is_deep_profile_field(entity, field):
+            return False
+        deep_ok = True
+
+    def present(field, value):
+        if value is None or value == "":
+            return None
+        name = field.split(".", 1)[-1] if field.startswith(v.CUSTOM + ".") else field
+        kind = _sensitive_kind(name)
+        if kind is not None and not unmask:
+            return _mask(kind, value)
+        if is_deep_profile_field("Customer", name) and not deep_ok:
+            return HIDDEN
+        return _readable(field, value)
+
+    return present
+
+
+def _sensitive_kind(field: str):
+    try:
+        from backoffice.security.masking import SENSITIVE_FIELDS
+    except ImportError:  # pragma: no cover
+        return "text" if field in {"id_number", "mobile", "email", "address"} else None
+    return SENSITIVE_FIELDS.get(field)
+
+
+def _mask(kind, value) -> str:
+    try:
+        from backoffice.security.masking import mask_value
+    except ImportError:  # pragma: no cover - never show a sensitive value unmasked
+        return "******"
+    return mask_value(kind, value)
+
+
+def _may_unmask(viewer) -> bool:
+    """Whether the masking room lets this viewer see sensitive values in full (default no)."""
+    try:
+        from backoffice.security import masking
+    except ImportError:  # pragma: no cover
+        return False
+    check = getattr(masking, "may_unmask", None)
+    return bool(check and check(viewer))
+
+
+def _readable(field: str, value) -> str:
+    """A JSON value as the screens show it: labels for codes, names for relations."""
+    from models import Branch, Staff
+    from models import choices as c
+
+    codes = {"customer_type": c.CUSTOMER_TYPES, "gender": c.GENDERS, "id_type": c.ID_TYPES,
+             "risk_tolerance": c.RISK_TOLERANCES, "status": c.CUSTOMER_STATUSES,
+             "tier_override": getattr(c, "TIERS", {})}
+    if field in codes:
+        return str(codes[field].get(value, value))
+    if field in ("owner_id", "teller_id"):
+        staff = db.session.get(Staff, value)
+        return str(staff) if staff is not None else str(value)
+    if field == "branch_id":
+        branch = db.session.get(Branch, value)
+        return branch.name if branch is not None else str(value)
+    if isinstance(value, bool):
+        from backoffice.formatting import yes_no
+
+        return yes_no(value)
+    return str(value)

@@ -1,0 +1,49 @@
+"""What a user is shown of a customer-data value: masked, hidden, or as stored.
+
+Applied below the screens (the FAB data interface every list and show page reads through) and in
+the REST API's response hooks, so that a new column on any screen is masked by default. Revealing
+a value in full is a separate, logged action (``backoffice.customers.reveal``).
+"""
+from __future__ import annotations
+
+from backoffice.security.deep_profile import is_deep_profile_field, may_see_deep_profile
+from backoffice.security.masking import SENSITIVE_FIELDS, mask_value
+
+HIDDEN_TEXT = "—"
+
+
+def customer_of(item):
+    """The customer a record belongs to (the record itself for a customer), or None."""
+    from models import Customer
+
+    if isinstance(item, Customer):
+        return item
+    return getattr(item, "customer", None)
+
+
+def present(item, field: str, value):
+    """The value of ``item.field`` as the current user may see it."""
+    name = field.rsplit(".", 1)[-1]
+    if name in SENSITIVE_FIELDS:
+        return mask_value(SENSITIVE_FIELDS[name], value)
+    entity = type(item).__name__
+    if is_deep_profile_field(entity, name):
+        customer = customer_of(item)
+        if customer is not None and not may_see_deep_profile(customer):
+            return HIDDEN_TEXT
+    return value
+
+
+def present_row(item, row: dict) -> dict:
+    """Apply :func:`present` to every key of a serialised row (API responses), in place.
+
+    Nested relation keys (``customer.mobile`` style, or nested dicts) are masked too.
+    """
+    for key, value in list(row.items()):
+        if isinstance(value, dict):
+            for inner, inner_value in list(value.items()):
+                if inner in SENSITIVE_FIELDS:
+                    value[inner] = mask_value(SENSITIVE_FIELDS[inner], inner_value)
+            continue
+        row[key] = present(item, key, value)
+    return row

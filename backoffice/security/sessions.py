@@ -1,0 +1,164 @@
+"""Screen sessions: idle and absolute expiry, cookie flags, and CSRF on cookie-authenticated APIs.
+
+Why server-side timestamps: Flask's session is a signed cookie that lives as long as the browser
+keeps it, so expiry cannot rest on the cookie's own lifetime. At login the session gets the login
+time and a last-seen time (signed with the session, so a client cannot move them); every request
+checks them before any view runs:
+
+* more than ``CRM_SESSION_IDLE_MINUTES`` (30) since the last request, or
+* more than ``CRM_SESSION_ABSOLUTE_HOURS`` (12) since login, however active,
+
+signs the user out (``session_expired`` in the operation log) and sends a screen to the login
+form with a message, an API call to a 401. A session without the timestamps (made before this
+rule existed) counts as expired. API access tokens (JWT) expire after
+``JWT_ACCESS_TOKEN_EXPIRES`` (15 minutes) and refresh tokens within the absolute limit.
+
+Why CSRF here: FAB exempts its REST APIs from CSRF (``BaseApi.csrf_exempt``, DESIGN pitfall 6),
+but the back office's APIs also accept the screen's session cookie (``allow_browser_login``), so a
+cross-site form could call them with the victim's cookie. A state-changing API request that is
+authenticated by the session cookie must carry the CSRF token (``X-CSRFToken`` header or
+``csrf_token`` field); one carrying ``Authorization: Bearer`` cannot be forged cross-site and
+needs none.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+
+LOGIN_AT = "crm_login_at"
+SEEN_AT = "crm_seen_at"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+STATIC_ENDPOINTS = frozenset({"static", "appbuilder.static"})
+
+
+def install(app: Flask) -> None:
+    """Cookie settings, the login stamp and the per-request checks (expiry first, then CSRF)."""
+    from flask_login import user_logged_in
+    from flask_wtf.csrf import CSRFError
+
+    apply_cookie_settings(app)
+    user_logged_in.connect(stamp_login, app)
+    app.before_request(expire_session)
+    app.before_request(protect_cookie_api)
+    app.register_error_handler(CSRFError, _csrf_error)
+
+
+def apply_cookie_settings(app: Flask) -> None:
+    """``CRM_SECURE_COOKIES`` (environment) decides Secure for both cookies when it is set."""
+    secure = app.config.get("CRM_SECURE_COOKIES")
+    if secure is not None:
+        if isinstance(secure, str):
+            secure = secure.strip().lower() in {"1", "true", "yes", "on"}
+        app.config["SESSION_COOKIE_SECURE"] = bool(secure)
+        app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
+    absolute = dt.timedelta(hours=float(app.config.get("CRM_SESSION_ABSOLUTE_HOURS", 12)))
+    for key in ("JWT_REFRESH_TOKEN_EXPIRES", "REMEMBER_COOKIE_DURATION"):
+        value = app.config.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = dt.timedelta(seconds=value)
+        if not isinstance(value, dt.timedelta) or value > absolute:
+            app.config[key] = absolute
+        else:
+            app.config[key] = value
+
+
+def stamp_login(_sender, user=None, **_extra) -> None:
+    """On every login: the session's clock starts now."""
+    now = time.time()
+    session[LOGIN_AT] = now
+    session[SEEN_AT] = now
+
+
+def cookie_authenticated() -> bool:
+    """The request is signed in through the session cookie (Flask-Login's user id in it)."""
+    return "_user_id" in session
+
+
+def bearer_authenticated() -> bool:
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
+def expiry_reason(now: float | None = None) -> str | None:
+    """``"idle"``, ``"absolute"`` or ``"unknown"`` if the session is over, else None."""
+    now = time.time() if now is None else now
+    login_at, seen_at = session.get(LOGIN_AT), session.get(SEEN_AT)
+    if not isinstance(login_at, (int, float)) or not isinstance(seen_at, (int, float)):
+        return "unknown"
+    config = current_app.config
+    if now - login_at > float(config["CRM_SESSION_ABSOLUTE_HOURS"]) * 3600:
+        return "absolute"
+    if now - seen_at > float(config["CRM_SESSION_IDLE_MINUTES"]) * 60:
+        return "idle"
+    return None
+
+
+def expire_session():
+    """before_request: sign out an expired session; otherwise note this request as activity."""
+    if request.endpoint in STATIC_ENDPOINTS or not cookie_authenticated():
+        return None
+    reason = expiry_reason()
+    if reason is None:
+        session[SEEN_AT] = time.time()
+        return None
+    from flask_babel import gettext
+    from flask_login import current_user, logout_user
+
+    from backoffice.security.login_policy import audit
+
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    if user is not None:
+        audit("session_expired", actor=user, user=user, detail={"reason": reason})
+    logout_user()
+    session.pop(LOGIN_AT, None)
+    session.pop(SEEN_AT, None)
+    message = (gettext("Your session has ended after %(hours)s hours. Please sign in again.",
+                       hours=current_app.config["CRM_SESSION_ABSOLUTE_HOURS"])
+               if reason == "absolute" else
+               gettext("You were signed out after %(minutes)s minutes without activity. "
+                       "Please sign in again.",
+                       minutes=current_app.config["CRM_SESSION_IDLE_MINUTES"]))
+    if request.path.startswith("/api/"):
+        response = jsonify(message=message)
+        response.status_code = 401
+        return response
+    flash(message, "warning")
+    if (request.endpoint or "").split(".")[0] == current_app.appbuilder.sm.auth_view.endpoint:
+        return None  # on the way to the login form (or out) anyway: let it answer
+    login = url_for(current_app.appbuilder.sm.auth_view.endpoint + ".login")
+    if request.method == "GET":
+        from urllib.parse import urlencode
+
+        login = f"{login}?{urlencode({'next': request.full_path.rstrip('?')})}"
+    return redirect(login)
+
+
+def protect_cookie_api():
+    """before_request: CSRF on state-changing API calls that ride on the session cookie."""
+    if (not request.path.startswith("/api/") or request.method in SAFE_METHODS
+            or not current_app.config.get("WTF_CSRF_ENABLED", True)
+            or bearer_authenticated() or not cookie_authenticated()):
+        return
+    from backoffice.extensions import csrf
+
+    csrf.protect()
+    return
+
+
+def _csrf_error(error):
+    """A missing or wrong CSRF token: JSON for the API, Flask's 400 page for screens."""
+    if request.path.startswith("/api/"):
+        response = jsonify(message=f"CSRF: {error.description}")
+        response.status_code = 400
+        return response
+    return error.get_response()

@@ -1,0 +1,160 @@
+"""Per-request overhead of the operation log and field encryption.
+
+Runs the same requests twice in one process against one database: once as the product runs
+(every read of a customer logged, hash-chained, every sensitive value decrypted and masked), once
+with the log's writes and the cipher stubbed out (rows not appended; decrypt and encrypt answered
+from a cache of the real plaintexts). The difference is what the security features cost per
+request. Prints p50/p95/mean per request type for both, and the overhead.
+
+    python benchmarks/request_overhead.py [--customers 2000] [--requests 300]
+        [--database-url postgresql://postgres@127.0.0.1:5432/crm_bench]
+
+Without --database-url a temporary SQLite file is used. The database is emptied first.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+PASSWORD = "Bench-Passw0rd!2026"
+
+
+def build_app(database_url: str):
+    os.environ.setdefault("CRM_INSTANCE_PATH", tempfile.mkdtemp(prefix="crm-bench-"))
+    from flask_migrate import upgrade
+
+    from backoffice import create_app
+    from backoffice.extensions import db
+    from backoffice.security.seeding import sync_roles
+    from config.roles import ROLES
+    from tests.conftest import make_test_config, reset_postgresql
+
+    if database_url.startswith("postgresql"):
+        reset_postgresql(database_url)
+    app = create_app(make_test_config(database_url))
+    with app.app_context():
+        upgrade(revision="heads")
+        sync_roles(app.appbuilder, ROLES)
+        db.session.remove()
+    return app
+
+
+def seed(app, customers: int):
+    from sqlalchemy import select, update
+
+    from backoffice.demo import load_demo
+    from backoffice.extensions import db
+    from models import Customer, Staff
+    from models.base import utcnow
+
+    with app.app_context():
+        load_demo(db.session, customers=customers, seed=7, tx_per_month=2, password=PASSWORD)
+        db.session.execute(update(Staff).values(confidentiality_accepted_at=utcnow()))
+        db.session.commit()
+        ids = db.session.scalars(select(Customer.id)).all()
+        db.session.remove()
+    return ids
+
+
+def login(app, username="senior"):
+    import re
+
+    client = app.test_client()
+    page = client.get("/login/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    response = client.post("/login/", data={"username": username, "password": PASSWORD,
+                                            "csrf_token": token})
+    assert response.status_code == 302, "benchmark login failed"
+    return client
+
+
+def measure(client, ids, requests: int, rng: random.Random) -> dict:
+    """Milliseconds per request for each kind of request."""
+    kinds = {
+        "360 page": lambda pk: f"/customers/show/{pk}",
+        "API get customer": lambda pk: f"/api/v1/customer/{pk}",
+        "customer list": lambda pk: "/customers/list/",
+    }
+    timings = {}
+    for name, url_of in kinds.items():
+        samples = []
+        for _ in range(requests):
+            url = url_of(rng.choice(ids))
+            started = time.perf_counter()
+            response = client.get(url)
+            samples.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        samples.sort()
+        timings[name] = {"p50": samples[len(samples) // 2],
+                         "p95": samples[int(len(samples) * 0.95) - 1],
+                         "mean": statistics.fmean(samples)}
+    return timings
+
+
+@contextlib.contextmanager
+def security_stubbed():
+    """The log appends nothing; the cipher answers from a cache of real plaintexts."""
+    from backoffice.audit import chain
+    from models import crypto
+
+    real_append = chain.append
+    real_decrypt, real_encrypt = crypto.KeyRing.decrypt, crypto.KeyRing.encrypt
+    plain = {}
+
+    def cached_decrypt(self, token, aad):
+        if token not in plain:
+            plain[token] = real_decrypt(self, token, aad)
+        return plain[token]
+
+    def cached_encrypt(self, plaintext, aad):
+        key = (plaintext, aad)
+        if key not in plain:
+            plain[key] = real_encrypt(self, plaintext, aad)
+        return plain[key]
+
+    chain.append = lambda connection, rows: [{"id": None, "row_hash": ""} for _ in rows]
+    crypto.KeyRing.decrypt, crypto.KeyRing.encrypt = cached_decrypt, cached_encrypt
+    try:
+        yield
+    finally:
+        chain.append = real_append
+        crypto.KeyRing.decrypt, crypto.KeyRing.encrypt = real_decrypt, real_encrypt
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='crm-bench-')}/bench.db"
+    app = build_app(url)
+    ids = seed(app, args.customers)
+    client = login(app)
+    measure(client, ids, 20, random.Random(0))  # warm up caches and connections
+    with security_stubbed():
+        measure(client, ids, 20, random.Random(0))
+        baseline = measure(client, ids, args.requests, random.Random(1))
+    secured = measure(client, ids, args.requests, random.Random(1))
+    print(f"database: {url.split('@')[-1]}  customers: {args.customers}  "
+          f"requests per kind: {args.requests}")
+    print(f"{'request':<20}{'secured p50/p95/mean ms':>28}{'baseline p50/p95/mean ms':>30}"
+          f"{'overhead (mean)':>18}")
+    for name in secured:
+        s, b = secured[name], baseline[name]
+        print(f"{name:<20}{s['p50']:>10.1f}{s['p95']:>9.1f}{s['mean']:>9.1f}"
+              f"{b['p50']:>12.1f}{b['p95']:>9.1f}{b['mean']:>9.1f}"
+              f"{s['mean'] - b['mean']:>+11.1f} ms ({(s['mean'] / b['mean'] - 1) * 100:+.0f}%)")
+
+
+if __name__ == "__main__":
+    main()
