@@ -177,9 +177,27 @@ class CrmModelApi(ModelRestApi):
         return self._refusals_as_422(lambda: super(CrmModelApi, self).put_headless(pk))
 
     def _refusals_as_422(self, write):
-        """A refused write is the caller's error (422 with field messages), never a 500."""
+        """A refused write is the caller's error (422 with field messages), never a 500; an
+        accepted one answers with the record as the caller may see it (masked), not as sent."""
         try:
-            return write()
+            response = write()
         except WriteRefused as refused:
             db.session.rollback()
             return self.response_422(message=refused.errors)
+        return self._present_written(response)
+
+    def _present_written(self, response):
+        """FAB echoes the written values back in ``result``: mask them like any read."""
+        if response.status_code not in (200, 201):
+            return response
+        data = response.get_json(silent=True) or {}
+        result = data.get("result")
+        pk = data.get("id") or (request.view_args or {}).get("pk")
+        if not isinstance(result, dict) or pk is None:
+            return response
+        item = self.datamodel.get(pk)
+        if item is None:
+            return response
+        present_row(item, result)
+        response.set_data(current_app.json.dumps(data))
+        return response

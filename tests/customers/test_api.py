@@ -96,3 +96,19 @@ def test_openapi_document_describes_the_customer_api(client, world):
     paths = response.json["paths"]
     for resource in ("customer", "account", "transaction", "interaction", "followup"):
         assert f"/api/v1/{resource}/" in paths, resource
+
+
+def test_write_responses_are_masked_like_reads(app, client, world):
+    """FAB echoes written values back; a checker's direct PUT must not return plaintext."""
+    headers = bearer(client, "bm1")
+    pk = world.customers["c_rm2"]
+    with app.app_context():
+        customer = db.session.get(Customer, pk)
+        id_number = customer.id_number
+    response = client.put(f"/api/v1/customer/{pk}", headers=headers, json={
+        "mobile": "13911112222", "id_number": id_number, "email": "new-mail@example.com"})
+    assert response.status_code == 200, response.json
+    text = response.get_data(as_text=True)
+    assert "13911112222" not in text and id_number not in text
+    assert "new-mail@example.com" not in text
+    assert response.json["result"]["mobile"] == "139****2222"
