@@ -16,10 +16,6 @@ from tests.support.web import login
 from tests.support.world import seed_world
 
 
-def pytest_collection_modifyitems(config, items):
-    """Skip browser tests cleanly if no browser was installed (CI installs one)."""
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """In CI (``CRM_TEST_REQUIRE_SERVICES=1``) a skip for a missing service is a failure."""

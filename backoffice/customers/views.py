@@ -34,7 +34,7 @@ from backoffice.security import scopes
 from backoffice.security.deep_profile import may_see_deep_profile
 from backoffice.security.presentation import HIDDEN_TEXT, present
 from backoffice.views_base import CrmModelView, checkboxes
-from models import Account, Customer, FollowUp, Interaction, Transaction
+from models import Account, ChangeRequest, Customer, FollowUp, Interaction, Transaction
 from models import choices as c
 
 PROFILE_FIELDS = [
@@ -245,12 +245,18 @@ def customer_360(customer) -> dict:
         select(Interaction).where(Interaction.customer_id == customer_id)
         .order_by(Interaction.occurred_at.desc()).limit(20)
     ).all()
+    pending_changes = db.session.scalars(
+        select(ChangeRequest).where(ChangeRequest.customer_id == customer_id,
+                                    ChangeRequest.status == "pending")
+        .order_by(ChangeRequest.created_at)
+    ).all()
     follow_ups = db.session.scalars(
         select(FollowUp).where(FollowUp.customer_id == customer_id, FollowUp.status == "open")
         .order_by(FollowUp.due_at)
     ).all()
     return dict(accounts=accounts, total_assets=assets if deep else HIDDEN_TEXT,
                 transactions=transactions, interactions=interactions, follow_ups=follow_ups,
+                pending_changes=pending_changes,
                 money=money, local_time=local_time, choices=c, present=present, deep=deep)
 
 

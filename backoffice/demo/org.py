@@ -8,7 +8,6 @@ visible), and two tellers; bank-wide one senior manager, one operator and one au
 from __future__ import annotations
 
 import datetime as dt
-import random
 from dataclasses import dataclass, field
 
 from backoffice.demo.identity import HOME_DISTRICTS, STREETS, office_address

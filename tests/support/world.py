@@ -149,9 +149,8 @@ def seed_world(session, appbuilder) -> World:
             onboarded_on=dt.date(2020, 1, 1), tier=TIERS[key],
             address=f"北京市东城区测试路{serial}号{key}",
         )
-        for field, value in deep_profile_values(key).items():
-            if hasattr(Customer, field):  # the deep-profile columns of the security issue
-                setattr(customer, field, value)
+        for name, value in deep_profile_values(key).items():
+            setattr(customer, name, value)
         session.add(customer)
         session.flush()
         account = Account(account_no=f"6222000000000{serial:06d}", customer_id=customer.id,
