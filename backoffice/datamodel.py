@@ -34,7 +34,8 @@ class CrmInterface(EncryptedFieldsMixin, SQLAInterface):
     """SQLAInterface with presentation on read and plain messages on refused writes."""
 
     def _get_attr_value(self, item, col):
-        return present(item, col, super()._get_attr_value(item, col))
+        value = present(item, col, super()._get_attr_value(item, col))
+        return "" if value is None else value  # FAB's widgets would print "None"
 
     def add(self, item, commit: bool = True) -> None:
         self._write(super().add, item, commit)

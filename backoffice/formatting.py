@@ -13,7 +13,7 @@ from flask import Flask, current_app
 
 def local_time(value: dt.datetime | None) -> str:
     """A naive-UTC datetime as text in the display zone (Asia/Shanghai by default)."""
-    if value is None:
+    if not value:
         return ""
     zone = ZoneInfo(current_app.config["CRM_DISPLAY_TIMEZONE"])
     return value.replace(tzinfo=dt.timezone.utc).astimezone(zone).strftime("%Y-%m-%d %H:%M")
@@ -21,10 +21,8 @@ def local_time(value: dt.datetime | None) -> str:
 
 def money(value: Decimal | None) -> str:
     """An amount with thousands separators and two decimals (a hidden value passes as is)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
+    if value is None or isinstance(value, str):
+        return value or ""
     return f"{value:,.2f}"
 
 
@@ -32,7 +30,7 @@ def yes_no(value) -> str:
     """A boolean as a translated yes/no instead of Python's True/False/None."""
     from flask_babel import gettext
 
-    if value is None:
+    if value is None or value == "":
         return ""
     return gettext("Yes") if value else gettext("No")
 

@@ -11,11 +11,11 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from backoffice.security.deep_profile import is_deep_profile_field, may_see_deep_profile
 from backoffice.security.masking import SENSITIVE_FIELDS, mask_value
 
-REVEALABLE = ("id_number", "mobile", "email", "address", "annual_income", "family_notes",
-              "investment_notes")
+# The masked fields. Deep-profile fields are not masked but withheld: whoever may see the deep
+# profile sees them whole, so there is nothing to reveal.
+REVEALABLE = ("id_number", "mobile", "email", "address")
 
 
 class RevealForm(FlaskForm):
@@ -28,12 +28,8 @@ class RevealForm(FlaskForm):
 
 
 def may_reveal(customer, field: str) -> bool:
-    """Fields outside the list, or deep-profile fields the user may not see, are never revealed."""
-    if field not in REVEALABLE:
-        return False
-    if is_deep_profile_field("Customer", field):
-        return may_see_deep_profile(customer)
-    return True
+    """Only the masked fields of a customer the user sees can be revealed."""
+    return field in REVEALABLE
 
 
 def masked(customer, field: str):

@@ -24,13 +24,16 @@ def customer_of(item):
 def present(item, field: str, value):
     """The value of ``item.field`` as the current user may see it."""
     name = field.rsplit(".", 1)[-1]
-    if name in SENSITIVE_FIELDS:
-        return mask_value(SENSITIVE_FIELDS[name], value)
     entity = type(item).__name__
     if is_deep_profile_field(entity, name):
+        # Deep-profile values are shown whole to those who may see the deep profile (they are
+        # encrypted at rest like the masked fields) and withheld from everyone else.
         customer = customer_of(item)
         if customer is not None and not may_see_deep_profile(customer):
             return HIDDEN_TEXT
+        return value
+    if name in SENSITIVE_FIELDS:
+        return mask_value(SENSITIVE_FIELDS[name], value)
     return value
 
 

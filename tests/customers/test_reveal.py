@@ -40,11 +40,16 @@ def test_reveal_out_of_scope_is_404(world, client_as):
     assert client_as("rm1").get(reveal_url(world, "c_rm3", "mobile")).status_code == 404
 
 
-def test_branch_manager_cannot_reveal_top_tier_deep_profile(world, client_as):
+def test_deep_profile_is_withheld_or_shown_never_revealed(world, client_as):
+    """Deep-profile values are not masked but withheld: there is nothing to reveal."""
     client = client_as("bm1")
     assert client.get(reveal_url(world, "c_rm1", "annual_income")).status_code == 404
     assert client.get(reveal_url(world, "c_rm1", "mobile")).status_code == 200
-    assert client.get(reveal_url(world, "c_rm2", "annual_income")).status_code == 200
+    top_tier = client.get(f"/customers/show/{world.customers['c_rm1']}").get_data(as_text=True)
+    ordinary = client.get(f"/customers/show/{world.customers['c_rm2']}").get_data(as_text=True)
+    assert "家庭备注c_rm1" not in top_tier and "家庭备注c_rm2" in ordinary
+    owner = client_as("rm1").get(f"/customers/show/{world.customers['c_rm1']}")
+    assert "家庭备注c_rm1" in owner.get_data(as_text=True)
 
 
 def test_unknown_field_is_404(world, client_as):
