@@ -47,6 +47,22 @@ API_METHOD_PERMISSIONS = {
 }
 
 
+def choice_select(label, mapping: dict, required: bool = True):
+    """A select of coded choices with translated labels; optional ones start blank."""
+    from flask_appbuilder.fieldwidgets import Select2Widget
+    from wtforms import SelectField
+    from wtforms.validators import DataRequired, Optional
+
+    from models.choices import choice_list
+
+    return SelectField(
+        label,
+        choices=([] if required else [("", "—")]) + choice_list(mapping),
+        validators=[DataRequired()] if required else [Optional()],
+        widget=Select2Widget(),
+    )
+
+
 def checkboxes(labels: dict, *names: str) -> dict:
     """Plain checkboxes for NOT NULL booleans (FAB would make them required, so unticked fails)."""
     from wtforms import BooleanField

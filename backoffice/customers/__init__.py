@@ -6,7 +6,8 @@ from config import roles as r
 
 def register(appbuilder) -> None:
     from backoffice.customers.api import AccountApi, CustomerApi, TransactionApi
-    from backoffice.customers.views import AccountView, CustomerView, TransactionView
+    from backoffice.customers.holdings import AccountView, TransactionView
+    from backoffice.customers.views import CustomerView
 
     category = dict(category=r.CATEGORY_CUSTOMERS, category_label=_l("Customer management"),
                     category_icon="fa-users")

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import abort, flash, make_response, redirect, request, url_for
+from flask import abort, make_response, request
 from flask_appbuilder import expose, has_access
-from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from wtforms import HiddenField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 from backoffice.customers import reveal, rules
 from backoffice.customers.forms import (
@@ -20,11 +20,8 @@ from backoffice.customers.forms import (
     keep_if_blank,
 )
 from backoffice.customers.labels import (
-    ACCOUNT_LABELS,
     CUSTOMER_LABELS,
-    TRANSACTION_LABELS,
 )
-from backoffice.customers.refs import CustomerRefField
 from backoffice.datamodel import CrmInterface
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
@@ -33,7 +30,7 @@ from backoffice.review.gate import redirect_after_submission, review_gate
 from backoffice.security import scopes
 from backoffice.security.deep_profile import may_see_deep_profile
 from backoffice.security.presentation import HIDDEN_TEXT, present
-from backoffice.views_base import CrmModelView, checkboxes
+from backoffice.views_base import CrmModelView, checkboxes, choice_select
 from models import Account, ChangeRequest, Customer, FollowUp, Interaction, Transaction
 from models import choices as c
 
@@ -51,15 +48,6 @@ DEEP_PROFILE_FIELDS = ["annual_income", "family_notes", "investment_notes"]
 EDITABLE = [f for f in PROFILE_FIELDS if f != "customer_no"] + RISK_FIELDS + SERVICE_FIELDS + [
     "branch", "owner", "teller", "onboarded_on", "status",
 ]
-
-
-def _select(label, mapping, required=True):
-    return SelectField(
-        label,
-        choices=([] if required else [("", "—")]) + c.choice_list(mapping),
-        validators=[DataRequired()] if required else [Optional()],
-        widget=Select2Widget(),
-    )
 
 
 def _sensitive_fields(editing: bool) -> dict:
@@ -92,12 +80,12 @@ def _sensitive_fields(editing: bool) -> dict:
 
 def _customer_form_fields(editing: bool = False) -> dict:
     return {
-        "customer_type": _select(_l("Customer type"), c.CUSTOMER_TYPES),
-        "gender": _select(_l("Gender"), c.GENDERS, required=False),
-        "id_type": _select(_l("ID type"), c.ID_TYPES),
+        "customer_type": choice_select(_l("Customer type"), c.CUSTOMER_TYPES),
+        "gender": choice_select(_l("Gender"), c.GENDERS, required=False),
+        "id_type": choice_select(_l("ID type"), c.ID_TYPES),
         **_sensitive_fields(editing),
-        "risk_tolerance": _select(_l("Risk tolerance"), c.RISK_TOLERANCES, required=False),
-        "status": _select(_l("Status"), c.CUSTOMER_STATUSES),
+        "risk_tolerance": choice_select(_l("Risk tolerance"), c.RISK_TOLERANCES, required=False),
+        "status": choice_select(_l("Status"), c.CUSTOMER_STATUSES),
         **checkboxes(CUSTOMER_LABELS, *[f for f in SERVICE_FIELDS if f != "service_notes"]),
     }
 
@@ -258,73 +246,3 @@ def customer_360(customer) -> dict:
                 transactions=transactions, interactions=interactions, follow_ups=follow_ups,
                 pending_changes=pending_changes,
                 money=money, local_time=local_time, choices=c, present=present, deep=deep)
-
-
-class AccountView(CrmModelView):
-    """Accounts (holdings) of customers in scope."""
-
-    datamodel = CrmInterface(Account)
-    class_permission_name = "Account"
-    route_base = "/accounts"
-    list_title = _l("Accounts")
-    show_title = _l("Account")
-    add_title = _l("Add account")
-    edit_title = _l("Edit account")
-    label_columns = ACCOUNT_LABELS
-    list_columns = ["account_no", "customer", "product", "balance", "status", "opened_on"]
-    search_columns = ["account_no", "customer", "product", "status", "opened_on"]
-    customer_number_search = True
-    add_columns = ["customer", "account_no", "product", "balance", "currency", "opened_on",
-                   "status"]
-    edit_columns = ["product", "balance", "opened_on", "closed_on", "status"]
-    show_columns = ["account_no", "customer", "product", "balance", "currency", "opened_on",
-                    "closed_on", "status"]
-    add_form_extra_fields = {
-        "customer": CustomerRefField(),
-        "status": _select(_l("Status"), c.ACCOUNT_STATUSES),
-    }
-    edit_form_extra_fields = {"status": _select(_l("Status"), c.ACCOUNT_STATUSES)}
-    formatters_columns = {"balance": money, "status": choice_label(c.ACCOUNT_STATUSES)}
-    validators_columns = {
-        "balance": [NumberRange(min=0, message=_l("Balance cannot be negative."))],
-    }
-    base_order = ("opened_on", "desc")  # account numbers are encrypted: no order
-
-    @expose("/edit/<pk>", methods=["GET", "POST"])
-    @has_access
-    def edit(self, pk):
-        """An account's balance belongs to its customer's deep profile: only those who may see
-        that profile may open the edit form (which would show the balance)."""
-        account = self.datamodel.get(pk)
-        if account is None:
-            abort(404)
-        if not may_see_deep_profile(account.customer):
-            flash(_l("You may not edit this account: its balance is part of the customer's "
-                     "deep profile."), "warning")
-            return redirect(url_for(".show", pk=pk))
-        return super().edit(pk)
-
-
-class TransactionView(CrmModelView):
-    """Transactions of customers in scope; read-only (they come from the core system)."""
-
-    datamodel = CrmInterface(Transaction)
-    class_permission_name = "Transaction"
-    route_base = "/transactions"
-    list_title = _l("Transactions")
-    show_title = _l("Transaction")
-    label_columns = TRANSACTION_LABELS
-    list_columns = ["occurred_at", "customer", "account", "direction", "amount", "type",
-                    "channel"]
-    show_columns = list_columns + ["counterparty", "description"]
-    search_columns = ["customer", "occurred_at", "direction", "type", "channel"]
-    customer_number_search = True
-    base_permissions = ["can_read"]
-    base_order = ("occurred_at", "desc")
-    formatters_columns = {
-        "occurred_at": local_time,
-        "amount": money,
-        "direction": choice_label(c.DIRECTIONS),
-        "type": choice_label(c.TRANSACTION_TYPES),
-        "channel": choice_label(c.TRANSACTION_CHANNELS),
-    }

@@ -5,10 +5,10 @@ import datetime as dt
 
 from flask import flash, redirect, request
 from flask_appbuilder.actions import action
-from flask_appbuilder.fieldwidgets import DateTimePickerWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import DateTimePickerWidget
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
 from flask_babel import lazy_gettext as _l
-from wtforms import DateTimeField, IntegerField, SelectField
+from wtforms import DateTimeField, IntegerField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from backoffice.customers.refs import CustomerRefField
@@ -16,15 +16,10 @@ from backoffice.datamodel import CrmInterface
 from backoffice.extensions import db
 from backoffice.formatting import choice_label, local_time, yes_no
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
-from backoffice.views_base import CrmModelView, checkboxes
+from backoffice.views_base import CrmModelView, checkboxes, choice_select
 from models import FollowUp, Interaction
 from models import choices as c
 from models.base import utcnow
-
-
-def _select(label, mapping):
-    return SelectField(label, choices=c.choice_list(mapping), validators=[DataRequired()],
-                       widget=Select2Widget())
 
 
 class InteractionView(CrmModelView):
@@ -50,9 +45,9 @@ class InteractionView(CrmModelView):
     base_order = ("occurred_at", "desc")
     add_form_extra_fields = {
         "customer": CustomerRefField(),
-        "channel": _select(_l("Channel"), c.INTERACTION_CHANNELS),
-        "direction": _select(_l("Direction"), c.INTERACTION_DIRECTIONS),
-        "topic": _select(_l("Topic"), c.INTERACTION_TOPICS),
+        "channel": choice_select(_l("Channel"), c.INTERACTION_CHANNELS),
+        "direction": choice_select(_l("Direction"), c.INTERACTION_DIRECTIONS),
+        "topic": choice_select(_l("Topic"), c.INTERACTION_TOPICS),
         "satisfaction": IntegerField(
             _l("Satisfaction"),
             validators=[Optional(), NumberRange(1, 5, message=_l("Satisfaction is 1 to 5."))],
@@ -79,8 +74,8 @@ class InteractionView(CrmModelView):
 
 def _follow_up_fields(with_customer: bool) -> dict:
     fields = {
-        "task_type": _select(_l("Task type"), c.TASK_TYPES),
-        "status": _select(_l("Status"), c.TASK_STATUSES),
+        "task_type": choice_select(_l("Task type"), c.TASK_TYPES),
+        "status": choice_select(_l("Status"), c.TASK_STATUSES),
         "due_at": DateTimeField(_l("Due"), format="%Y-%m-%d %H:%M:%S",
                                 validators=[DataRequired()], widget=DateTimePickerWidget(),
                                 default=lambda: utcnow() + dt.timedelta(days=2)),
