@@ -1,0 +1,398 @@
+"""Validating a mapped row into typed values, with every problem of the row at once.
+
+Input is one row as field key -> raw text (``mapping.map_row``) for a kind (customers, accounts,
+transactions, interactions). Output is a :class:`RowResult`: typed ``values``, the
+``references`` (branch, owner, product, customer, account, staff) as trimmed text for the
+database stage to resolve, the raw ``custom`` values of custom-field columns (validated by the
+fields room), and ``problems``, a list of (column, message) covering every problem found.
+Nothing here touches the database: reference existence is checked later.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from flask_babel import lazy_gettext as _l
+
+from backoffice.imports import cells
+from backoffice.imports.mapping import KINDS, map_row
+from models import choices as C
+from models.validators import (
+    check_bank_card,
+    check_mobile,
+    check_prc_id,
+    check_uscc,
+    normalise_mobile,
+    normalise_prc_id,
+    prc_id_birth_date,
+    prc_id_gender,
+)
+
+# Spellings seen in branch files beyond the codes and the en/zh labels of models.choices.
+ALIASES: dict[str, dict[str, str]] = {
+    "gender": {"男": "M", "女": "F", "男性": "M", "女性": "F", "m": "M", "f": "F"},
+    "customer_type": {"个人": "individual", "对私": "individual", "personal": "individual",
+                      "对公": "corporate", "企业": "corporate", "公司": "corporate",
+                      "company": "corporate", "单位": "corporate"},
+    "id_type": {"身份证": "PRC_ID", "居民身份证": "PRC_ID", "护照": "PASSPORT",
+                "港澳通行证": "HK_MO_PERMIT", "台胞证": "TW_PERMIT",
+                "统一社会信用代码": "USCC", "营业执照": "USCC"},
+    "risk_tolerance": {"保守型": "C1", "谨慎型": "C2", "稳健型": "C3", "平衡型": "C3",
+                       "积极型": "C4", "成长型": "C4", "激进型": "C5", "进取型": "C5",
+                       "conservative": "C1", "cautious": "C2", "balanced": "C3",
+                       "growth": "C4", "aggressive": "C5"},
+    "customer_status": {"正常": "active", "有效": "active", "休眠": "dormant",
+                        "睡眠": "dormant", "销户": "closed", "已销户": "closed",
+                        "死亡": "deceased"},
+    "account_status": {"正常": "open", "开户": "open", "有效": "open", "销户": "closed",
+                       "已销户": "closed", "冻结": "frozen"},
+    # 借 (debit) takes money out of the customer's account, 贷 (credit) puts it in.
+    "direction": {"借": "out", "借方": "out", "支出": "out", "支": "out", "转出": "out",
+                  "付": "out", "d": "out", "dr": "out", "debit": "out", "-": "out",
+                  "贷": "in", "贷方": "in", "收入": "in", "收": "in", "转入": "in",
+                  "c": "in", "cr": "in", "credit": "in", "+": "in"},
+    "transaction_channel": {"柜台": "counter", "网点": "counter", "手机": "mobile",
+                            "手机银行": "mobile", "app": "mobile", "网银": "online",
+                            "网上银行": "online", "自助": "atm"},
+    "interaction_channel": {"电话": "phone", "短信": "sms", "邮件": "email", "网点": "branch",
+                            "到店": "branch", "柜面": "branch", "微信": "wechat"},
+    "interaction_direction": {"呼入": "inbound", "来电": "inbound", "呼出": "outbound",
+                              "去电": "outbound"},
+    "topic": {"咨询": "inquiry", "投诉": "complaint", "营销": "marketing", "服务": "service",
+              "贷款进度": "loan_progress", "问候": "greeting", "其他": "other"},
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one field is parsed: ``parse(raw) -> (value, problem)``; reference fields stay text."""
+
+    key: str
+    label: Any
+    parse: Callable[[str], tuple[Any, Any]]
+    required: bool = False
+    reference: bool = False
+
+
+def _text(max_length: int) -> Callable:
+    return lambda raw: cells.parse_text(raw, max_length)
+
+
+def _choice(choices: Mapping, alias_key: str | None = None) -> Callable:
+    lookup = {}
+
+    def parse(raw):
+        if not lookup:  # built on first use: reads the zh catalogue once
+            lookup.update(cells.choice_lookup(choices, ALIASES.get(alias_key or "", {})))
+        return cells.parse_choice(raw, choices, lookup=lookup)
+
+    return parse
+
+
+def _past_date(raw):
+    value, problem = cells.parse_date(raw)
+    if value is not None and (value > dt.date.today() or value.year < 1900):
+        return None, _l("Date must be between 1900 and today.")
+    return value, problem
+
+
+def _positive_money(raw):
+    value, problem = cells.parse_money(raw)
+    if value is not None and value < 0:
+        return None, _l("Amount must not be negative.")
+    return value, problem
+
+
+def _satisfaction(raw):
+    value, problem = cells.parse_int(raw)
+    if value is not None and not 1 <= value <= 5:
+        return None, _l("Must be a whole number from 1 to 5.")
+    return value, problem
+
+
+def _currency(raw):
+    text = cells.fold(raw).upper()
+    text = {"人民币": "CNY", "RMB": "CNY", "元": "CNY"}.get(text, text)
+    if not text:
+        return None, None
+    if not re.fullmatch(r"[A-Z]{3}", text):
+        return None, _l("Currency must be a 3-letter code such as CNY.")
+    return text, None
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _compact(raw):
+    """Identifiers: half-width, spaces removed."""
+    text = _WHITESPACE.sub("", cells.fold(raw))
+    return (text or None), None
+
+
+def _ref(max_length: int = 100) -> Callable:
+    return lambda raw: cells.parse_text(cells.fold(raw), max_length)
+
+
+def _rules(*rules: Rule) -> dict[str, Rule]:
+    return {rule.key: rule for rule in rules}
+
+
+RULES: dict[str, dict[str, Rule]] = {
+    "customers": _rules(
+        Rule("customer_no", _l("Customer number"), _ref(20)),
+        Rule("name", _l("Name"), _text(100), required=True),
+        Rule("customer_type", _l("Customer type"), _choice(C.CUSTOMER_TYPES, "customer_type")),
+        Rule("gender", _l("Gender"), _choice(C.GENDERS, "gender")),
+        Rule("birth_date", _l("Birth date"), _past_date),
+        Rule("id_type", _l("ID type"), _choice(C.ID_TYPES, "id_type")),
+        Rule("id_number", _l("ID number"), _compact),
+        Rule("mobile", _l("Mobile"), _compact),
+        Rule("email", _l("Email"), cells.parse_email),
+        Rule("address", _l("Address"), _text(255)),
+        Rule("occupation", _l("Occupation"), _text(100)),
+        Rule("risk_tolerance", _l("Risk tolerance"),
+             _choice(C.RISK_TOLERANCES, "risk_tolerance")),
+        Rule("risk_assessed_on", _l("Risk assessed on"), _past_date),
+        Rule("onboarded_on", _l("Onboarded on"), _past_date),
+        Rule("branch", _l("Branch"), _ref(), reference=True),
+        Rule("owner", _l("Relationship manager"), _ref(), reference=True),
+        Rule("status", _l("Status"), _choice(C.CUSTOMER_STATUSES, "customer_status")),
+        Rule("consent_sms", _l("SMS consent"), cells.parse_bool),
+        Rule("consent_email", _l("Email consent"), cells.parse_bool),
+        Rule("consent_phone", _l("Phone consent"), cells.parse_bool),
+        Rule("consent_wechat", _l("WeChat consent"), cells.parse_bool),
+        Rule("flag_elderly", _l("Elderly"), cells.parse_bool),
+        Rule("flag_disability", _l("Disability"), cells.parse_bool),
+        Rule("flag_vip", _l("VIP"), cells.parse_bool),
+        Rule("service_notes", _l("Service notes"), _text(2000)),
+    ),
+    "accounts": _rules(
+        Rule("account_no", _l("Account number"), _compact, required=True),
+        Rule("customer", _l("Customer"), _ref(64), required=True, reference=True),
+        Rule("product", _l("Product"), _ref(), required=True, reference=True),
+        Rule("balance", _l("Balance"), _positive_money),
+        Rule("currency", _l("Currency"), _currency),
+        Rule("opened_on", _l("Opened on"), _past_date, required=True),
+        Rule("closed_on", _l("Closed on"), _past_date),
+        Rule("status", _l("Status"), _choice(C.ACCOUNT_STATUSES, "account_status")),
+    ),
+    "transactions": _rules(
+        Rule("account", _l("Account number"), _compact, required=True, reference=True),
+        Rule("occurred_at", _l("Time"), cells.parse_datetime, required=True),
+        Rule("amount", _l("Amount"), cells.parse_money, required=True),
+        Rule("direction", _l("Direction"), _choice(C.DIRECTIONS, "direction")),
+        Rule("channel", _l("Channel"), _choice(C.TRANSACTION_CHANNELS, "transaction_channel"),
+             required=True),
+        Rule("type", _l("Type"), _choice(C.TRANSACTION_TYPES), required=True),
+        Rule("counterparty", _l("Counterparty"), _text(100)),
+        Rule("description", _l("Description"), _text(255)),
+    ),
+    "interactions": _rules(
+        Rule("customer", _l("Customer"), _ref(64), required=True, reference=True),
+        Rule("staff", _l("Staff"), _ref(), reference=True),
+        Rule("occurred_at", _l("Time"), cells.parse_datetime, required=True),
+        Rule("channel", _l("Channel"), _choice(C.INTERACTION_CHANNELS, "interaction_channel"),
+             required=True),
+        Rule("direction", _l("Direction"),
+             _choice(C.INTERACTION_DIRECTIONS, "interaction_direction")),
+        Rule("topic", _l("Topic"), _choice(C.INTERACTION_TOPICS, "topic"), required=True),
+        Rule("summary", _l("Summary"), _text(4000), required=True),
+        Rule("satisfaction", _l("Satisfaction"), _satisfaction),
+        Rule("complaint", _l("Complaint"), cells.parse_bool),
+    ),
+}
+
+REQUIRED = _l("A value is required.")
+_LABELS = {kind: {key: rule.label for key, rule in rules.items()}
+           for kind, rules in RULES.items()}
+_REQUIRED = {kind: tuple(key for key, rule in rules.items() if rule.required)
+             for kind, rules in RULES.items()}
+
+
+@dataclass
+class RowResult:
+    """One validated row."""
+
+    row: int
+    values: dict[str, Any] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)
+    custom: dict[str, str] = field(default_factory=dict)
+    problems: list[tuple[str, Any]] = field(default_factory=list)  # (column, lazy message)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def messages(self) -> list:
+        """One translatable line per problem: "Row 12, 手机号: Mobile number must be ...\"."""
+        return [row_message(self.row, column, problem) for column, problem in self.problems]
+
+
+def row_message(row: int, column: str, problem) -> Any:
+    """The one message id for every row problem, parameterised."""
+    return _l("Row %(row)s, %(column)s: %(problem)s", row=row, column=column, problem=problem)
+
+
+class FileDuplicates:
+    """Remembers the identifying values seen so far in one file, across chunks.
+
+    Customers are identified by customer number and by ID number, accounts by account number;
+    the second row carrying a value gets a problem naming the first row.
+    """
+
+    KEYS: ClassVar[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+        {"customers": ("customer_no", "id_number"), "accounts": ("account_no",)})
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], int] = {}
+
+    def check(self, kind: str, result: RowResult, columns: Mapping[str, str]) -> None:
+        for key in self.KEYS.get(kind, ()):
+            value = result.values.get(key)
+            if value is None:
+                continue
+            first = self._seen.setdefault((key, str(value).upper()), result.row)
+            if first != result.row:
+                result.problems.append((columns.get(key, key), _l(
+                    "Same value as row %(first)s of this file.", first=first)))
+
+
+def validate_row(kind: str, row: int, raw: Mapping[str, str],
+                 columns: Mapping[str, str] | None = None,
+                 duplicates: FileDuplicates | None = None,
+                 today: dt.date | None = None) -> RowResult:
+    """Validate ``raw`` (field key -> text) of spreadsheet row ``row``.
+
+    ``columns`` maps field key -> the header the user sees, used in the messages (defaults to
+    the field key). Keys that are not fields of ``kind`` are custom-field values, kept raw.
+    """
+    if kind not in RULES:
+        raise ValueError(f"unknown import kind {kind!r}")
+    rules = RULES[kind]
+    # Default column names are the lazy field labels: rendered in the reader's language.
+    columns = {**_LABELS[kind], **columns} if columns else _LABELS[kind]
+    result = RowResult(row)
+    failed: set[str] = set()
+    for key, text in raw.items():
+        if key not in rules:
+            if text is not None and str(text).strip():
+                result.custom[key] = str(text).strip()
+            continue
+        rule = rules[key]
+        try:
+            value, problem = rule.parse(text)
+        except Exception:  # noqa: BLE001 - a parser must never stop a batch
+            value, problem = None, _l("The value could not be read.")
+        if problem is not None:
+            failed.add(key)
+            result.problems.append((columns[key], problem))
+        elif value is not None:
+            (result.references if rule.reference else result.values)[key] = value
+    for key in _REQUIRED[kind]:
+        if key not in result.values and key not in result.references and key not in failed:
+            result.problems.append((columns[key], REQUIRED))
+    CROSS_CHECKS[kind](result, columns, today or dt.date.today(), failed)
+    if duplicates is not None:
+        duplicates.check(kind, result, columns)
+    # Problems in the order of the file's columns, then the missing required fields.
+    if len(result.problems) > 1:
+        order = {id(columns[key]): index for index, key in enumerate([*raw, *rules])
+                 if key in columns}
+        result.problems.sort(key=lambda problem: order.get(id(problem[0]), len(order)))
+    return result
+
+
+def validate_chunk(kind: str, chunk: Iterable, mapping: Mapping[str, str],
+                   duplicates: FileDuplicates | None = None) -> list[RowResult]:
+    """Validate reader rows (``RawRow``) with a header -> key ``mapping``."""
+    columns = {key: header for header, key in mapping.items()}
+    return [validate_row(kind, raw_row.number, map_row(raw_row.values, mapping), columns,
+                         duplicates) for raw_row in chunk]
+
+
+# --- cross-field checks ------------------------------------------------------------------------
+
+
+def _customer_checks(result: RowResult, columns: Mapping[str, Any], today: dt.date,
+                     failed: set[str]) -> None:
+    values = result.values
+    corporate = values.get("customer_type") == "corporate"
+    id_type = values.get("id_type") or ("USCC" if corporate else "PRC_ID")
+    number = values.get("id_number")
+    if number is not None:
+        values["id_type"] = id_type
+        if id_type == "PRC_ID":
+            problem = check_prc_id(number, values.get("birth_date"), today=today)
+            if problem is None:
+                number = normalise_prc_id(number)
+                values["id_number"] = number
+                if "gender" not in values:
+                    values["gender"] = prc_id_gender(number)
+                elif values["gender"] != prc_id_gender(number):
+                    problem = _l("ID number does not agree with the gender given.")
+                if "birth_date" not in values:
+                    values["birth_date"] = prc_id_birth_date(number)
+        elif id_type == "USCC":
+            problem = check_uscc(number)
+            values["id_number"] = number.upper()
+        else:
+            problem = None if 5 <= len(number) <= 32 else _l(
+                "Document number must be 5 to 32 characters.")
+        if problem is not None:
+            del values["id_number"]
+            result.problems.append((columns["id_number"], problem))
+    if "mobile" in values:
+        problem = check_mobile(values["mobile"])
+        if problem is None:
+            values["mobile"] = normalise_mobile(values["mobile"])
+        else:
+            del values["mobile"]
+            result.problems.append((columns["mobile"], problem))
+
+
+def _account_checks(result: RowResult, columns: Mapping[str, Any], today: dt.date,
+                    failed: set[str]) -> None:
+    values = result.values
+    number = values.get("account_no")
+    if number is not None:
+        problem = None
+        if not number.isdigit() or not 8 <= len(number) <= 32:
+            problem = _l("Account number must be 8 to 32 digits.")
+        elif 16 <= len(number) <= 19 and number[0] in "3456":
+            problem = check_bank_card(number)  # a card number: Luhn applies
+        if problem is not None:
+            del values["account_no"]
+            result.problems.append((columns["account_no"], problem))
+    opened, closed = values.get("opened_on"), values.get("closed_on")
+    if opened and closed and closed < opened:
+        result.problems.append((columns["closed_on"],
+                                _l("Closing date is before the opening date.")))
+
+
+def _transaction_checks(result: RowResult, columns: Mapping[str, Any], today: dt.date,
+                        failed: set[str]) -> None:
+    values = result.values
+    amount = values.get("amount")
+    if amount is not None:
+        if amount < 0 and "direction" not in values:
+            values["amount"], values["direction"] = -amount, "out"
+        elif amount <= 0:
+            del values["amount"]
+            result.problems.append((columns["amount"], _l(
+                "Amount must be greater than zero (give the direction in its own column).")))
+    if "direction" not in values and "direction" not in failed and "amount" in values:
+        result.problems.append((columns["direction"], REQUIRED))
+
+
+def _no_checks(result: RowResult, columns: Mapping[str, Any], today: dt.date,
+               failed: set[str]) -> None:
+    return None
+
+
+CROSS_CHECKS = {"customers": _customer_checks, "accounts": _account_checks,
+                "transactions": _transaction_checks, "interactions": _no_checks}
+assert set(CROSS_CHECKS) == set(KINDS) == set(RULES)
