@@ -19,10 +19,10 @@ def create_app(config=None) -> Flask:
     load_settings(app, config)
 
     import models  # noqa: F401 - register every table on the shared metadata
-    from backoffice import cli, formatting, security
-    from backoffice.security import scopes
+    from backoffice import audit, cli, formatting, security
+    from backoffice.security import keys, scopes
 
-    __import__("backoffice.security.keys").security.keys.install(app)  # field encryption
+    keys.install(app)  # the field-encryption key ring, before anything reads a customer
     db.init_app(app)
     csrf.init_app(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
@@ -32,7 +32,7 @@ def create_app(config=None) -> Flask:
         app.appbuilder = appbuilder
         scopes.install(db.session)
         _register_views(appbuilder)
-        __import__("backoffice.audit").audit.install(app)  # operation log (issue 3)
+        audit.install(app)  # operation-log hooks, auditor screens and commands
     security.install_request_hooks(app)
     formatting.install(app)
     cli.register(app)
@@ -47,11 +47,10 @@ def _migrations_dir():
 
 def _register_views(appbuilder: AppBuilder) -> None:
     """Every feature room registers its own screens and APIs."""
-    from backoffice import catalog, customers, interactions, jobs_ui
+    from backoffice import catalog, customers, fields, interactions, jobs_ui, review
 
-    for room in (customers, interactions, catalog, jobs_ui):
+    for room in (customers, interactions, review, catalog, fields, jobs_ui):
         room.register(appbuilder)
-    __import__("backoffice.review").review.register(appbuilder)  # maker-checker review (issue 3)
     # The OpenAPI document at /api/v1/_openapi without FAB's Swagger UI page (CDN assets).
     from flask_appbuilder.api.manager import OpenApi
 

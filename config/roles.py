@@ -65,6 +65,14 @@ AUDIT_LOG_REVIEW = [(READ, "AuditLog"), ("can_export", "AuditLog"), (MENU, MENU_
 REVEAL = [("can_reveal", "Customer")]
 
 
+# Custom fields and field sets (issue 4, backoffice.fields): configuration screens, no delete
+# (archiving keeps the data).
+MENU_CUSTOM_FIELDS = "Custom fields"
+MENU_FIELD_SETS = "Field sets"
+CUSTOM_FIELD_ADMIN = [(READ, "CustomField"), (WRITE, "CustomField"), (READ, "FieldSet"),
+                      (WRITE, "FieldSet"), (MENU, MENU_CUSTOM_FIELDS), (MENU, MENU_FIELD_SETS)]
+
+
 def _crud(view, *perms):
     return [(perm, view) for perm in perms]
 
@@ -95,7 +103,8 @@ ROLES = {
         + _crud("Branch", READ, WRITE, DELETE) + _crud("Product", READ, WRITE, DELETE)
         + _crud("JobRun", READ)
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, MENU_JOBS),
-           (MENU, CATEGORY_CATALOG), (MENU, CATEGORY_SYSTEM)],
+           (MENU, CATEGORY_CATALOG), (MENU, CATEGORY_SYSTEM)]
+        + CUSTOM_FIELD_ADMIN,
     },
     "SeniorManager": {
         "label": _l("Senior manager"),

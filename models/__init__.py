@@ -13,6 +13,7 @@ from models.service import FollowUp, Interaction
 from models.jobs import JobRun
 from models.review import ChangeRequest  # noqa: F401 - maker-checker review (issue 3)
 from models.audit import AuditArchive, AuditHead, AuditLog  # noqa: F401 - operation log (issue 3)
+from models.fields import CustomFieldDefinition, FieldSet  # noqa: F401 - custom fields (issue 4)
 
 metadata = Model.metadata
 
