@@ -46,6 +46,9 @@ class Customer(Model):
         Index("ix_customer_branch_status", "branch_id", "status"),
         Index("ix_customer_name", "name"),
         Index("ix_customer_record_uid", "record_uid", unique=True),
+        # Custom-field filters compile to JSON containment/path tests; GIN serves them on
+        # PostgreSQL (on SQLite the index is an ordinary one and costs little).
+        Index("ix_customer_custom_fields", "custom_fields", postgresql_using="gin"),
         Index("ix_customer_id_number_bidx", "id_number_bidx"),
         Index("ix_customer_mobile_bidx", "mobile_bidx"),
     )

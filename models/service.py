@@ -35,6 +35,7 @@ class Interaction(Model):
         Index("ix_interaction_customer_time", "customer_id", "occurred_at"),
         Index("ix_interaction_staff_time", "staff_id", "occurred_at"),
         Index("ix_interaction_time", "occurred_at"),
+        Index("ix_interaction_custom_fields", "custom_fields", postgresql_using="gin"),
     )
     id = Column(Integer, primary_key=True)
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)
