@@ -8,7 +8,7 @@ out of the writer's own scope.
 """
 from __future__ import annotations
 
-from flask import abort, current_app, request
+from flask import Response, abort, current_app, request
 from flask_appbuilder import ModelRestApi, ModelView, expose, has_access
 from flask_babel import lazy_gettext as _l
 
@@ -36,6 +36,7 @@ VIEW_METHOD_PERMISSIONS = {
     "action_post": "write",
     "mark_done": "write",
     "reveal": "reveal",
+    "export": "export",
 }
 API_METHOD_PERMISSIONS = {
     "get": "read",
@@ -127,6 +128,48 @@ class CrmModelView(ModelView):
         if self.datamodel.get(self._deserialize_pk_if_composite(pk)) is None:
             abort(404)
         return super().action(name, pk)
+
+    list_template = "crm_list.html"
+    exportable = False
+    """List screens of customer data offer CSV/XLSX exports (``can_export``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.extra_args = {**(self.extra_args or {}), "export_view": self}
+
+    @expose("/export/<string:fmt>")
+    @has_access
+    def export(self, fmt):
+        """The filtered list as CSV or XLSX, presented as on screen and logged with its ids."""
+        from flask import flash, redirect, url_for
+        from flask_appbuilder.urltools import get_filter_args
+
+        from backoffice import exports
+        from backoffice.audit.log import record
+
+        if not self.exportable or fmt not in exports.FORMATS:
+            abort(404)
+        get_filter_args(self._filters)
+        joined = self._filters.get_joined_filters(self._base_filters)
+        order_column, order_direction = self.base_order or ("", "")
+        limit = exports.export_limit()
+        count, items = self.datamodel.query(joined, order_column, order_direction,
+                                            page_size=limit + 1)
+        if count > limit:
+            flash(_l("This export would hold %(count)s rows; exports above %(limit)s rows need "
+                     "an approval. Narrow the filters.", count=count, limit=limit), "warning")
+            return redirect(url_for(".list", **request.args))
+        user = self.appbuilder.sm.current_user
+        table = exports.build_table(self, items, user.username)
+        record("export", entity=self.datamodel.obj.__name__,
+               detail={"format": fmt, "count": len(table.ids), "ids": table.ids,
+                       "filters": {k: v for k, v in request.args.items()}})
+        data = (exports.to_csv(table) if fmt == "csv"
+                else exports.to_xlsx(table, creator=user.username))
+        name = exports.file_name(self.datamodel.obj.__name__, user.username, fmt)
+        return Response(data, mimetype=exports.FORMATS[fmt], headers={
+            "Content-Disposition": f"attachment; filename={name}",
+            "Cache-Control": "no-store"})
 
     @expose("/delete/<pk>", methods=["GET", "POST"])
     @has_access

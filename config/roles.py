@@ -63,6 +63,9 @@ AUDIT_LOG_REVIEW = [(READ, "AuditLog"), ("can_export", "AuditLog"), (MENU, MENU_
 
 # See a masked value of a customer in full, one at a time, with a logged reason. Tellers do not.
 REVEAL = [("can_reveal", "Customer")]
+# Export the (scoped, masked) lists of customer data to CSV/XLSX. Tellers do not.
+EXPORT = [("can_export", view) for view in
+          ("Customer", "Account", "Transaction", "Interaction", "FollowUp")]
 
 
 # Custom fields and field sets (issue 4, backoffice.fields): configuration screens, no delete
@@ -110,7 +113,7 @@ ROLES = {
         "label": _l("Senior manager"),
         "scope": "all",
         "permissions": REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
-        + _crud("Account", WRITE) + _crud("JobRun", READ) + REVEAL
+        + _crud("Account", WRITE) + _crud("JobRun", READ) + REVEAL + EXPORT
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG),
            (MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)],
     },
@@ -118,14 +121,14 @@ ROLES = {
         "label": _l("Branch manager"),
         "scope": "branch",
         "permissions": REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
-        + _crud("Account", WRITE) + _crud("FollowUp", DELETE) + REVEAL
+        + _crud("Account", WRITE) + _crud("FollowUp", DELETE) + REVEAL + EXPORT
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG)],
     },
     "RelationshipManager": {
         "label": _l("Relationship manager"),
         "scope": "own",
         "permissions": REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT
-        + _crud("Account", WRITE) + REVEAL,
+        + _crud("Account", WRITE) + REVEAL + EXPORT,
     },
     "Teller": {
         "label": _l("Teller"),

@@ -19,6 +19,7 @@ from models import choices as c
 class AccountView(CrmModelView):
     """Accounts (holdings) of customers in scope."""
 
+    exportable = True
     datamodel = CrmInterface(Account)
     class_permission_name = "Account"
     route_base = "/accounts"
@@ -64,6 +65,7 @@ class AccountView(CrmModelView):
 class TransactionView(CrmModelView):
     """Transactions of customers in scope; read-only (they come from the core system)."""
 
+    exportable = True
     datamodel = CrmInterface(Transaction)
     class_permission_name = "Transaction"
     route_base = "/transactions"

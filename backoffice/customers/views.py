@@ -93,6 +93,7 @@ def _customer_form_fields(editing: bool = False) -> dict:
 class CustomerView(CrmModelView):
     """Customers in the user's scope; the show page is the customer 360 view."""
 
+    exportable = True
     datamodel = CrmInterface(Customer)
     class_permission_name = "Customer"
     route_base = "/customers"

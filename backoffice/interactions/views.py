@@ -25,6 +25,7 @@ from models.base import utcnow
 class InteractionView(CrmModelView):
     """Interactions with customers in scope; staff record them from the 360 page."""
 
+    exportable = True
     datamodel = CrmInterface(Interaction)
     class_permission_name = "Interaction"
     route_base = "/interactions"
@@ -88,6 +89,7 @@ def _follow_up_fields(with_customer: bool) -> dict:
 class FollowUpView(CrmModelView):
     """Follow-up tasks on customers in scope."""
 
+    exportable = True
     datamodel = CrmInterface(FollowUp)
     class_permission_name = "FollowUp"
     route_base = "/followups"

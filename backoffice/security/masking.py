@@ -17,6 +17,9 @@ SENSITIVE_FIELDS = {
     "annual_income": "secret",
     "family_notes": "secret",
     "investment_notes": "secret",
+    # Deep-profile values: shown whole to those who may see the deep profile (presentation
+    # checks that first), kept out of the operation log and change-request diffs entirely.
+    "balance": "secret",
 }
 HIDDEN = "******"
 

@@ -23,7 +23,8 @@ PK_READS = {"/show/<pk>", "/edit/<pk>", "/api/v1/{r}/<pk>", "/api/v1/{r}/<int:pk
 PK_WRITES = {"/edit/<pk>", "/delete/<pk>", "/api/v1/{r}/<pk>", "/api/v1/{r}/<int:pk>",
              "/action/<string:name>/<pk>"}
 LISTS = {"/list/", "/api/v1/{r}/"}
-NO_RECORD = {"/add", "/api/v1/{r}/_info", "/download/<string:filename>", "/action_post"}
+NO_RECORD = {"/add", "/api/v1/{r}/_info", "/download/<string:filename>", "/action_post",
+             "/export/<string:fmt>"}
 
 
 RECORD_COUNT = re.compile(r"(?:Record Count|记录数)\s*:?\s*(?:<[^>]+>\s*)*(\d+)")
