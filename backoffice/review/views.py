@@ -79,43 +79,34 @@ class ReviewView(BaseView):
     @not_found_if_denied
     @has_access
     def approve(self, pk):
-        user = service.current_user()
-        try:
-            change = service.approve(user, pk)
-        except service.NotVisible:
-            abort(404)
-        except service.ReviewRefused as refused:
-            return self._refused(refused, pk)
-        flash(_l("Request %(id)s approved and applied.", id=change.id), "success")
-        return redirect(url_for("ReviewView.pending"))
+        return self._decide(pk, lambda user: service.approve(user, pk),
+                            _l("Request %(id)s approved and applied."), "success", "pending")
 
     @expose("/reject/<int:pk>", methods=["POST"])
     @not_found_if_denied
     @has_access
     def reject(self, pk):
-        user = service.current_user()
-        try:
-            change = service.reject(user, pk, request.form.get("reason", ""))
-        except service.NotVisible:
-            abort(404)
-        except service.ReviewRefused as refused:
-            return self._refused(refused, pk)
-        flash(_l("Request %(id)s rejected.", id=change.id), "info")
-        return redirect(url_for("ReviewView.pending"))
+        reason = request.form.get("reason", "")
+        return self._decide(pk, lambda user: service.reject(user, pk, reason),
+                            _l("Request %(id)s rejected."), "info", "pending")
 
     @expose("/withdraw/<int:pk>", methods=["POST"])
     @not_found_if_denied
     @has_access
     def withdraw(self, pk):
-        user = service.current_user()
+        return self._decide(pk, lambda user: service.withdraw(user, pk),
+                            _l("Request %(id)s withdrawn."), "info", "mine")
+
+    def _decide(self, pk, decision, message, category, next_page):
+        """Run one decision of the service; unseen requests are 404, refusals explained."""
         try:
-            change = service.withdraw(user, pk)
+            change = decision(service.current_user())
         except service.NotVisible:
             abort(404)
         except service.ReviewRefused as refused:
             return self._refused(refused, pk)
-        flash(_l("Request %(id)s withdrawn.", id=change.id), "info")
-        return redirect(url_for("ReviewView.mine"))
+        flash(str(message) % {"id": change.id}, category)  # translated, then filled in
+        return redirect(url_for(f"ReviewView.{next_page}"))
 
     # --- helpers ---------------------------------------------------------------------------
 
