@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
 from backoffice.security import scopes
-from backoffice.security.presentation import present_row
+from backoffice.security.presentation import customer_of, present_row
 
 VIEW_METHOD_PERMISSIONS = {
     "list": "read",
@@ -73,13 +73,6 @@ def checkboxes(labels: dict, *names: str) -> dict:
 
 class OutOfScope(WriteRefused):
     """A write would leave the record outside the writer's scope."""
-
-
-def customer_of(item):
-    """The customer a scoped record belongs to (the record itself for a customer)."""
-    from models import Customer
-
-    return item if isinstance(item, Customer) else getattr(item, "customer", None)
 
 
 def check_write_scope(item) -> None:

@@ -27,7 +27,7 @@ from backoffice.extensions import db
 from backoffice.fields import registry, service
 from backoffice.fields import values as v
 from backoffice.fields.filters import FilterError, compile_filters
-from backoffice.formatting import local_time, yes_no
+from backoffice.formatting import choice_label, local_time, yes_no
 from backoffice.views_base import VIEW_METHOD_PERMISSIONS, CrmModelView, checkboxes
 from models.fields import ENTITIES, FIELD_TYPES, CustomFieldDefinition, FieldSet
 
@@ -51,8 +51,9 @@ def _role_choices():
     return [(name, spec["label"]) for name, spec in ROLES.items()]
 
 
-def _label(mapping):
-    return lambda value: mapping.get(value, value or "")
+def _filled_lines(valuelist) -> list[str]:
+    """The non-blank lines a textarea submitted."""
+    return [line for line in (valuelist[0] if valuelist else "").splitlines() if line.strip()]
 
 
 class ChoiceLinesField(TextAreaField):
@@ -60,9 +61,7 @@ class ChoiceLinesField(TextAreaField):
 
     def process_formdata(self, valuelist):
         self.data = []
-        lines = [line for line in (valuelist[0] if valuelist else "").splitlines()
-                 if line.strip()]
-        for number, line in enumerate(lines, start=1):
+        for number, line in enumerate(_filled_lines(valuelist), start=1):
             parts = [part.strip() for part in line.split("|")]
             if len(parts) > 3:
                 raise ValueError(_l("Line %(n)s: write value | Chinese label | English label.",
@@ -87,8 +86,7 @@ class KeyLinesField(TextAreaField):
     """An ordered list of column names, one per line."""
 
     def process_formdata(self, valuelist):
-        text = valuelist[0] if valuelist else ""
-        self.data = [line.strip() for line in text.splitlines() if line.strip()]
+        self.data = [line.strip() for line in _filled_lines(valuelist)]
 
     def process_data(self, value):
         self.data = value if isinstance(value, list) else []
@@ -102,9 +100,7 @@ class FilterLinesField(TextAreaField):
 
     def process_formdata(self, valuelist):
         self.data = []
-        lines = [line for line in (valuelist[0] if valuelist else "").splitlines()
-                 if line.strip()]
-        for number, line in enumerate(lines, start=1):
+        for number, line in enumerate(_filled_lines(valuelist), start=1):
             parts = [part.strip() for part in line.split("|")]
             if len(parts) != 3:
                 raise ValueError(_l("Line %(n)s: write field | operator | value.", n=number))
@@ -248,8 +244,8 @@ class CustomFieldView(_ArchivingView):
                      "required", "unique", "sensitive", "reviewed"),
     }
     formatters_columns = {
-        "entity": _label(ENTITY_LABELS), "field_type": _label(TYPE_LABELS),
-        "status": _label(STATUS_LABELS), "required": yes_no, "unique": yes_no,
+        "entity": choice_label(ENTITY_LABELS), "field_type": choice_label(TYPE_LABELS),
+        "status": choice_label(STATUS_LABELS), "required": yes_no, "unique": yes_no,
         "sensitive": yes_no, "reviewed": yes_no, "created_at": local_time,
         "updated_at": local_time,
         "choices": lambda rows: "; ".join(f"{c.get('value')} ({c.get('label_zh')})"
@@ -340,7 +336,7 @@ class FieldSetView(_ArchivingView):
                                       widget=Select2Widget()),
     }
     formatters_columns = {
-        "entity": _label(ENTITY_LABELS), "status": _label(STATUS_LABELS),
+        "entity": choice_label(ENTITY_LABELS), "status": choice_label(STATUS_LABELS),
         "columns": lambda cols: ", ".join(cols or []),
         "filters": lambda rows: "; ".join(f"{r.get('field')} {r.get('op')} {r.get('value')}"
                                           for r in rows or [] if isinstance(r, dict)),

@@ -127,7 +127,7 @@ def test_lists_return_only_records_in_scope(app, world, client_as, username):
                 # The record count must be the count within the scope, not of the whole table.
                 shown = RECORD_COUNT.search(body)
                 assert shown, (username, rule.rule)
-                rows = len(_created_later(app, model, username))
+                rows = len(visible_ids(app, model, username))
                 if getattr(view, "base_filters", None):  # "my tasks": a subset of the scope
                     assert int(shown.group(1)) <= rows, (username, rule.rule)
                 else:
@@ -136,12 +136,12 @@ def test_lists_return_only_records_in_scope(app, world, client_as, username):
                 returned = set(response.json["ids"])
                 assert response.json["count"] == len(returned), (username, rule.rule)
                 allowed = {record_id(world, model, k) for k in VISIBLE[username]}
-                assert returned <= allowed | _created_later(app, model, username), (
+                assert returned <= allowed | visible_ids(app, model, username), (
                     username, rule.rule, returned - allowed)
 
 
-def _created_later(app, model, username):
-    """Records other tests may have added in this user's scope (ids seen through the scope)."""
+def visible_ids(app, model, username):
+    """Ids of every record of ``model`` in the user's scope (including other tests' records)."""
     from backoffice.extensions import db
     from backoffice.security import scopes
 
