@@ -19,7 +19,7 @@ def create_app(config=None) -> Flask:
     load_settings(app, config)
 
     import models  # noqa: F401 - register every table on the shared metadata
-    from backoffice import audit, cli, formatting, security
+    from backoffice import audit, charts, cli, formatting, security
     from backoffice.security import keys, scopes
 
     keys.install(app)  # the field-encryption key ring, before anything reads a customer
@@ -35,6 +35,7 @@ def create_app(config=None) -> Flask:
         audit.install(app)  # operation-log hooks, auditor screens and commands
     security.install_request_hooks(app)
     formatting.install(app)
+    charts.install(app)  # the chart library, served from its pip package
     cli.register(app)
     return app
 
