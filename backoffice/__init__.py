@@ -48,10 +48,24 @@ def _migrations_dir():
 
 def _register_views(appbuilder: AppBuilder) -> None:
     """Every feature room registers its own screens and APIs."""
-    from backoffice import catalog, customers, fields, interactions, jobs_ui, review
+    from backoffice import catalog, customers, fields, imports, interactions, jobs_ui, review
 
-    for room in (customers, interactions, review, catalog, fields, jobs_ui):
+    for room in (customers, interactions, review, catalog, fields, jobs_ui, imports):
         room.register(appbuilder)
+    from backoffice import dashboards  # home dashboards and their figures (issue 9)
+
+    dashboards.register(appbuilder)
+    from backoffice import campaigns, segments  # tiers, segments, needs, campaigns (issue 6)
+
+    segments.register(appbuilder)
+    campaigns.register(appbuilder)
+    from backoffice import greetings, service  # greetings, complaints, loans, consent (issue 8)
+
+    greetings.register(appbuilder)
+    service.register(appbuilder)
+    from backoffice import churn  # churn early warning (issue 7)
+
+    churn.register(appbuilder)
     # The OpenAPI document at /api/v1/_openapi without FAB's Swagger UI page (CDN assets).
     from flask_appbuilder.api.manager import OpenApi
 

@@ -3,7 +3,8 @@
 An export is the list the user is looking at (same record scope, same filters), presented the
 same way (masks, withheld deep-profile values, translated codes), capped at a configurable size,
 stamped with who exported it and when, and written to the operation log with the ids it holds.
-Exports above the cap are refused: they will need an approval (the import/export issue).
+Exports above the cap need a second person's approval first, and are then downloaded once by the
+requester, built the same way (``backoffice.imports.export_requests``).
 """
 from __future__ import annotations
 

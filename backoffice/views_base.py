@@ -37,6 +37,7 @@ VIEW_METHOD_PERMISSIONS = {
     "mark_done": "write",
     "reveal": "reveal",
     "export": "export",
+    "save_view": "read",  # a personal list layout (field set), no customer data written
 }
 API_METHOD_PERMISSIONS = {
     "get": "read",
@@ -134,7 +135,6 @@ class CrmModelView(ModelView):
     @has_access
     def export(self, fmt):
         """The filtered list as CSV or XLSX, presented as on screen and logged with its ids."""
-        from flask import flash, redirect, url_for
         from flask_appbuilder.urltools import get_filter_args
 
         from backoffice import exports
@@ -143,15 +143,19 @@ class CrmModelView(ModelView):
         if not self.exportable or fmt not in exports.FORMATS:
             abort(404)
         get_filter_args(self._filters)
-        joined = self._filters.get_joined_filters(self._base_filters)
+        joined = self.list_filters(self._filters).get_joined_filters(self._base_filters)
         order_column, order_direction = self.base_order or ("", "")
         limit = exports.export_limit()
         count, items = self.datamodel.query(joined, order_column, order_direction,
                                             page_size=limit + 1)
-        if count > limit:
-            flash(_l("This export would hold %(count)s rows; exports above %(limit)s rows need "
-                     "an approval. Narrow the filters.", count=count, limit=limit), "warning")
-            return redirect(url_for(".list", **request.args))
+        if count > limit or len(items) > limit:  # a capped list count stops at its cap
+            # Above the cap: the approval form, or the rows of an approved request of this user
+            # (backoffice.imports.export_requests); the file below is then built as usual.
+            from backoffice.imports.export_requests import above_cap
+
+            items = above_cap(self, fmt, joined, order_column, order_direction, limit)
+            if not isinstance(items, list):
+                return items
         user = self.appbuilder.sm.current_user
         table = exports.build_table(self, items, user.username)
         record("export", entity=self.datamodel.obj.__name__,
@@ -163,6 +167,11 @@ class CrmModelView(ModelView):
         return Response(data, mimetype=exports.FORMATS[fmt], headers={
             "Content-Disposition": f"attachment; filename={name}",
             "Cache-Control": "no-store"})
+
+    def list_filters(self, filters):
+        """The filters a list (and its export) applies: FAB's own, plus what a subclass adds
+        (custom-field conditions, ``backoffice.fields.screens``)."""
+        return filters
 
     @expose("/delete/<pk>", methods=["GET", "POST"])
     @has_access

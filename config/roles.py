@@ -75,6 +75,79 @@ MENU_FIELD_SETS = "Field sets"
 CUSTOM_FIELD_ADMIN = [(READ, "CustomField"), (WRITE, "CustomField"), (READ, "FieldSet"),
                       (WRITE, "FieldSet"), (MENU, MENU_CUSTOM_FIELDS), (MENU, MENU_FIELD_SETS)]
 
+# Home dashboards (issue 9, backoffice.dashboards): recompute the figures now (a job).
+DASHBOARD_REFRESH = [("can_refresh", "Dashboard")]
+
+
+# Bulk imports (issue 5, backoffice.imports): operators upload and run batches; a second person
+# (senior managers) approves big batches or ones that change reviewed fields; auditors read.
+# The error report is further limited to the uploader, approvers and auditors in the view.
+MENU_IMPORTS = "Imports"
+IMPORT_OPERATOR = [(READ, "ImportBatch"), (WRITE, "ImportBatch"), (MENU, MENU_IMPORTS)]
+IMPORT_APPROVER = [(READ, "ImportBatch"), ("can_approve", "ImportBatch"), (MENU, MENU_IMPORTS)]
+IMPORT_AUDIT = [(READ, "ImportBatch"), (MENU, MENU_IMPORTS)]
+# Exports above CRM_EXPORT_MAX_ROWS: whoever exports may ask; a second person approves (senior
+# managers any request, branch managers their branch's); the requester downloads once.
+MENU_EXPORT_REQUESTS = "Export requests"
+EXPORT_REQUESTER = [(READ, "ExportRequest"), (MENU, MENU_EXPORT_REQUESTS)]
+EXPORT_APPROVER = [(READ, "ExportRequest"), ("can_approve", "ExportRequest"),
+                   (MENU, MENU_EXPORT_REQUESTS)]
+
+# Tiers, segments, needs and campaigns (issue 6, backoffice.segments, backoffice.campaigns):
+# senior managers edit the rules and approve campaigns; branch managers draft and run campaigns;
+# relationship managers see their targets and record outcomes. A tier override goes through
+# maker-checker review like any reviewed customer field.
+CATEGORY_MARKETING = "Marketing"
+MENU_SEGMENTS = "Tiers and segments"
+MENU_TIERS = "Tier distribution"
+MENU_CAMPAIGNS = "Campaigns"
+MARKETING_READ = [(READ, "Segment"), ("can_override", "Segment"), (READ, "Campaign"),
+                  ("can_outcome", "Campaign"), (MENU, MENU_SEGMENTS), (MENU, MENU_TIERS),
+                  (MENU, MENU_CAMPAIGNS), (MENU, CATEGORY_MARKETING)]
+MARKETING_PLAN = MARKETING_READ + [(WRITE, "Campaign")]
+MARKETING_LEAD = MARKETING_PLAN + [(WRITE, "Segment"), ("can_approve", "Campaign")]
+
+
+# Relationship maintenance and service (issue 8, backoffice.greetings, backoffice.service).
+MENU_GREETINGS_SENT = "Greetings sent"
+MENU_OCCASIONS = "Occasions"
+MENU_GREETING_TEMPLATES = "Greeting templates"
+MENU_GREETING_OFFERS = "Greeting offers"
+MENU_COMPLAINTS = "Complaints"
+MENU_LOANS = "Loan applications"
+MENU_CONSENTS = "Consents"
+MENU_SERVICE_FLAGS = "Service flags"
+MENU_SERVICE_FLAG_TYPES = "Service flag types"
+MENU_COUNTER = "Counter view"
+GREETING_CONFIG = [(p, v) for v in ("Occasion", "GreetingTemplate", "Offer", "ServiceFlagType")
+                   for p in ("can_read", "can_write")] + [
+    ("menu_access", m) for m in (MENU_OCCASIONS, MENU_GREETING_TEMPLATES, MENU_GREETING_OFFERS,
+                                 MENU_SERVICE_FLAG_TYPES, "Service")]
+SERVICE_WORK = [(p, v) for v in ("Complaint", "LoanApplication", "Consent",
+                                 "CustomerServiceFlag") for p in ("can_read", "can_write")] + [
+    ("can_read", "GreetingDispatch"), ("can_read", "ServiceFlagType"),
+    ("can_read", "Counter")] + [
+    ("menu_access", m) for m in (MENU_GREETINGS_SENT, MENU_COMPLAINTS, MENU_LOANS,
+                                 MENU_CONSENTS, MENU_SERVICE_FLAGS, MENU_COUNTER)]
+SERVICE_EXPORT = [("can_export", v) for v in ("Complaint", "LoanApplication", "Consent",
+                                              "GreetingDispatch")]
+
+# Churn early warning (issue 7, backoffice.churn): warnings and dashboard within the record
+# scope; model versions and signal thresholds are configuration (no customer data).
+CATEGORY_CHURN = "Churn early warning"
+MENU_CHURN_WARNINGS = "Churn warnings"
+MENU_CHURN_DASHBOARD = "Churn dashboard"
+MENU_CHURN_MODELS = "Churn models"
+MENU_CHURN_SIGNALS = "Churn signal settings"
+CHURN_READ = [(READ, "ChurnWarning"), (MENU, MENU_CHURN_WARNINGS), (MENU, MENU_CHURN_DASHBOARD),
+              (MENU, CATEGORY_CHURN)]
+CHURN_LEAD = CHURN_READ + [(WRITE, "ChurnWarning"), (READ, "ChurnModel"),
+                           ("can_activate", "ChurnModel"), (READ, "ChurnSignalRule"),
+                           (MENU, MENU_CHURN_MODELS), (MENU, MENU_CHURN_SIGNALS)]
+CHURN_ADMIN = [(READ, "ChurnModel"), ("can_activate", "ChurnModel"), (READ, "ChurnSignalRule"),
+               (WRITE, "ChurnSignalRule"), (MENU, MENU_CHURN_MODELS),
+               (MENU, MENU_CHURN_SIGNALS), (MENU, CATEGORY_CHURN)]
+
 
 def _crud(view, *perms):
     return [(perm, view) for perm in perms]
@@ -107,39 +180,53 @@ ROLES = {
         + _crud("JobRun", READ)
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, MENU_JOBS),
            (MENU, CATEGORY_CATALOG), (MENU, CATEGORY_SYSTEM)]
-        + CUSTOM_FIELD_ADMIN,
+        + CUSTOM_FIELD_ADMIN
+        + GREETING_CONFIG
+        + CHURN_ADMIN,  # issue 7
     },
     "SeniorManager": {
         "label": _l("Senior manager"),
         "scope": "all",
-        "permissions": REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
+        "permissions": GREETING_CONFIG + SERVICE_WORK + SERVICE_EXPORT  # issue 8
+        + REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
         + _crud("Account", WRITE) + _crud("JobRun", READ) + REVEAL + EXPORT
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG),
-           (MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)],
+           (MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)]
+        + DASHBOARD_REFRESH + IMPORT_APPROVER + EXPORT_APPROVER
+        + MARKETING_LEAD  # issue 6
+        + CHURN_LEAD,  # issue 7
     },
     "BranchManager": {
         "label": _l("Branch manager"),
         "scope": "branch",
-        "permissions": REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
+        "permissions": SERVICE_WORK + SERVICE_EXPORT  # issue 8
+        + REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
         + _crud("Account", WRITE) + _crud("FollowUp", DELETE) + REVEAL + EXPORT
-        + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG)],
+        + EXPORT_APPROVER + [(MENU, CATEGORY_SYSTEM)]
+        + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG)]
+        + DASHBOARD_REFRESH
+        + MARKETING_PLAN  # issue 6
+        + CHURN_READ,  # issue 7
     },
     "RelationshipManager": {
         "label": _l("Relationship manager"),
         "scope": "own",
-        "permissions": REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT
-        + _crud("Account", WRITE) + REVEAL + EXPORT,
+        "permissions": SERVICE_WORK + SERVICE_EXPORT + REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT
+        + _crud("Account", WRITE) + REVEAL + EXPORT
+        + EXPORT_REQUESTER + [(MENU, CATEGORY_SYSTEM)]
+        + MARKETING_READ  # issue 6
+        + CHURN_READ,  # issue 7
     },
     "Teller": {
         "label": _l("Teller"),
         "scope": "own",
-        "permissions": REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT,
+        "permissions": SERVICE_WORK + REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT,
     },
     "Operator": {
         "label": _l("Data operator"),
         "scope": "none",
         "permissions": OWN_ACCOUNT + _crud("JobRun", READ)
-        + [(MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)],
+        + [(MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)] + IMPORT_OPERATOR,
     },
     "Auditor": {
         "label": _l("Auditor"),
@@ -149,7 +236,7 @@ ROLES = {
         # Staff list and details, read-only: security training and confidentiality agreement.
         + [("can_list", "StaffUserView"), ("can_show", "StaffUserView"),
            (MENU, "List Users"), (MENU, "Security")]
-        + AUDIT_LOG_REVIEW,
+        + AUDIT_LOG_REVIEW + IMPORT_AUDIT,
     },
 }
 

@@ -99,6 +99,26 @@ class BaseConfig:
     REMEMBER_COOKIE_DURATION = 12 * 3600
     # Strict-Transport-Security max-age; 0 sends no header (plain http). Production: one year.
     CRM_HSTS_SECONDS = 0
+    # --- Greetings and notices (issue 8: backoffice/greetings/channels.py). E-mail through SMTP,
+    # SMS through an HTTP gateway (POST of CRM_SMS_PAYLOAD, a JSON object whose strings may hold
+    # {mobile}, {text}, {message_id}). Unset host/URL: that channel's sends fail visibly.
+    CRM_SMTP_HOST = None
+    CRM_SMTP_PORT = 25
+    CRM_SMTP_TLS = "none"  # none | starttls | ssl
+    CRM_SMTP_USERNAME = None
+    CRM_SMTP_PASSWORD = None  # from the environment in production
+    CRM_SMTP_SENDER = "noreply@bank.example"
+    CRM_SMTP_TIMEOUT = 30
+    CRM_SMS_GATEWAY_URL = None
+    CRM_SMS_PAYLOAD = None  # default {"mobile": "{mobile}", "text": "{text}", ...}
+    CRM_SMS_HEADERS = None  # e.g. {"Authorization": "Bearer ..."}
+    CRM_SMS_TIMEOUT = 15
+    CRM_GREETING_LEASE_SECONDS = 300  # a "sending" row older than this was left by a dead worker
+    CRM_GREETING_BATCH = 20  # rows claimed at a time
+    CRM_GREETING_RETRY_SECONDS = 300  # first retry after this, doubling each attempt
+    CRM_GREETING_MAX_ATTEMPTS = 5
+    # Service levels in Chinese working days (backoffice/service/sla.py): task type -> days.
+    CRM_SLA_WORKING_DAYS = None  # overrides e.g. {"inquiry_answer": 1, "complaint_resolution": 5}
 
 
 class EmbeddedConfig(BaseConfig):

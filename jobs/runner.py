@@ -194,21 +194,24 @@ def execute(job_run_id: int, dotted_name: str, args=(), kwargs=None):
     it directly. The failure is recorded on the row before it is re-raised, so RQ marks its own job
     failed too and the row never stays ``running``.
     """
+    from backoffice.security import scopes
+
     app = current_app._get_current_object() if has_app_context() else process_app()
-    with app.app_context():  # a context of its own: its own session, never the caller's
+    # A context of its own: its own session, never the caller's. Jobs see every record (their
+    # outputs are scoped where they are shown); the scope is set before the first statement,
+    # because an inline job runs inside the caller's request, whose user must not be looked up
+    # from the job's fresh app context (that lookup fails: the job's ``g`` is empty).
+    with app.app_context(), scopes.as_scope(scopes.UNRESTRICTED):
         _drop_inherited_connections()
         return _run(job_run_id, dotted_name, tuple(args), dict(kwargs or {}))
 
 
 def _run(job_run_id: int, dotted_name: str, args: tuple, kwargs: dict):
-    from backoffice.security import scopes
-
     _record(job_run_id, status="running", started_at=utcnow(), finished_at=None, error=None)
     progress = Progress(job_run_id, db.engine, _current_rq_job())
     try:
         func = resolve(dotted_name)
-        with scopes.as_scope(scopes.UNRESTRICTED):
-            result = func(*args, progress=progress, **kwargs)
+        result = func(*args, progress=progress, **kwargs)
         json.dumps(result)  # a result the JSON column cannot hold fails the run here, visibly
         outcome = {"status": "finished", "result": result}
         if progress.reported:

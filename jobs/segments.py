@@ -1,49 +1,30 @@
-"""Set-based refresh of tier membership (segments join here with the segments issue).
+"""Set-based refresh of tiers, segment memberships and needs (``backoffice.segments.refresh``).
 
-One UPDATE over all customers, computed in the database: no customer is loaded into Python, so
-the refresh costs the same few statements at a thousand customers or a million.
+Run nightly (cron: ``0 2 * * * flask --app wsgi crm segments refresh``, which enqueues this job
+for an RQ worker) and on demand from the tier screen or the same command. The whole refresh is
+one transaction: the runner commits it with the job's outcome, so a failed refresh leaves the
+previous tiers and memberships in place.
 """
 from __future__ import annotations
 
-from decimal import Decimal
+import datetime as dt
 
-from flask import current_app
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from models import Customer
-from models.metrics import total_assets_of
-
-# Lower bound of total financial assets (CNY) per tier, highest first; below all of them: mass.
-DEFAULT_TIER_THRESHOLDS = (
-    ("private_banking", Decimal("6000000")),
-    ("wealth", Decimal("500000")),
-    ("vip", Decimal("50000")),
-)
+from models import Segment
+from models.base import utcnow
 
 
-def tier_thresholds() -> tuple:
-    """Thresholds from ``CRM_TIER_THRESHOLDS`` (JSON list of [tier, amount]) or the defaults."""
-    configured = current_app.config.get("CRM_TIER_THRESHOLDS")
-    if not configured:
-        return DEFAULT_TIER_THRESHOLDS
-    return tuple((tier, Decimal(str(amount))) for tier, amount in configured)
+def refresh(*, progress, today: str | None = None) -> dict:
+    """Recompute tiers (first matching tier rule), memberships and today's counts."""
+    from backoffice.segments.catalog import rule_fields
+    from backoffice.segments.refresh import refresh_all
 
-
-def tier_expression(assets):
-    """The SQL CASE choosing a tier from an assets expression, first match wins."""
-    return case(*[(assets >= amount, tier) for tier, amount in tier_thresholds()], else_="mass")
-
-
-def refresh_tiers(*, progress) -> dict:
-    """Recompute every customer's tier from their current assets; report counts per tier."""
-    total = db.session.scalar(select(func.count(Customer.id)))
-    progress.update(0, total=total, message="refreshing tiers")
-    db.session.execute(
-        update(Customer).values(tier=tier_expression(total_assets_of(Customer.id))),
-        execution_options={"synchronize_session": False},
-    )
-    counts = dict(db.session.execute(
-        select(Customer.tier, func.count()).group_by(Customer.tier)).all())
-    progress.update(total, total=total, message="tiers refreshed")
-    return {"customers": total, "by_tier": counts}
+    day = dt.date.fromisoformat(today) if today else utcnow().date()
+    rules = db.session.scalar(select(func.count(Segment.id)).where(Segment.active.is_(True)))
+    progress.update(0, total=int(rules or 0) + 2, message="refreshing tiers and segments")
+    result = refresh_all(db.session, rule_fields(session=db.session), today=day,
+                         progress=progress)
+    progress.update(int(rules or 0) + 2, message="tiers and segments refreshed")
+    return {"day": day.isoformat(), **result}

@@ -14,6 +14,20 @@ from models.jobs import JobRun
 from models.review import ChangeRequest  # noqa: F401 - maker-checker review (issue 3)
 from models.audit import AuditArchive, AuditHead, AuditLog  # noqa: F401 - operation log (issue 3)
 from models.fields import CustomFieldDefinition, FieldSet  # noqa: F401 - custom fields (issue 4)
+from models.imports import (  # noqa: F401 - imports and export approvals (issue 5)
+    ExportRequest, ImportBatch, ImportFile, ImportRowChange, ImportTemplate)
+from models.consent import Consent  # noqa: F401 - consent per channel and purpose (issue 8)
+from models.greetings import (  # noqa: F401 - greetings and the dispatch ledger (issue 8)
+    GreetingDispatch, GreetingTemplate, Occasion, Offer)
+from models.complaints import (  # noqa: F401 - complaints, service flags (issue 8)
+    Complaint, CustomerServiceFlag, ServiceFlagType)
+from models.loans import LoanApplication  # noqa: F401 - loan application progress (issue 8)
+from models.segments import (  # noqa: F401 - tiers, segments, needs (issue 6)
+    Segment, SegmentCount, SegmentMembership, TierChange)
+from models.campaigns import Campaign, CampaignTarget  # noqa: F401 - campaigns (issue 6)
+from models.churn import (  # noqa: F401 - churn early warning (issue 7)
+    ChurnModel, ChurnScore, ChurnSetting, ChurnSignalRule)
+from models.summaries import DashboardSummary  # noqa: F401 - dashboards (issue 9)
 
 metadata = Model.metadata
 

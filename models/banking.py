@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from models import crypto
-from models.base import Money, utcnow
+from models.base import JsonDocument, Money, utcnow
 from models.catalog import Product
 from models.customers import Customer
 
@@ -36,6 +36,7 @@ class Account(Model):
         Index("ix_account_customer_status", "customer_id", "status"),
         Index("ix_account_record_uid", "record_uid", unique=True),
         Index("ix_account_account_no_bidx", "account_no_bidx", unique=True),
+        Index("ix_account_custom_fields", "custom_fields", postgresql_using="gin"),
     )
     id = Column(Integer, primary_key=True)
     # The account number is stored encrypted with a unique blind index (see models.crypto).
@@ -49,6 +50,8 @@ class Account(Model):
     opened_on = Column(Date, nullable=False)
     closed_on = Column(Date)
     status = Column(String(10), nullable=False, default="open")
+    # Admin-defined fields (backoffice.fields), keyed by definition key, stored typed.
+    custom_fields = Column(JsonDocument, nullable=False, default=dict)
 
     customer = relationship(Customer, backref="accounts")
     product = relationship(Product)

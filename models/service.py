@@ -78,6 +78,10 @@ class FollowUp(Model):
     notes = Column(Text)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     completed_at = Column(DateTime)
+    # Service levels (issue 8, backoffice.service.sla): when an overdue inquiry went up to the
+    # branch manager, and to whom; set once, so escalation never repeats.
+    escalated_at = Column(DateTime)
+    escalated_to_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
 
     customer = relationship(Customer, backref="follow_ups")
     assignee = relationship(Staff, foreign_keys=[assignee_id])

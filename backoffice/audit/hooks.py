@@ -296,10 +296,8 @@ def _values(obj, state, spec, deleted: bool) -> dict:
         elif key in sensitive:
             values[key] = mask(sensitive[key], value)
         elif key == "custom_fields" and isinstance(value, dict):
-            values[key] = {
-                name: (mask(kind, item) if (kind := sensitive.get(name) or _custom_kind(name))
-                       else _json(item))
-                for name, item in value.items()}
+            values[key] = {name: _custom_logged(obj, name, item, sensitive)
+                           for name, item in value.items()}
         else:
             values[key] = _json(value)
     for logical, (kind, _storage) in encrypted.items():
@@ -327,7 +325,7 @@ def _changes(obj, state, spec) -> dict:
         if key in SECRET_COLUMNS:
             changes[key] = "changed"
         elif key == "custom_fields" and isinstance(after, dict):
-            changes.update(_custom_changes(before or {}, after, sensitive))
+            changes.update(_custom_changes(obj, before or {}, after, sensitive))
         elif key in sensitive:
             changes[key] = {"before": mask(sensitive[key], before),
                             "after": mask(sensitive[key], after)}
@@ -358,31 +356,38 @@ def _changes(obj, state, spec) -> dict:
     return changes
 
 
-def _custom_changes(before: dict, after: dict, sensitive: dict) -> dict:
-    """Custom fields diffed key by key, as ``custom_fields.<key>``."""
+def _custom_changes(obj, before: dict, after: dict, sensitive: dict) -> dict:
+    """Custom fields diffed key by key, as ``custom_fields.<key>`` (sensitive ones masked)."""
     changes = {}
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
         if old == new:
             continue
-        kind = sensitive.get(key) or _custom_kind(key)
-        if kind:
-            changes[f"custom_fields.{key}"] = {"before": mask(kind, old), "after": mask(kind, new)}
-        else:
-            changes[f"custom_fields.{key}"] = {"before": _json(old), "after": _json(new)}
+        changes[f"custom_fields.{key}"] = {"before": _custom_logged(obj, key, old, sensitive),
+                                           "after": _custom_logged(obj, key, new, sensitive)}
     return changes
 
 
-def _custom_kind(key: str):
-    """The masking kind of a custom field an admin marked sensitive (when fields exist)."""
-    try:
-        from backoffice.security.masking import custom_field_kind  # type: ignore[attr-defined]
-    except ImportError:
+def _custom_logged(obj, key: str, stored, sensitive: dict):
+    """What the log keeps of one stored custom value: as stored, or masked if the field is
+    sensitive (its sealed value is opened only to be masked like the built-in fields)."""
+    if stored is None:
         return None
+    if key in sensitive:
+        return mask(sensitive[key], stored)
     try:
-        return custom_field_kind(key)
-    except Exception:  # noqa: BLE001 - unknown field: treat as sensitive rather than leak
-        return "secret"
+        from backoffice.fields import values as v
+        from backoffice.fields.registry import entity_of, field_spec
+        from backoffice.security.masking import mask_custom
+
+        entity = entity_of(obj)
+        spec = field_spec(entity, key, include_archived=True) if entity else None
+        if spec is None or not spec.sensitive:
+            return _json(stored)
+        typed = v.from_storage(spec, stored, v.record_uid(obj))
+        return mask_custom(spec, v.as_raw(spec, typed))
+    except Exception:  # noqa: BLE001 - unreadable or unknown: hidden rather than leaked
+        return HIDDEN
 
 
 def _read(obj, logical):

@@ -15,6 +15,7 @@ from backoffice.customers.labels import (
     TRANSACTION_LABELS,
 )
 from backoffice.datamodel import CrmInterface
+from backoffice.fields.api import CustomFieldsApiMixin
 from backoffice.review.gate import accepted_for_review, review_gate
 from backoffice.security.encrypted_fields import EncryptedSchemaConverter
 from backoffice.views_base import CrmModelApi
@@ -45,21 +46,24 @@ CUSTOMER_WRITE = [
 ]
 
 
-class CustomerApi(CrmModelApi):
-    """``/api/v1/customer/``: customers in the caller's scope."""
+class CustomerApi(CustomFieldsApiMixin, CrmModelApi):
+    """``/api/v1/customer/``: customers in the caller's scope, with the custom fields their
+    role sees (``custom_fields``)."""
 
+    custom_field_entity = "customer"
     resource_name = "customer"
     datamodel = CrmInterface(Customer)
     model2schemaconverter = EncryptedSchemaConverter  # encrypted fields load and dump as text
     class_permission_name = "Customer"
     label_columns = CUSTOMER_LABELS
     list_columns = ["id", "customer_no", "name", "customer_type", "branch.id", "branch.name",
-                    "owner.id", "owner.username", "risk_tolerance", "status", "version"]
+                    "owner.id", "owner.username", "risk_tolerance", "status", "version",
+                    "custom_fields"]
     show_columns = ["id", "customer_no", *CUSTOMER_WRITE[:-5], "branch.id", "branch.name",
                     "owner.id", "owner.username", "teller.id", "onboarded_on", "status",
-                    "closed_on", "version", "created_at", "updated_at"]
-    add_columns = CUSTOMER_WRITE
-    edit_columns = CUSTOMER_WRITE
+                    "closed_on", "version", "created_at", "updated_at", "custom_fields"]
+    add_columns = CUSTOMER_WRITE + ["custom_fields"]
+    edit_columns = CUSTOMER_WRITE + ["custom_fields"]
     search_columns = ["customer_no", "name", "branch", "owner", "status", "customer_type",
                       "id_number", "mobile"]  # exact match only, through the blind index
     order_columns = ["customer_no", "name", "status", "onboarded_on"]
@@ -97,20 +101,22 @@ class CustomerApi(CrmModelApi):
         return accepted_for_review(lambda: super(CustomerApi, self).put_headless(pk))
 
 
-class AccountApi(CrmModelApi):
+class AccountApi(CustomFieldsApiMixin, CrmModelApi):
     """``/api/v1/account/``: accounts of customers in scope."""
 
+    custom_field_entity = "account"
     resource_name = "account"
     datamodel = CrmInterface(Account)
     model2schemaconverter = EncryptedSchemaConverter
     class_permission_name = "Account"
     label_columns = ACCOUNT_LABELS
     list_columns = ["id", "account_no", "customer.id", "customer.customer_no", "product.id",
-                    "product.name", "balance", "currency", "status", "opened_on"]
+                    "product.name", "balance", "currency", "status", "opened_on",
+                    "custom_fields"]
     show_columns = list_columns + ["closed_on"]
     add_columns = ["customer", "account_no", "product", "balance", "currency", "opened_on",
-                   "status"]
-    edit_columns = ["product", "balance", "opened_on", "closed_on", "status"]
+                   "status", "custom_fields"]
+    edit_columns = ["product", "balance", "opened_on", "closed_on", "status", "custom_fields"]
     search_columns = ["account_no", "customer", "product", "status"]
     validators_columns = {
         "balance": validate.Range(min=0, error=_l("Balance cannot be negative.")),

@@ -9,6 +9,7 @@ from wtforms.validators import NumberRange
 from backoffice.customers.labels import ACCOUNT_LABELS, TRANSACTION_LABELS
 from backoffice.customers.refs import CustomerRefField
 from backoffice.datamodel import CrmInterface
+from backoffice.fields.screens import CustomFieldsViewMixin
 from backoffice.formatting import choice_label, local_time, money
 from backoffice.security.deep_profile import may_see_deep_profile
 from backoffice.views_base import CrmModelView, choice_select
@@ -16,9 +17,10 @@ from models import Account, Transaction
 from models import choices as c
 
 
-class AccountView(CrmModelView):
+class AccountView(CustomFieldsViewMixin, CrmModelView):
     """Accounts (holdings) of customers in scope."""
 
+    custom_field_entity = "account"
     exportable = True
     datamodel = CrmInterface(Account)
     class_permission_name = "Account"

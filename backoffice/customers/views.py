@@ -8,6 +8,7 @@ from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
@@ -25,6 +26,7 @@ from backoffice.customers.labels import (
 from backoffice.datamodel import CrmInterface
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
+from backoffice.fields.screens import CustomFieldsViewMixin
 from backoffice.formatting import choice_label, local_time, money, yes_no
 from backoffice.review.gate import redirect_after_submission, review_gate
 from backoffice.security import scopes
@@ -90,9 +92,11 @@ def _customer_form_fields(editing: bool = False) -> dict:
     }
 
 
-class CustomerView(CrmModelView):
-    """Customers in the user's scope; the show page is the customer 360 view."""
+class CustomerView(CustomFieldsViewMixin, CrmModelView):
+    """Customers in the user's scope; the show page is the customer 360 view (custom fields in
+    their sections, masked and withheld per role like the built-in ones)."""
 
+    custom_field_entity = "customer"
     exportable = True
     datamodel = CrmInterface(Customer)
     class_permission_name = "Customer"
@@ -105,7 +109,8 @@ class CustomerView(CrmModelView):
     list_columns = ["customer_no", "name", "customer_type", "branch", "owner",
                     "risk_tolerance", "status"]
     search_columns = ["customer_no", "name", "branch", "owner", "status",
-                      "id_number", "mobile"]  # exact match only, through the blind index
+                      "id_number", "mobile",  # exact match only, through the blind index
+                      "tier", "onboarded_on", "closed_on"]  # dashboard click-throughs
     staff_username_search = ("owner",)
     order_columns = ["customer_no", "name", "status"]
     base_order = ("customer_no", "asc")
@@ -134,6 +139,7 @@ class CustomerView(CrmModelView):
     show_template = "customers/show_360.html"
 
     def prefill_form(self, form, pk):
+        super().prefill_form(form, pk)  # custom fields' current values
         item = self.datamodel.get(pk)
         if item is not None:
             form.expected_version.data = item.version
@@ -184,8 +190,8 @@ class CustomerView(CrmModelView):
             related_views=[],
             customer=customer,
             can_reveal=self.appbuilder.sm.has_access("can_reveal", self.class_permission_name),
-            revealable=[f for f in reveal.REVEALABLE if reveal.may_reveal(customer, f)],
-            field_labels=self.label_columns,
+            revealable=reveal.revealable_fields(customer),
+            field_labels=reveal.field_labels(customer, self.label_columns),
             **customer_360(customer),
         )
 
@@ -200,11 +206,11 @@ class CustomerView(CrmModelView):
         form = reveal.RevealForm()
         value = None
         if form.validate_on_submit():
-            value = getattr(customer, field)
+            value = reveal.value_of(customer, field)
             reveal.log_reveal(customer, field, form.reason.data.strip())
         page = self.render_template(
             "customers/reveal.html", customer=customer, field=field, form=form, value=value,
-            field_label=self.label_columns.get(field, field),
+            field_label=reveal.field_label(field, self.label_columns),
             masked_value=reveal.masked(customer, field))
         response = make_response(page)
         response.headers["Cache-Control"] = "no-store"
@@ -221,6 +227,7 @@ def customer_360(customer) -> dict:
     deep = may_see_deep_profile(customer)
     accounts = db.session.scalars(
         select(Account).where(Account.customer_id == customer_id).order_by(Account.opened_on)
+        .options(selectinload(Account.product))  # one query for all products, not one each
     ).all()
     assets = sum(
         (a.balance for a in accounts if a.status == "open" and a.product.category != "loan"),

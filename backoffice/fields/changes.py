@@ -152,8 +152,16 @@ def change_field(definition, session, **changes) -> ChangeReport:
         report = convert(old, new, session) if needs_conversion(old, new) else ChangeReport()
         for name, value in changes.items():
             setattr(definition, name, value)
+        session.flush()
+        _sync_indexes(spec_of(definition), session)  # the range index of the new type
         session.commit()
     except Exception:
         session.rollback()
         raise
     return report
+
+
+def _sync_indexes(spec: FieldSpec, session) -> None:
+    from backoffice.fields.service import sync_indexes
+
+    sync_indexes(spec, session)

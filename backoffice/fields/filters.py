@@ -9,6 +9,17 @@ Operators: ``eq`` for every type (on a multiple choice: "has this value"); ``gt`
 ``lt``, ``lte`` and ``between`` for numbers, money, dates and times; ``contains`` for text;
 ``any_of`` for single and multiple choices. Sensitive fields are stored sealed and cannot be
 searched (as with the built-in encrypted fields, nothing runs a comparison over ciphertext).
+
+On PostgreSQL the value of a field with a range (numbers, money, dates, times) is read by
+:func:`range_element`, an IMMUTABLE expression with the key and every constant written into the
+SQL (no bind parameter): ``service.sync_range_index`` builds the field's expression index from
+the very same expression, so the planner matches a range filter to the index. Dates and times
+are compared as their canonical ISO text under the "C" collation: fixed-width ISO-8601 sorts
+bytewise exactly as the values do, and the expression is immutable (``::date`` on text is only
+STABLE: it depends on DateStyle) and cannot fail. Numbers are cast to NUMERIC behind a pattern
+guard: an index expression is evaluated on every row version it indexes, including versions
+left by a conversion from text that older transactions may still see ("1,200" before it became
+1200), and an unguarded cast would fail the index build there, or any write of a stray value.
 """
 from __future__ import annotations
 
@@ -19,12 +30,15 @@ from sqlalchemy import (
     Numeric,
     Text,
     and_,
+    case,
     cast,
     exists,
     false,
     func,
     literal,
+    literal_column,
     select,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -74,6 +88,11 @@ def _dialect(session, dialect):
 def element(spec: FieldSpec, model, dialect_name: str):
     """The SQL expression of the field's value in one row, typed for comparisons."""
     document = getattr(model, STORAGE_COLUMN)
+    if dialect_name == "postgresql":
+        if spec.type in RANGE_TYPES:
+            return range_element(spec, model)
+        if spec.type != "boolean":
+            return stored_text(spec, model)  # what the unique expression index holds
     item = document[spec.key]
     if spec.type == "integer":
         return item.as_integer()
@@ -84,6 +103,35 @@ def element(spec: FieldSpec, model, dialect_name: str):
     if spec.type == "boolean":
         return item.as_boolean()
     return item.as_string()
+
+
+# --- PostgreSQL: IMMUTABLE readings (the expressions the range indexes are built on) -----------
+
+
+def _sql_text(value: str):
+    """A string constant written into the SQL itself (never a bind parameter)."""
+    return literal_column("'" + value.replace("'", "''") + "'", Text)
+
+
+def stored_text(spec: FieldSpec, model):
+    """``custom_fields ->> '<key>'`` with the key in the SQL: the text the row stores."""
+    document = getattr(model, STORAGE_COLUMN)
+    return document.op("->>", return_type=Text)(_sql_text(spec.key))
+
+
+_NUMBER_PATTERNS = {"integer": r"^-?[0-9]+$", "decimal": r"^-?[0-9]+(\.[0-9]+)?$",
+                    "money": r"^-?[0-9]+(\.[0-9]+)?$"}
+
+
+def range_element(spec: FieldSpec, model):
+    """The comparable value of a range field on PostgreSQL: NUMERIC for numbers and money (NULL
+    for text that is not a plain decimal number), the ISO text under the "C" collation for
+    dates and times (compared with ISO operands)."""
+    text = stored_text(spec, model)
+    if spec.type in ("date", "datetime"):
+        return text.collate("C")
+    fits = text.op("~", return_type=Boolean)(_sql_text(_NUMBER_PATTERNS[spec.type]))
+    return type_coerce(case((fits, cast(text, Numeric()))), Numeric())
 
 
 def _typed(spec: FieldSpec, raw):
@@ -97,7 +145,8 @@ def _typed(spec: FieldSpec, raw):
 
 
 def _operand(spec: FieldSpec, typed):
-    """The value to compare an element with: what storage holds (numbers as Decimal/int)."""
+    """The value to compare an element with: what storage holds (numbers as Decimal/int, dates
+    and times as their ISO text)."""
     if spec.type in ("decimal", "money", "integer", "boolean"):
         return typed
     return v.plain_storage(spec, typed)

@@ -23,17 +23,30 @@ CHOICE_TYPES = ("choice", "multi_choice")
 _G_KEY = "_crm_field_catalog"
 
 
+ENTITY_MODELS = {"customer": "Customer", "interaction": "Interaction", "campaign": "Campaign",
+                 "account": "Account"}
+
+
 def entity_model(entity: str):
     """The mapped class whose ``custom_fields`` column stores the entity's values, or None.
 
-    Campaign and account definitions can be made already; their values get a home when those
-    tables get their ``custom_fields`` column.
+    Looked up by name in ``models`` so that an entity whose table gains the column later
+    (campaigns) is picked up without touching this module.
     """
-    from models import Customer, Interaction
+    import models
 
-    model = {"customer": Customer, "interaction": Interaction}.get(entity)
+    model = getattr(models, ENTITY_MODELS.get(entity, ""), None)
     if model is not None and STORAGE_COLUMN in model.__table__.c:
         return model
+    return None
+
+
+def entity_of(record) -> str | None:
+    """The custom-field entity name of a record (None if its class has no custom fields)."""
+    table = getattr(record, "__tablename__", None)
+    for entity, name in ENTITY_TABLES.items():
+        if name == table:
+            return entity
     return None
 
 
@@ -189,7 +202,8 @@ def _load(entity: str, include_archived: bool, session) -> tuple[FieldSpec, ...]
     query = select(D).where(D.entity == entity)
     if not include_archived:
         query = query.where(D.status == "active")
-    rows = session.execute(query.order_by(D.section, D.position, D.key)).scalars().all()
+    with session.no_autoflush:  # called mid-write (a form's pending record must not flush)
+        rows = session.execute(query.order_by(D.section, D.position, D.key)).scalars().all()
     return tuple(spec_of(row) for row in rows)
 
 
@@ -235,6 +249,11 @@ def builtin_columns(entity: str) -> list[str]:
              if c.key not in hidden and c.key not in storage]
     names += [name for name in crypto.SENSITIVE_FIELDS.get(model.__tablename__, ())
               if name not in names]
+    # Many-to-one relations by name (``owner``, ``branch``): how screens show a foreign key.
+    from sqlalchemy import inspect
+
+    names += [rel.key for rel in inspect(model).relationships
+              if rel.direction.name == "MANYTOONE" and rel.key not in names]
     return names
 
 

@@ -8,15 +8,17 @@ choices fit every stored value (``changes``). Nothing here deletes stored values
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from backoffice.fields import changes
 from backoffice.fields import values as v
-from backoffice.fields.filters import element
+from backoffice.fields.filters import element, range_element
 from backoffice.fields.registry import (
     CHOICE_TYPES,
     RANGE_TYPES,
@@ -28,6 +30,7 @@ from backoffice.fields.registry import (
 )
 from models.fields import ENTITIES, FIELD_TYPES, CustomFieldDefinition
 
+log = logging.getLogger(__name__)
 # Definition checks and conversions concern every record, whoever the admin is: they run outside
 # the record scope (an admin sees no customer data, yet a key in use must stay fixed).
 UNSCOPED = {"crm_unscoped": True}
@@ -295,3 +298,64 @@ def sync_unique_index(spec: FieldSpec, session=None) -> bool:
     else:
         session.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
     return True
+
+
+# --- range filters in the database (PostgreSQL) -------------------------------------------------
+
+
+def range_index_name(spec: FieldSpec, field_type: str | None = None) -> str:
+    """``ix_cf_<table>_<key>_<type>``: the type is in the name, so that a field whose type
+    changes gets an index of its new expression (and the old one is found to be dropped)."""
+    import hashlib
+
+    field_type = field_type or spec.type
+    name = f"ix_cf_{spec.table}_{spec.key}"
+    room = 63 - len(field_type) - 1
+    if len(name) > room:  # keep it unique among long keys sharing a prefix
+        digest = hashlib.sha1(spec.key.encode()).hexdigest()[:8]
+        name = f"{name[:room - 9]}_{digest}"
+    return f"{name}_{field_type}"
+
+
+def wants_range_index(spec: FieldSpec) -> bool:
+    """An active, searchable field with a range is filtered by ranges: index its typed value.
+    (A sensitive field is sealed and never compared; an archived one is filtered nowhere.)"""
+    return spec.active and spec.type in RANGE_TYPES and not spec.sensitive
+
+
+def sync_range_index(spec: FieldSpec, session=None) -> bool:
+    """Create the field's range index if it should have one, drop any it should not have
+    (PostgreSQL only; True if DDL ran). Idempotent: call it after every save, archive, restore
+    or type change of a definition.
+
+    The index is built from ``filters.range_element``, compiled with its constants in the SQL,
+    which is the expression a range filter on the field compiles to: the planner can use it.
+    """
+    session = _session(session)
+    bind = session.get_bind()
+    model = entity_model(spec.entity)
+    if bind.dialect.name != "postgresql" or model is None:
+        return False
+    wanted = range_index_name(spec) if wants_range_index(spec) else None
+    for field_type in RANGE_TYPES:
+        name = range_index_name(spec, field_type)
+        if name != wanted:
+            session.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+    if wanted is not None:
+        expression = range_element(spec, model).compile(
+            dialect=bind.dialect, compile_kwargs={"literal_binds": True})
+        try:
+            with session.begin_nested():  # a failure leaves the caller's transaction usable
+                session.execute(text(f'CREATE INDEX IF NOT EXISTS "{wanted}" ON '
+                                     f'"{spec.table}" (({expression}))'))
+        except SQLAlchemyError:
+            # Filters work without it (slower); the next save of the definition tries again.
+            log.exception("could not create the range index %s", wanted)
+    return True
+
+
+def sync_indexes(spec: FieldSpec, session=None) -> bool:
+    """The field's unique and range indexes as its definition now asks (True if DDL ran)."""
+    unique = sync_unique_index(spec, session)
+    ranged = sync_range_index(spec, session)
+    return unique or ranged

@@ -403,5 +403,6 @@ def read_values(record, specs=None) -> dict:
 
 
 def _entity_of(record) -> str:
-    table = record.__tablename__
-    return {"customer": "customer", "interaction": "interaction"}.get(table, table)
+    from backoffice.fields.registry import entity_of
+
+    return entity_of(record) or record.__tablename__

@@ -294,9 +294,19 @@ class CustomFieldView(_ArchivingView):
         self._sync(item)
 
     def _sync(self, item):
+        """The field's database indexes (unique, range) as the saved definition asks."""
         registry.invalidate()
-        if service.sync_unique_index(registry.spec_of(item)):
+        if service.sync_indexes(registry.spec_of(item)):
             db.session.commit()
+
+    def _set_status(self, items, status):
+        """Archive or restore, then drop or rebuild the range indexes of the fields."""
+        response = super()._set_status(items, status)
+        items = items if isinstance(items, list) else [items]
+        synced = [service.sync_indexes(registry.spec_of(item)) for item in items]  # each one
+        if any(synced):
+            db.session.commit()
+        return response
 
 
 class FieldSetView(_ArchivingView):

@@ -1,5 +1,25 @@
-"""Bulk spreadsheet import: the pure core (reading, mapping, cell parsing, row validation).
+"""Bulk spreadsheet import (批量导入) and governed export approvals.
 
-No database and no Flask app here, so every rule is unit-tested on plain data; the database
-stage (references, upsert, batches) and the screens build on these modules.
+The pure core (reading, mapping, cells, rows) has no database and no Flask app, so every rule is
+unit-tested on plain data. The database stage builds on it: ``service`` (upload, mapping,
+templates, approval), ``pipeline`` (dry run and commit, chunk by chunk), the per-kind targets
+(``customers_target``, ``holdings_target``, ``interactions_target``), ``revert``, ``report``,
+``files``; the screens are in ``views``, the CLI in ``cli``, the jobs in ``jobs.imports``.
 """
+from flask_babel import lazy_gettext as _l
+
+MENU_IMPORTS = "Imports"
+MENU_EXPORT_REQUESTS = "Export requests"
+
+
+def register(appbuilder) -> None:
+    from backoffice.imports.export_views import ExportRequestView
+    from backoffice.imports.views import ImportView
+    from config import roles as r
+
+    appbuilder.add_view(ImportView, MENU_IMPORTS, label=_l("Imports"), icon="fa-upload",
+                        category=r.CATEGORY_SYSTEM, category_label=_l("System"),
+                        category_icon="fa-wrench")
+    appbuilder.add_view(ExportRequestView, MENU_EXPORT_REQUESTS, label=_l("Export requests"),
+                        icon="fa-download", category=r.CATEGORY_SYSTEM,
+                        category_label=_l("System"), category_icon="fa-wrench")

@@ -22,8 +22,8 @@ KINDS = ("customers", "accounts", "transactions", "interactions")
 # field key -> synonyms (the key itself and its spaced form always match too).
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "customers": {
-        "customer_no": ("客户号", "客户编号", "客户代码", "客户号码", "customer number",
-                        "customer no", "cust no"),
+        "customer_no": ("客户号", "客户编号", "客户代码", "客户号码", "客户ID", "customer number",
+                        "customer no", "cust no", "customer id", "client id"),
         "name": ("姓名", "客户姓名", "客户名称", "名称", "户名", "name", "customer name",
                  "full name", "surname"),
         "customer_type": ("客户类型", "客户类别", "个人/对公", "customer type", "type"),
@@ -62,7 +62,8 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "accounts": {
         "account_no": ("账号", "帐号", "账户号", "卡号", "账户号码", "account number",
                        "account no", "card number", "account"),
-        "customer": ("客户号", "客户编号", "customer number", "customer no", "customer"),
+        "customer": ("客户号", "客户编号", "客户ID", "customer number", "customer no",
+                     "customer id", "customer"),
         "product": ("产品", "产品代码", "产品编号", "product", "product code"),
         "balance": ("余额", "账户余额", "当前余额", "balance"),
         "currency": ("币种", "货币", "currency"),
@@ -84,7 +85,8 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
         "description": ("摘要", "附言", "用途", "备注", "description", "memo"),
     },
     "interactions": {
-        "customer": ("客户号", "客户编号", "customer number", "customer no", "customer"),
+        "customer": ("客户号", "客户编号", "客户ID", "customer number", "customer no",
+                     "customer id", "customer"),
         "staff": ("员工", "经办人", "客户经理", "staff", "handled by"),
         "occurred_at": ("时间", "日期", "联系时间", "接触时间", "occurred at", "time", "date"),
         "channel": ("渠道", "联系渠道", "channel"),

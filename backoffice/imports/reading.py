@@ -75,8 +75,19 @@ class SpreadsheetTable:
         size = max(1, int(size))
         width = len(self._columns) and max(self._columns) + 1
         header_positions = set(self._columns)
+        # Every column has a header (the usual file): a row of exactly that width needs no
+        # per-cell checks and maps by zip.
+        every_column_named = self._columns == list(range(width))
+        headers = self.headers
         chunk: list[RawRow] = []
         for number, cells in _guarded(self._rows):
+            if every_column_named and len(cells) == width:
+                if "".join(cells).strip():
+                    chunk.append(RawRow(number, dict(zip(headers, cells))))
+                    if len(chunk) >= size:
+                        yield chunk
+                        chunk = []
+                continue
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) > width:

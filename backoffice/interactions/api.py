@@ -1,29 +1,35 @@
 """REST API for interactions and follow-up tasks, under the same scopes as the screens."""
 from __future__ import annotations
 
+from flask import current_app
 from marshmallow import validate
 
 from backoffice.datamodel import CrmInterface
+from backoffice.fields.api import CustomFieldsApiMixin
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
+from backoffice.service import sla
 from backoffice.views_base import CrmModelApi
 from models import FollowUp, Interaction
 from models import choices as c
 from models.base import utcnow
 
 
-class InteractionApi(CrmModelApi):
-    """``/api/v1/interaction/``."""
+class InteractionApi(CustomFieldsApiMixin, CrmModelApi):
+    """``/api/v1/interaction/`` (with the custom fields the caller's role sees)."""
 
+    custom_field_entity = "interaction"
     resource_name = "interaction"
     datamodel = CrmInterface(Interaction)
     class_permission_name = "Interaction"
     label_columns = INTERACTION_LABELS
     list_columns = ["id", "occurred_at", "customer.id", "customer.customer_no", "staff.id",
-                    "channel", "direction", "topic", "summary", "satisfaction", "complaint"]
+                    "channel", "direction", "topic", "summary", "satisfaction", "complaint",
+                    "custom_fields"]
     show_columns = list_columns
     add_columns = ["customer", "channel", "direction", "topic", "summary", "satisfaction",
-                   "complaint"]
-    edit_columns = ["channel", "direction", "topic", "summary", "satisfaction", "complaint"]
+                   "complaint", "custom_fields"]
+    edit_columns = ["channel", "direction", "topic", "summary", "satisfaction", "complaint",
+                    "custom_fields"]
     search_columns = ["customer", "channel", "topic", "complaint", "occurred_at"]
     order_columns = ["occurred_at"]
     base_order = ("occurred_at", "desc")
@@ -61,8 +67,17 @@ class FollowUpApi(CrmModelApi):
         "status": validate.OneOf(list(c.TASK_STATUSES)),
     }
 
+    def _init_model_schemas(self) -> None:
+        """``due_at`` may be left out on create: the task type's SLA then sets it."""
+        super()._init_model_schemas()
+        due = self.add_model_schema.fields.get("due_at")
+        if due is not None:
+            due.required, due.allow_none = False, True
+
     def pre_add(self, item):
         if item.assignee is None:
             item.assignee = self.appbuilder.sm.current_user
         item.status = item.status or "open"
+        if item.due_at is None:
+            item.due_at = sla.default_due(item.task_type, current_app.config)
         super().pre_add(item)

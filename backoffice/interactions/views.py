@@ -1,30 +1,31 @@
 """Screens for recording interactions and working follow-up tasks."""
 from __future__ import annotations
 
-import datetime as dt
-
-from flask import flash, redirect, request
+from flask import current_app, flash, redirect, request
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import DateTimePickerWidget
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
 from flask_babel import lazy_gettext as _l
 from wtforms import DateTimeField, IntegerField
-from wtforms.validators import DataRequired, NumberRange, Optional
+from wtforms.validators import NumberRange, Optional
 
 from backoffice.customers.refs import CustomerRefField
 from backoffice.datamodel import CrmInterface
 from backoffice.extensions import db
+from backoffice.fields.screens import CustomFieldsViewMixin
 from backoffice.formatting import choice_label, local_time, yes_no
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
+from backoffice.service import sla
 from backoffice.views_base import CrmModelView, checkboxes, choice_select
 from models import FollowUp, Interaction
 from models import choices as c
 from models.base import utcnow
 
 
-class InteractionView(CrmModelView):
+class InteractionView(CustomFieldsViewMixin, CrmModelView):
     """Interactions with customers in scope; staff record them from the 360 page."""
 
+    custom_field_entity = "interaction"
     exportable = True
     datamodel = CrmInterface(Interaction)
     class_permission_name = "Interaction"
@@ -77,9 +78,11 @@ def _follow_up_fields(with_customer: bool) -> dict:
     fields = {
         "task_type": choice_select(_l("Task type"), c.TASK_TYPES),
         "status": choice_select(_l("Status"), c.TASK_STATUSES),
+        # Left empty, the due time comes from the task type's SLA in Chinese working days.
         "due_at": DateTimeField(_l("Due"), format="%Y-%m-%d %H:%M:%S",
-                                validators=[DataRequired()], widget=DateTimePickerWidget(),
-                                default=lambda: utcnow() + dt.timedelta(days=2)),
+                                validators=[Optional()], widget=DateTimePickerWidget(),
+                                description=_l("Leave empty to use the service level of the "
+                                               "task type (working days).")),
     }
     if with_customer:
         fields["customer"] = CustomerRefField()
@@ -123,9 +126,13 @@ class FollowUpView(CrmModelView):
             item.assignee = self.appbuilder.sm.current_user
         item.status = "open"
         item.source = "manual"
+        if item.due_at is None:
+            item.due_at = sla.default_due(item.task_type, current_app.config)
         super().pre_add(item)
 
     def pre_update(self, item):
+        if item.due_at is None:
+            item.due_at = sla.default_due(item.task_type, current_app.config, item.created_at)
         if item.status == "done" and item.completed_at is None:
             item.completed_at = utcnow()
         super().pre_update(item)

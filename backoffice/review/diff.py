@@ -5,6 +5,11 @@ customer has since left their book sees only what they proposed). Every sensitiv
 masked with the shared ``mask_value`` rules unless the masking room says this viewer may see it
 in full; deep-profile values are hidden from roles that may not see them. Codes are shown as
 their labels, relations by name, so the reviewer reads what the maker chose.
+
+Custom fields are presented by ``backoffice.fields.display`` exactly as on the customer's own
+pages: labelled in the viewer's language, a sensitive value opened (it is sealed for the
+customer's ``record_uid``) only to be masked, and a field the viewer's roles may not see left
+out of the diff altogether.
 """
 from __future__ import annotations
 
@@ -48,13 +53,8 @@ def diff_rows(request, viewer, live_customer=None) -> list[DiffRow]:
     rows = []
     for field in sorted(proposed, key=_field_order):
         if field == v.CUSTOM:
-            old_custom = live.get(v.CUSTOM) or {}
-            for key, value in sorted((proposed[field] or {}).items()):
-                name = f"{v.CUSTOM}.{key}"
-                old = old_custom.get(key) if show_old else None
-                rows.append(DiffRow(name, key, present(name, old) if show_old else None,
-                                    present(name, value), old != value or not show_old,
-                                    name in reviewed))
+            rows.extend(_custom_rows(request, viewer, live_customer, live.get(v.CUSTOM) or {},
+                                     proposed[field] or {}, show_old, reviewed))
             continue
         old = live.get(field) if show_old else None
         new = proposed[field]
@@ -66,11 +66,97 @@ def diff_rows(request, viewer, live_customer=None) -> list[DiffRow]:
     return rows
 
 
+def _custom_rows(request, viewer, live_customer, old_values: dict, new_values: dict,
+                 show_old: bool, reviewed: set) -> list[DiffRow]:
+    """The rows of the custom fields a request sets, as this viewer may see them.
+
+    A proposed custom value is in storage form, sealed (when sensitive) for the customer it is
+    about: the live customer's ``record_uid`` for a change, the ``record_uid`` the new customer
+    will have (the request's, see ``service.propose_create``) for a creation.
+    """
+    from backoffice.fields import display
+    from backoffice.fields.registry import field_spec
+
+    roles = viewer_roles(viewer)
+    uid = live_customer.record_uid if live_customer is not None else (
+        request.record_uid if request.kind == "create" else None)
+    rows = []
+    # The proposed document replaces the whole stored one: a key it drops is a value removed.
+    keys = set(new_values) | (set(old_values) if show_old else set())
+    specs = [(key, field_spec("customer", key, include_archived=True)) for key in keys]
+    for key, spec in sorted(specs, key=lambda item: _custom_order(*item)):
+        name = f"{v.CUSTOM}.{key}"
+        if spec is None:  # no definition (the screens never delete one): show no value
+            rows.append(DiffRow(name, key, HIDDEN if show_old else None, HIDDEN,
+                                not show_old or old_values.get(key) != new_values.get(key),
+                                name in reviewed))
+            continue
+        if roles is not None and not spec.visible_to(roles):
+            continue  # a role that may not see a field meets it nowhere, diffs included
+        old, new = old_values.get(key) if show_old else None, new_values.get(key)
+        rows.append(DiffRow(
+            name, spec.label(),
+            display.shown_stored(spec, old, uid, roles) if show_old else None,
+            display.shown_stored(spec, new, uid, roles),
+            _differs(spec, old, new, uid) if show_old else True, name in reviewed))
+    return rows
+
+
+def _custom_order(key, spec):
+    if spec is None:
+        return (1, "", 0, key)
+    return (0, spec.section or "", spec.order, key)
+
+
+def _differs(spec, old, new, uid) -> bool:
+    """Whether a custom value really changes (a re-sealed sensitive value reads differently
+    each time it is sealed: compare what it holds)."""
+    if not spec.sensitive or old is None or new is None:
+        return old != new
+    from backoffice.fields import values as fv
+
+    try:
+        return fv.from_storage(spec, old, uid) != fv.from_storage(spec, new, uid)
+    except Exception:  # noqa: BLE001 - cannot tell: say it changes
+        return True
+
+
+def viewer_roles(viewer) -> tuple[str, ...] | None:
+    """Role names of the viewer (None: nobody in particular, every field in play)."""
+    if viewer is None:
+        return None
+    return tuple(role.name for role in getattr(viewer, "roles", None) or ())
+
+
 def label(field: str) -> str:
     from backoffice.customers.labels import CUSTOMER_LABELS
 
+    if field.startswith(v.CUSTOM + "."):
+        from backoffice.fields.registry import field_spec
+
+        spec = field_spec("customer", field[len(v.CUSTOM) + 1:], include_archived=True)
+        if spec is not None:
+            return spec.label()
     key = _LABEL_KEYS.get(field, field)
     return str(CUSTOMER_LABELS.get(key) or field)
+
+
+def field_labels(request, viewer) -> list[str]:
+    """What a list says the request touches: built-in labels, and the labels of the custom
+    fields it sets that the viewer may see (names only; no value is shown)."""
+    roles = viewer_roles(viewer)
+    labels = []
+    for field in request.fields or []:
+        if field != v.CUSTOM:
+            labels.append(label(field))
+            continue
+        from backoffice.fields.registry import field_spec
+
+        for key in sorted(request.values.get(v.CUSTOM) or {}):
+            spec = field_spec("customer", key, include_archived=True)
+            if spec is not None and (roles is None or spec.visible_to(roles)):
+                labels.append(spec.label())
+    return labels
 
 
 def _field_order(field: str):

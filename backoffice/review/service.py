@@ -122,7 +122,9 @@ def submit_customer_change(item: Customer, actor=None) -> ChangeRequest | None:
         return None
     proposed = v.snapshot(item)
     if not _is_persistent(item):
-        return propose_create(actor, proposed)
+        # The form sealed the new customer's sensitive custom values for this draft's
+        # record_uid: the customer approval creates keeps it, so that they open.
+        return propose_create(actor, proposed, record_uid=item.record_uid)
     # Drop the edit: the live record stays as it was. A rollback, not a refresh: the write path's
     # own queries (scope check, validation) may already have autoflushed the edit.
     db.session.rollback()
@@ -196,8 +198,14 @@ def propose_update(actor, customer: Customer, changes: dict) -> ChangeRequest:
         return _file(request, actor)
 
 
-def propose_create(actor, values: dict) -> ChangeRequest:
-    """File a new customer for review: it does not exist until approved."""
+def propose_create(actor, values: dict, record_uid: str | None = None) -> ChangeRequest:
+    """File a new customer for review: it does not exist until approved.
+
+    The request's ``record_uid`` is the identity the customer will have once approved: the
+    draft's (``record_uid``, when a form or API call populated one) or a new one. Values sealed
+    for it (sensitive custom fields) therefore open on the created customer; the payload itself
+    is sealed for the ``change_request`` table, so sharing the uid opens nothing across tables.
+    """
     with _acting_as(actor):
         values = _known(values)
         values.pop("id", None)
@@ -207,8 +215,9 @@ def propose_create(actor, values: dict) -> ChangeRequest:
             errors["branch"] = str(_l("Choose the customer's branch."))
         if errors:
             raise ReviewRefused(errors, status=422)
+        identity = {"record_uid": record_uid} if record_uid else {}
         request = ChangeRequest(entity="customer", kind="create", status="pending",
-                                branch_id=values["branch_id"], maker_id=actor.id)
+                                branch_id=values["branch_id"], maker_id=actor.id, **identity)
         request.values = values
         return _file(request, actor)
 
@@ -257,7 +266,7 @@ def approve(actor, request_id: int) -> ChangeRequest:
 
         try:
             if customer is None:
-                customer = _new_customer(proposed)
+                customer = _new_customer(proposed, record_uid=request.record_uid)
             else:
                 v.apply_values(customer, proposed, db.session)
                 _normalise(customer)
@@ -464,11 +473,13 @@ def _record_errors(candidate: Customer, scope) -> dict:
     return errors
 
 
-def _new_customer(values: dict) -> Customer:
-    """A new customer from JSON values, numbered and added to the session (not committed)."""
+def _new_customer(values: dict, record_uid: str | None = None) -> Customer:
+    """A new customer from JSON values, numbered and added to the session (not committed);
+    ``record_uid``: the identity its sealed values were made for (a reviewed creation)."""
     from backoffice.customers import rules
 
-    customer = Customer(custom_fields={}, status="active")
+    identity = {"record_uid": record_uid} if record_uid else {}
+    customer = Customer(custom_fields={}, status="active", **identity)
     v.apply_values(customer, values, db.session)
     customer.customer_no = rules.next_customer_no()
     _normalise(customer)
@@ -505,11 +516,43 @@ def _stale_message():
 
 
 def _approval_detail(request, live: dict, customer: Customer) -> dict:
-    """What the log keeps of an approval: field, before and after, sensitive values masked."""
+    """What the log keeps of an approval: field, before and after, sensitive values masked.
+
+    Custom fields are logged one by one (``custom_fields.<key>``) in the form the customer's own
+    log rows use: a sensitive value opened only to be masked, never its ciphertext.
+    """
     after = v.snapshot(customer)
-    changed = sorted(request.fields)
-    return {"kind": request.kind, "request_uid": request.record_uid,
-            "changes": {f: [_masked(f, live.get(f)), _masked(f, after.get(f))] for f in changed}}
+    changes = {}
+    for field in sorted(request.fields):
+        if field == v.CUSTOM:
+            changes.update(_custom_changes(live.get(v.CUSTOM) or {}, after.get(v.CUSTOM) or {},
+                                           customer.record_uid))
+        else:
+            changes[field] = [_masked(field, live.get(field)), _masked(field, after.get(field))]
+    return {"kind": request.kind, "request_uid": request.record_uid, "changes": changes}
+
+
+def _custom_changes(before: dict, after: dict, uid) -> dict:
+    """``custom_fields.<key>`` -> [before, after] for every custom value the approval changed."""
+    from backoffice.fields.display import logged_stored
+    from backoffice.fields.registry import field_spec
+
+    changes = {}
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        spec = field_spec("customer", key, include_archived=True)
+        if spec is None:  # no definition to say it is not sensitive: keep no value
+            changes[f"{v.CUSTOM}.{key}"] = [_HIDDEN_IN_LOG if old is not None else None,
+                                            _HIDDEN_IN_LOG if new is not None else None]
+            continue
+        changes[f"{v.CUSTOM}.{key}"] = [logged_stored(spec, old, uid),
+                                        logged_stored(spec, new, uid)]
+    return changes
+
+
+_HIDDEN_IN_LOG = "******"
 
 
 def _masked(field, value):

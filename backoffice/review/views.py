@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import Forbidden
 
 from backoffice.review import service
-from backoffice.review.diff import diff_rows, label
+from backoffice.review.diff import diff_rows, field_labels
 
 KIND_LABELS = {"create": _l("New customer"), "update": _l("Change")}
 STATUS_LABELS = {"pending": _l("Pending"), "approved": _l("Approved"),
@@ -122,13 +122,14 @@ class ReviewView(BaseView):
         return redirect(url_for("ReviewView.show", pk=pk))
 
     def _list(self, changes, title, mine):
+        user = service.current_user()
         rows = []
         for change in changes:
             live = change.customer if change.customer_id is not None else None
             rows.append({
                 "change": change,
                 "subject": _subject(change, live),
-                "fields": ", ".join(label(f) for f in change.fields or []),
+                "fields": ", ".join(field_labels(change, user)),
                 "stale": service.is_stale(change),
             })
         return self.render_template("review/list.html", title=title, rows=rows, mine=mine,

@@ -54,3 +54,38 @@ def _keep(text: str, head: int, tail: int) -> str:
     if len(text) <= head + tail:
         return "*" * len(text)
     return text[:head] + "*" * (len(text) - head - tail) + (text[-tail:] if tail else "")
+
+
+# --- admin-defined (custom) fields -------------------------------------------------------------
+
+# A sensitive custom field is masked by what it holds: the counter-friendly masks for the types
+# that have one, nothing at all (``******``) for anything else.
+CUSTOM_TYPE_KINDS = {"mobile": "mobile", "prc_id": "id_number", "email": "email"}
+
+
+def custom_kind(spec) -> str | None:
+    """The masking kind of a custom field spec (None: not sensitive, shown as it is)."""
+    if not getattr(spec, "sensitive", False):
+        return None
+    return CUSTOM_TYPE_KINDS.get(spec.type, "secret")
+
+
+def custom_field_kind(key: str, entity: str | None = None) -> str | None:
+    """The masking kind of the custom field ``key`` (of ``entity``; any entity if None).
+
+    Archived fields count: their stored values stay sealed and must stay masked. A key that is
+    sensitive in any entity is masked when the entity is not known.
+    """
+    from backoffice.fields.registry import ENTITY_TABLES, field_spec
+
+    kinds = [custom_kind(spec) for name in ([entity] if entity else list(ENTITY_TABLES))
+             if (spec := field_spec(name, key, include_archived=True)) is not None]
+    return next((kind for kind in kinds if kind), None)
+
+
+def mask_custom(spec, value):
+    """A custom field's (typed or display) value as everyone but its record's owner sees it."""
+    kind = custom_kind(spec)
+    if kind is None or value is None or value == "":
+        return value
+    return mask_value(kind, value)

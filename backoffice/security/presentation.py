@@ -10,6 +10,7 @@ from backoffice.security.deep_profile import is_deep_profile_field, may_see_deep
 from backoffice.security.masking import SENSITIVE_FIELDS, mask_value
 
 HIDDEN_TEXT = "—"
+CUSTOM_DOCUMENT = "custom_fields"
 
 
 def customer_of(item):
@@ -22,7 +23,14 @@ def customer_of(item):
 
 
 def present(item, field: str, value):
-    """The value of ``item.field`` as the current user may see it."""
+    """The value of ``item.field`` as the current user may see it.
+
+    Custom fields (``custom_fields.<key>`` columns, or the whole ``custom_fields`` document) are
+    presented by ``backoffice.fields.display``: withheld from roles the field is not shown to,
+    masked when sensitive, whatever ``value`` the caller read.
+    """
+    if field == CUSTOM_DOCUMENT or field.startswith(CUSTOM_DOCUMENT + "."):
+        return _present_custom(item, field, value)
     name = field.rsplit(".", 1)[-1]
     entity = type(item).__name__
     if is_deep_profile_field(entity, name):
@@ -43,6 +51,9 @@ def present_row(item, row: dict) -> dict:
     Nested relation keys (``customer.mobile`` style, or nested dicts) are masked too.
     """
     for key, value in list(row.items()):
+        if key == CUSTOM_DOCUMENT:
+            row[key] = _present_custom(item, key, value)
+            continue
         if isinstance(value, dict):
             for inner, inner_value in list(value.items()):
                 if inner in SENSITIVE_FIELDS:
@@ -50,3 +61,20 @@ def present_row(item, row: dict) -> dict:
             continue
         row[key] = present(item, key, value)
     return row
+
+
+def _present_custom(item, field: str, value):
+    """A custom column's display text, or the document of the fields the user sees (API)."""
+    from backoffice.fields import display
+    from backoffice.fields.access import visible_specs
+    from backoffice.fields.registry import entity_of, field_spec
+
+    entity = entity_of(item)
+    if entity is None:
+        return value
+    if field == CUSTOM_DOCUMENT:
+        return display.api_document(item, visible_specs(entity))
+    spec = field_spec(entity, field[len(CUSTOM_DOCUMENT) + 1:], include_archived=True)
+    if spec is None or not spec.active:
+        return HIDDEN_TEXT
+    return display.shown(item, spec)

@@ -23,8 +23,20 @@ from sqlalchemy.sql.elements import False_
 
 from models import Account, ChangeRequest, Customer, FollowUp, Interaction, Transaction
 
+from models.complaints import Complaint, CustomerServiceFlag  # issue 8
+from models.consent import Consent  # issue 8
+from models.greetings import GreetingDispatch  # issue 8
+from models.loans import LoanApplication  # issue 8
+from models.campaigns import CampaignTarget  # issue 6
+from models.segments import SegmentMembership, TierChange  # issue 6
+from models.churn import ChurnScore  # issue 7
+
 # Entities reached from a customer through their ``customer_id`` column.
-CUSTOMER_CHILDREN = (Account, Transaction, Interaction, FollowUp)
+CUSTOMER_CHILDREN = (Account, Transaction, Interaction, FollowUp,
+                     Consent, GreetingDispatch, Complaint, LoanApplication,
+                     CustomerServiceFlag,  # issue 8
+                     CampaignTarget, SegmentMembership, TierChange,  # issue 6
+                     ChurnScore)  # issue 7
 SCOPED_ENTITIES = (Customer, *CUSTOMER_CHILDREN, ChangeRequest)  # requests: see below
 
 

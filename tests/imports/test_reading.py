@@ -197,10 +197,11 @@ def test_churn_dataset_is_read_and_mapped():
     assert len(rows) == 10_000
     assert [r.number for r in rows] == list(range(2, 10_002))
     result = mapping.auto_map(table.headers, "customers", sample_rows=[r.values for r in rows])
-    assert result.columns == {"Surname": "name", "Gender": "gender"}
+    # CustomerId is the bank's customer number (not an identity document): see mapping.SYNONYMS.
+    assert result.columns == {"CustomerId": "customer_no", "Surname": "name", "Gender": "gender"}
     types = {c.header: c.inferred_type for c in result.unmatched}
     assert types == {
-        "RowNumber": "integer", "CustomerId": "integer", "CreditScore": "integer",
+        "RowNumber": "integer", "CreditScore": "integer",
         "Geography": "choice", "Age": "integer", "Tenure": "integer", "Balance": "money",
         "NumOfProducts": "integer", "HasCrCard": "boolean", "IsActiveMember": "boolean",
         "EstimatedSalary": "money", "Exited": "boolean"}

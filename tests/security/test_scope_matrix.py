@@ -24,7 +24,8 @@ PK_WRITES = {"/edit/<pk>", "/delete/<pk>", "/api/v1/{r}/<pk>", "/api/v1/{r}/<int
              "/action/<string:name>/<pk>"}
 LISTS = {"/list/", "/api/v1/{r}/"}
 NO_RECORD = {"/add", "/api/v1/{r}/_info", "/download/<string:filename>", "/action_post",
-             "/export/<string:fmt>"}
+             "/export/<string:fmt>",
+             "/save-view"}  # a personal field set (list layout): no record, POST only
 
 
 RECORD_COUNT = re.compile(r"(?:Record Count|记录数)\s*:?\s*(?:<[^>]+>\s*)*(\d+)")

@@ -100,6 +100,8 @@ class World:
     interactions: dict = field(default_factory=dict)
     follow_ups: dict = field(default_factory=dict)
     product_id: int = 0
+    # Further scoped entities' ids: entity name -> {customer key: id} (issue 8 and later).
+    extra: dict = field(default_factory=dict)
 
     def records_of(self, customer_key: str) -> dict:
         """Every scoped record id belonging to one customer, by entity name."""
@@ -109,6 +111,7 @@ class World:
             "Transaction": self.transactions[customer_key],
             "Interaction": self.interactions[customer_key],
             "FollowUp": self.follow_ups[customer_key],
+            **{entity: ids[customer_key] for entity, ids in self.extra.items()},
         }
 
 
@@ -174,8 +177,45 @@ def seed_world(session, appbuilder) -> World:
         world.transactions[key] = txn.id
         world.interactions[key] = interaction.id
         world.follow_ups[key] = task.id
+    _seed_service_records(session, world)  # issue 8
     session.commit()
     return world
+
+
+def _seed_service_records(session, world: World) -> None:
+    """One consent, greeting dispatch, complaint, loan application and service flag per
+    customer (issue 8), so the scope matrix exercises those screens too."""
+    from sqlalchemy import select
+
+    from models import (Complaint, Consent, CustomerServiceFlag, GreetingDispatch,
+                        LoanApplication, Occasion, ServiceFlagType)
+
+    occasion_id = session.scalar(select(Occasion.id).where(Occasion.code == "birthday"))
+    flag_type = ServiceFlagType(code="hearing_aid", label_zh="听力辅助", label_en="Hearing aid",
+                                active=True)
+    session.add(flag_type)
+    session.flush()
+    for serial, key in enumerate(CUSTOMERS, start=1):
+        customer_id = world.customers[key]
+        records = {
+            "Consent": Consent(customer_id=customer_id, channel="sms", purpose="service",
+                               granted=True, source="counter"),
+            "GreetingDispatch": GreetingDispatch(
+                customer_id=customer_id, occasion_id=occasion_id, channel="email",
+                occasion_date=dt.date(2025, serial, 10 + serial), status="sent", attempts=1),
+            "Complaint": Complaint(customer_id=customer_id, summary=f"测试投诉 {key}",
+                                   status="open"),
+            "LoanApplication": LoanApplication(customer_id=customer_id,
+                                               application_no=f"LN-W-{serial:04d}",
+                                               amount=Decimal("100000.00"), status="submitted"),
+            "CustomerServiceFlag": CustomerServiceFlag(customer_id=customer_id,
+                                                       flag_type_id=flag_type.id,
+                                                       note=f"说话请放慢 {key}"),
+        }
+        session.add_all(records.values())
+        session.flush()
+        for entity, record in records.items():
+            world.extra.setdefault(entity, {})[key] = record.id
 
 
 def customer_number(world: World, key: str) -> str:

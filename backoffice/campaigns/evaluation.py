@@ -1,0 +1,176 @@
+"""Effect evaluation (效果评估): reach, response, conversion and uplift over the control group.
+
+Figures come from grouped queries over ``campaign_target`` through the ORM, so the record scope
+applies: a relationship manager sees the figures of their own customers, a branch manager their
+branch's, a senior manager the whole campaign (``flask crm campaign evaluate`` runs unscoped).
+
+Definitions (target group unless said otherwise):
+
+* reach: targets contacted (their follow-up task done, or the message handed to the channel);
+* response rate: targets who responded / targets;
+* conversion rate: converted / group size, for both groups;
+* converted amount: sum of converted amounts of the target group;
+* new customers acquired: converted targets who held no account of the product before the
+  campaign started (new to the product; everyone targeted is already a customer of the bank);
+* uplift: target conversion rate − control conversion rate, 95% CI (``stats.uplift``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, exists, func, literal, or_, select
+
+from backoffice.campaigns import stats
+from models import Account, Branch, Campaign, CampaignTarget, FollowUp, Staff
+
+
+@dataclass
+class GroupFigures:
+    size: int = 0
+    contacted: int = 0
+    responded: int = 0
+    converted: int = 0
+    amount: Decimal = Decimal(0)
+    new_customers: int = 0
+
+
+@dataclass
+class Line:
+    """One row of a breakdown (overall, a branch, an RM)."""
+
+    key: object
+    label: str
+    target: GroupFigures
+    control: GroupFigures
+
+    @property
+    def reach(self):
+        return stats.rate(self.target.contacted, self.target.size)
+
+    @property
+    def response_rate(self):
+        return stats.rate(self.target.responded, self.target.size)
+
+    @property
+    def conversion_rate(self):
+        return stats.rate(self.target.converted, self.target.size)
+
+    @property
+    def control_conversion_rate(self):
+        return stats.rate(self.control.converted, self.control.size)
+
+    @property
+    def uplift(self):
+        return stats.uplift(self.target.converted, self.target.size, self.control.converted,
+                            self.control.size)
+
+    def as_dict(self) -> dict:
+        up = self.uplift
+        return {"label": self.label, "target": vars(self.target), "control": vars(self.control),
+                "reach": self.reach, "response_rate": self.response_rate,
+                "conversion_rate": self.conversion_rate,
+                "control_conversion_rate": self.control_conversion_rate,
+                "uplift": None if up is None else {
+                    "difference": up.difference, "ci_low": up.low, "ci_high": up.high,
+                    "standard_error": up.standard_error, "rough": up.rough}}
+
+
+@dataclass
+class Report:
+    overall: Line
+    by_branch: list[Line] = field(default_factory=list)
+    by_rm: list[Line] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"overall": self.overall.as_dict(),
+                "by_branch": [line.as_dict() for line in self.by_branch],
+                "by_rm": [line.as_dict() for line in self.by_rm]}
+
+
+def _figures(session, campaign: Campaign, key_column=None):
+    t = CampaignTarget
+    start = campaign.start_on or dt.date.max
+    task_done = exists(select(literal(1)).select_from(FollowUp).where(
+        FollowUp.id == t.follow_up_id, FollowUp.status == "done"))
+    held_before = exists(select(literal(1)).select_from(Account).where(
+        Account.customer_id == t.customer_id, Account.product_id == campaign.product_id,
+        Account.opened_on < start))
+    contacted = or_(t.contacted_at.is_not(None), task_done)
+    columns = [
+        t.target_group, func.count(t.id),
+        func.sum(case((contacted, 1), else_=0)),
+        func.sum(case((t.responded_at.is_not(None), 1), else_=0)),
+        func.sum(case((t.converted_at.is_not(None), 1), else_=0)),
+        func.coalesce(func.sum(case((t.converted_at.is_not(None), t.converted_amount),
+                                    else_=0)), 0),
+        func.sum(case((and_(t.converted_at.is_not(None), ~held_before), 1), else_=0)),
+    ]
+    group_by = [t.target_group]
+    if key_column is not None:
+        columns.insert(0, key_column)
+        group_by.insert(0, key_column)
+    query = select(*columns).where(t.campaign_id == campaign.id).group_by(*group_by)
+    return session.execute(query).all()
+
+
+def _fill(figures: GroupFigures, row) -> None:
+    figures.size, figures.contacted, figures.responded, figures.converted = (
+        int(row[0]), int(row[1] or 0), int(row[2] or 0), int(row[3] or 0))
+    figures.amount = Decimal(str(row[4] or 0)).quantize(Decimal("0.01"))
+    figures.new_customers = int(row[5] or 0)
+
+
+def _lines(rows, labels) -> list[Line]:
+    lines: dict = {}
+    for key, group, *values in rows:
+        line = lines.setdefault(key, Line(key, labels.get(key, _("(none)")), GroupFigures(),
+                                          GroupFigures()))
+        _fill(line.target if group == "target" else line.control, values)
+    return sorted(lines.values(), key=lambda line: str(line.label))
+
+
+def evaluate(session, campaign: Campaign) -> Report:
+    overall = Line(None, _("All targets"), GroupFigures(), GroupFigures())
+    for group, *values in _figures(session, campaign):
+        _fill(overall.target if group == "target" else overall.control, values)
+    branch_rows = _figures(session, campaign, CampaignTarget.branch_id)
+    rm_rows = _figures(session, campaign, CampaignTarget.assignee_id)
+    branches = dict(session.execute(select(Branch.id, Branch.name).where(
+        Branch.id.in_({row[0] for row in branch_rows if row[0] is not None}))).all())
+    staff = {s.id: repr(s) for s in session.scalars(select(Staff).where(
+        Staff.id.in_({row[0] for row in rm_rows if row[0] is not None})))}
+    return Report(overall, _lines(branch_rows, branches), _lines(rm_rows, staff))
+
+
+def percent(value) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def as_text(campaign: Campaign, report: Report) -> str:
+    """The evaluation as the CLI prints it."""
+    lines = [f"{_('Campaign')} #{campaign.id} {campaign.name} ({campaign.status})"]
+    header = (f"{'':24} {_('Targets'):>8} {_('Reach'):>7} {_('Response'):>8} "
+              f"{_('Conversion'):>10} {_('Control'):>8} {_('Control conversion'):>10} "
+              f"{_('Amount'):>14} {_('New'):>5}  {_('Uplift (95% CI)')}")
+    lines.append(header)
+    for section, rows in ((None, [report.overall]), (_("By branch"), report.by_branch),
+                          (_("By relationship manager"), report.by_rm)):
+        if section:
+            lines.append(f"-- {section}")
+        for line in rows:
+            up = line.uplift
+            interval = ("—" if up is None else
+                        f"{up.difference * 100:+.2f} pp [{up.low * 100:+.2f}, "
+                        f"{up.high * 100:+.2f}]" + (" *" if up.rough else ""))
+            lines.append(
+                f"{str(line.label)[:24]:24} {line.target.size:>8} {percent(line.reach):>7} "
+                f"{percent(line.response_rate):>8} {percent(line.conversion_rate):>10} "
+                f"{line.control.size:>8} {percent(line.control_conversion_rate):>10} "
+                f"{line.target.amount:>14,.2f} {line.target.new_customers:>5}  {interval}")
+    lines.append(_("Uplift: difference of conversion rates, target minus control; 95% CI by "
+                   "the normal approximation (unpooled). * fewer than 5 conversions or "
+                   "non-conversions in a group: indicative only."))
+    return "\n".join(lines)

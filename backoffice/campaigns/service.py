@@ -1,0 +1,331 @@
+"""Campaign use cases, shared by the screens, the CLI and the jobs.
+
+Each validates first (collecting every problem), then does its work in one transaction it
+commits. The state machine: draft → submitted → approved → running → closed; a reviewer may send
+a submission back to draft with a note. Approval needs ``can_approve`` on ``Campaign`` (senior
+managers) and someone other than the campaign's author.
+
+Launch is set-based: one query counts the candidates and the drops per gate reason, one reads
+the ids that pass (with owner, branch and consents), the control split is a hash per customer
+(``stats.in_control``), targets are inserted in batches, and the follow-up tasks for the phone
+channel are one ``INSERT ... SELECT``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, update
+
+from backoffice.campaigns import gate, stats
+from backoffice.errors import WriteRefused
+from backoffice.extensions import db
+from backoffice.segments import rules as r
+from models import (
+    Account,
+    Campaign,
+    CampaignTarget,
+    Customer,
+    FollowUp,
+    Product,
+    SegmentMembership,
+    Transaction,
+)
+from models.base import utcnow
+from models.campaigns import CONSENT_COLUMNS
+from models.choices import TIERS
+
+PERMISSION_VIEW = "Campaign"
+INSERT_BATCH = 5000
+TRANSITIONS = {"submit": ("draft", "submitted"), "approve": ("submitted", "approved"),
+               "reject": ("submitted", "draft"), "launch": ("approved", "running"),
+               "close": ("running", "closed")}
+
+
+class CampaignRefused(WriteRefused):
+    """The campaign or the action is not valid; ``errors`` maps fields to messages."""
+
+
+def validity_days() -> int:
+    if has_app_context():
+        return int(current_app.config.get("CRM_RISK_ASSESSMENT_VALIDITY_DAYS")
+                   or gate.DEFAULT_VALIDITY_DAYS)
+    return gate.DEFAULT_VALIDITY_DAYS
+
+
+# --- editing ---------------------------------------------------------------------------------
+
+
+def clean_campaign(data: dict, fields: dict) -> dict:
+    """Typed values of a campaign form, or ``CampaignRefused`` with every problem."""
+    errors, clean = {}, {}
+    name = (data.get("name") or "").strip()
+    if not name:
+        errors["name"] = _l("A campaign needs a name.")
+    clean["name"] = name[:100]
+    clean["product_id"] = _int_or_none(data.get("product_id"))
+    clean["target_segment_ids"] = [int(v) for v in data.get("target_segment_ids") or []]
+    tiers = list(data.get("target_tiers") or [])
+    if set(tiers) - set(TIERS):
+        errors["target_tiers"] = _l("Unknown tier.")
+    clean["target_tiers"] = tiers
+    channels = list(data.get("channels") or [])
+    if set(channels) - set(CONSENT_COLUMNS):
+        errors["channels"] = _l("Unknown channel.")
+    clean["channels"] = channels
+    try:
+        clean["target_rule"] = r.validate(data.get("target_rule") or {"op": "and", "items": []},
+                                          fields)
+    except r.RuleError as exc:
+        errors["target_rule"] = "; ".join(exc.errors)
+    clean["start_on"], clean["end_on"] = data.get("start_on"), data.get("end_on")
+    if clean["start_on"] and clean["end_on"] and clean["end_on"] < clean["start_on"]:
+        errors["end_on"] = _l("The campaign cannot end before it starts.")
+    clean["message_template"] = data.get("message_template") or None
+    clean["offer"] = (data.get("offer") or "").strip()[:255] or None
+    try:
+        share = Decimal(str(data.get("control_share") if data.get("control_share")
+                            not in (None, "") else "0.1"))
+    except InvalidOperation:
+        share = Decimal(-1)
+    if not Decimal(0) <= share < Decimal("0.9"):
+        errors["control_share"] = _l("The control share is a fraction from 0 to 0.9.")
+    clean["control_share"] = share
+    clean["control_seed"] = _int_or_none(data.get("control_seed")) or 0
+    if errors:
+        raise CampaignRefused(errors)
+    return clean
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def save(campaign: Campaign, clean: dict, actor_id: int | None) -> Campaign:
+    if campaign.status not in ("draft",):
+        raise CampaignRefused({"_": _l("Only a draft campaign can be edited.")})
+    for key, value in clean.items():
+        setattr(campaign, key, value)
+    if campaign.id is None:
+        campaign.created_by_id = actor_id
+        db.session.add(campaign)
+    db.session.commit()
+    return campaign
+
+
+# --- the state machine -----------------------------------------------------------------------
+
+
+def readiness_errors(campaign: Campaign) -> dict:
+    """What a campaign lacks before it can be submitted."""
+    errors = {}
+    if campaign.product_id is None:
+        errors["product_id"] = _l("Choose the product the campaign offers.")
+    if not campaign.channels:
+        errors["channels"] = _l("Choose at least one channel.")
+    if not campaign.start_on or not campaign.end_on:
+        errors["start_on"] = _l("Set the start and end dates.")
+    return errors
+
+
+def transition(campaign: Campaign, action: str, actor, note: str | None = None,
+               may_approve: bool = False) -> Campaign:
+    """Move a campaign one step (``submit``, ``approve``, ``reject``, ``close``)."""
+    if action not in TRANSITIONS or action == "launch":
+        raise CampaignRefused({"_": _l("Unknown action.")})
+    source, target = TRANSITIONS[action]
+    if campaign.status != source:
+        raise CampaignRefused({"_": _l("The campaign is not in the right state for this.")})
+    if action == "submit":
+        errors = readiness_errors(campaign)
+        if errors:
+            raise CampaignRefused(errors)
+        campaign.submitted_at = utcnow()
+    if action in ("approve", "reject"):
+        if not may_approve:
+            raise CampaignRefused({"_": _l("Only a senior manager approves campaigns.")})
+        if actor is not None and campaign.created_by_id == actor.id:
+            raise CampaignRefused({"_": _l("Someone other than the author must review it.")})
+        if action == "reject" and not (note or "").strip():
+            raise CampaignRefused({"review_note": _l("Say why the campaign goes back.")})
+        campaign.review_note = (note or "").strip()[:500] or None
+        if action == "approve":
+            campaign.approved_by_id = actor.id if actor is not None else None
+            campaign.approved_at = utcnow()
+    if action == "close":
+        campaign.closed_at = utcnow()
+    campaign.status = target
+    db.session.commit()
+    return campaign
+
+
+# --- who is targeted -------------------------------------------------------------------------
+
+
+def candidate_condition(campaign: Campaign, fields: dict, today: dt.date, dialect: str):
+    """Active customers in any target segment or tier, matching the campaign's extra filters."""
+    parts = [Customer.status == "active"]
+    audience = []
+    if campaign.target_segment_ids:
+        audience.append(exists(select(literal(1)).select_from(SegmentMembership).where(
+            SegmentMembership.customer_id == Customer.id,
+            SegmentMembership.segment_id.in_(list(campaign.target_segment_ids)))))
+    if campaign.target_tiers:
+        audience.append(func.coalesce(Customer.tier_override, Customer.tier)
+                        .in_(list(campaign.target_tiers)))
+    if audience:
+        parts.append(or_(*audience))
+    if campaign.target_rule and campaign.target_rule.get("items"):
+        parts.append(r.compile_rule(campaign.target_rule, fields, today=today, dialect=dialect))
+    return and_(*parts)
+
+
+def gate_counts(session, campaign: Campaign, fields: dict, today: dt.date) -> dict:
+    """Candidates, drops per reason (a customer may fail several) and how many pass: one query."""
+    product = session.get(Product, campaign.product_id)
+    dialect = session.get_bind().dialect.name
+    conditions = gate.pass_conditions(product.risk_level, campaign.channels, today,
+                                      validity_days())
+    columns = [func.count(Customer.id)]
+    columns += [func.coalesce(func.sum(case((cond, 0), else_=1)), 0)
+                for cond in conditions.values()]
+    columns.append(func.coalesce(func.sum(case((and_(*conditions.values()), 1), else_=0)), 0))
+    row = session.execute(select(*columns).where(
+        candidate_condition(campaign, fields, today, dialect))).one()
+    report = {"candidates": int(row[0]), "passed": int(row[-1])}
+    report["dropped"] = {reason: int(v) for reason, v in zip(conditions, row[1:-1])}
+    report["dropped_total"] = report["candidates"] - report["passed"]
+    return report
+
+
+def launch(campaign_id: int, fields: dict, today: dt.date | None = None) -> dict:
+    """Approved → running: gate, split, targets, follow-up tasks. Runs unscoped (a job)."""
+    session = db.session
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.status != "approved":
+        raise CampaignRefused({"_": _l("Only an approved campaign can be launched.")})
+    today = today or utcnow().date()
+    product = session.get(Product, campaign.product_id)
+    dialect = session.get_bind().dialect.name
+    report = gate_counts(session, campaign, fields, today)
+    consent_columns = [getattr(Customer, CONSENT_COLUMNS[c]) for c in campaign.channels]
+    rows = session.execute(select(Customer.id, Customer.owner_id, Customer.branch_id,
+                                  *consent_columns).where(
+        candidate_condition(campaign, fields, today, dialect),
+        gate.passes(product.risk_level, campaign.channels, today, validity_days()))
+        .order_by(Customer.id)).all()
+    share, now = float(campaign.control_share), utcnow()
+    targets, groups = [], {"target": 0, "control": 0}
+    for pk, owner_id, branch_id, *consents in rows:
+        channel = next(c for c, ok in zip(campaign.channels, consents) if ok)
+        group = ("control" if stats.in_control(campaign.id, campaign.control_seed, pk, share)
+                 else "target")
+        groups[group] += 1
+        targets.append({"campaign_id": campaign.id, "customer_id": pk, "target_group": group,
+                        "channel": channel, "assignee_id": owner_id, "branch_id": branch_id,
+                        "created_at": now,
+                        "contacted_at": now if group == "target" and channel != "phone"
+                        else None})
+    table = CampaignTarget.__table__
+    for start in range(0, len(targets), INSERT_BATCH):
+        session.execute(insert(table), targets[start:start + INSERT_BATCH])
+    report["groups"] = groups
+    report["tasks"] = _create_tasks(session, campaign, now)
+    campaign.gate_report = report
+    campaign.status, campaign.launched_at = "running", now
+    session.commit()
+    return report
+
+
+def _create_tasks(session, campaign: Campaign, now) -> int:
+    """Phone targets become follow-up tasks for their RM (one INSERT ... SELECT)."""
+    t, f = CampaignTarget.__table__, FollowUp.__table__
+    due = dt.datetime.combine(campaign.start_on or now.date(), dt.time(1)) + dt.timedelta(days=3)
+    marker = f"campaign #{campaign.id}"
+    title = f"{_l('Campaign')}: {campaign.name}"[:200]
+    chosen = select(t.c.customer_id, t.c.assignee_id, literal(title), literal("other"),
+                    literal(due), literal("open"), literal("campaign"), literal(marker),
+                    literal(now)).where(t.c.campaign_id == campaign.id,
+                                        t.c.target_group == "target", t.c.channel == "phone")
+    result = session.execute(insert(f).from_select(
+        ["customer_id", "assignee_id", "title", "task_type", "due_at", "status", "source",
+         "notes", "created_at"], chosen))
+    task = (select(func.max(f.c.id)).where(f.c.customer_id == t.c.customer_id,
+                                           f.c.source == "campaign", f.c.notes == marker)
+            .scalar_subquery())
+    session.execute(update(t).where(t.c.campaign_id == campaign.id,
+                                    t.c.target_group == "target", t.c.channel == "phone")
+                    .values(follow_up_id=task))
+    return int(result.rowcount or 0)
+
+
+# --- outcomes --------------------------------------------------------------------------------
+
+
+def record_outcome(target: CampaignTarget, *, responded: bool, converted: bool,
+                   amount=None, source: str = "staff") -> CampaignTarget:
+    """A response or conversion reported by staff or an import (the caller checked scope)."""
+    errors = {}
+    value = None
+    if amount not in (None, ""):
+        try:
+            value = Decimal(str(amount).replace(",", ""))
+        except InvalidOperation:
+            errors["amount"] = _l("The amount must be a number.")
+        else:
+            if value < 0 or not value.is_finite():
+                errors["amount"] = _l("The amount cannot be negative.")
+    if errors:
+        raise CampaignRefused(errors)
+    now = utcnow()
+    target.responded_at = (target.responded_at or now) if (responded or converted) else None
+    target.converted_at = (target.converted_at or now) if converted else None
+    target.converted_amount = value if converted else None
+    target.outcome_source = source
+    if target.target_group == "target" and target.contacted_at is None and responded:
+        target.contacted_at = now
+    return target
+
+
+def detect_conversions(campaign_id: int) -> int:
+    """Purchases of the campaign product within its window become conversions (both groups):
+    money in to an account of the product, or an account of it opened in the window."""
+    session = db.session
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.product_id is None or not campaign.start_on:
+        return 0
+    start = dt.datetime.combine(campaign.start_on, dt.time())
+    end = dt.datetime.combine((campaign.end_on or utcnow().date()) + dt.timedelta(days=1),
+                              dt.time())
+    t = CampaignTarget.__table__
+    tx = Transaction.__table__
+    acc = Account.__table__
+    bought = tx.join(acc, acc.c.id == tx.c.account_id)
+    in_window = and_(tx.c.customer_id == t.c.customer_id,
+                     acc.c.product_id == campaign.product_id, tx.c.direction == "in",
+                     tx.c.occurred_at >= start, tx.c.occurred_at < end)
+    purchases = select(func.min(tx.c.occurred_at)).select_from(bought).where(in_window)
+    amount = select(func.sum(tx.c.amount)).select_from(bought).where(in_window)
+    opened = select(literal(1)).select_from(acc).where(
+        acc.c.customer_id == t.c.customer_id, acc.c.product_id == campaign.product_id,
+        acc.c.opened_on >= campaign.start_on,
+        acc.c.opened_on <= (campaign.end_on or utcnow().date()))
+    found = or_(exists(select(literal(1)).select_from(bought).where(in_window)),
+                exists(opened))
+    first_open = (select(func.min(acc.c.opened_on)).where(
+        acc.c.customer_id == t.c.customer_id, acc.c.product_id == campaign.product_id,
+        acc.c.opened_on >= campaign.start_on).scalar_subquery())
+    result = session.execute(
+        update(t).where(t.c.campaign_id == campaign.id, t.c.converted_at.is_(None), found)
+        .values(converted_at=func.coalesce(purchases.scalar_subquery(), first_open),
+                responded_at=func.coalesce(t.c.responded_at,
+                                           purchases.scalar_subquery(), first_open),
+                converted_amount=func.coalesce(amount.scalar_subquery(), 0),
+                outcome_source="transaction"))
+    session.commit()
+    return int(result.rowcount or 0)

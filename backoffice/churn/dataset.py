@@ -1,0 +1,181 @@
+"""Which features a model uses, and the feature frames of chunks of customers.
+
+A model is generic over the bank's data: besides the built-in behaviour features it takes any
+standard customer column or custom field an admin marks (the ``model_features`` setting, or
+``--features`` on the command line). Custom fields are described by the one field catalogue
+(``backoffice.fields.registry``); their values are read from ``customer.custom_fields``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backoffice.churn import extract
+from backoffice.churn import features as F
+
+MODEL_FEATURES_SETTING = "model_features"
+USABLE_CUSTOM_TYPES = ("integer", "decimal", "money", "boolean", "choice", "multi_choice",
+                       "text", "date")
+CATEGORICAL_CUSTOM_TYPES = ("choice", "multi_choice", "text")
+
+
+class FeatureError(ValueError):
+    """A feature or target name that does not exist or cannot be used (a clear message)."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The fields beyond the built-ins: custom field specs and standard column names."""
+
+    custom: tuple = ()
+    standard: tuple = ()
+
+    @property
+    def names(self) -> list[str]:
+        return (list(F.BUILTIN) + [F.standard_column(n) for n in self.standard]
+                + [F.field_column(s.key) for s in self.custom])
+
+    @property
+    def categorical(self) -> list[str]:
+        return (list(F.BUILTIN_CATEGORICAL)
+                + [F.standard_column(n) for n in self.standard
+                   if extract.STANDARD_FEATURE_COLUMNS[n] == "categorical"]
+                + [F.field_column(s.key) for s in self.custom
+                   if s.type in CATEGORICAL_CUSTOM_TYPES])
+
+    def as_config(self) -> dict:
+        return {"custom": [s.key for s in self.custom], "standard": list(self.standard)}
+
+
+def _catalog(session):
+    from backoffice.fields.registry import field_catalog
+
+    return {spec.key: spec for spec in field_catalog("customer", session=session)}
+
+
+def find_spec(catalog: dict, name: str):
+    """A field by key, or case-insensitively by key or label (an imported column ``Exited``
+    becomes the field ``exited`` labelled "Exited")."""
+    if name in catalog:
+        return catalog[name]
+    wanted = name.strip().lower()
+    for spec in catalog.values():
+        names = (spec.key, spec.label_en or "", spec.label_zh or "", spec.key.replace("_", ""))
+        if wanted in (n.lower() for n in names):
+            return spec
+    return None
+
+
+def resolve(session, names, *, exclude=()) -> Selection:
+    """Names given by an admin (``Balance``, ``cf.Balance``, ``customer.flag_vip``) as a
+    selection; an unknown or unusable name is refused with the reason."""
+    catalog = _catalog(session)
+    custom, standard, problems = [], [], []
+    for raw in names:
+        name = raw.strip()
+        if not name or name in F.BUILTIN:
+            continue
+        if name.startswith("customer."):
+            column = name.split(".", 1)[1]
+            if column in extract.STANDARD_FEATURE_COLUMNS:
+                standard.append(column)
+            else:
+                problems.append(f"{name}: not a standard column models may use (choose from "
+                                f"{', '.join(sorted(extract.STANDARD_FEATURE_COLUMNS))})")
+            continue
+        key = name[3:] if name.startswith("cf.") else name
+        spec = find_spec(catalog, key)
+        if spec is None:
+            if key in extract.STANDARD_FEATURE_COLUMNS:
+                standard.append(key)
+            else:
+                problems.append(f"{name}: no such active customer field")
+        elif spec.key in exclude:
+            problems.append(f"{name}: is the target, it cannot also be a feature")
+        elif spec.sensitive:
+            problems.append(f"{name}: is a sensitive (encrypted) field; models do not read it")
+        elif spec.type not in USABLE_CUSTOM_TYPES:
+            problems.append(f"{name}: fields of type {spec.type} cannot be model features")
+        else:
+            custom.append(spec)
+    if problems:
+        raise FeatureError("; ".join(problems))
+    return Selection(custom=tuple(dict.fromkeys(custom)), standard=tuple(dict.fromkeys(standard)))
+
+
+def default_selection(session, *, exclude=()) -> tuple[Selection, str]:
+    """The admin's marked fields, or (none marked) every usable non-sensitive custom field.
+
+    Returns the selection and a sentence saying where it came from (printed by the CLI).
+    """
+    from models.churn import ChurnSetting
+
+    setting = session.get(ChurnSetting, MODEL_FEATURES_SETTING)
+    marked = (setting.value or {}).get("features") if setting is not None else None
+    if marked:
+        return resolve(session, marked, exclude=exclude), "fields marked as model features"
+    specs = [s for s in _catalog(session).values()
+             if s.key not in exclude and not s.sensitive and s.type in USABLE_CUSTOM_TYPES]
+    return Selection(custom=tuple(specs)), "every usable custom field (none marked)"
+
+
+def chunk_features(session, snapshot: extract.Snapshot, selection: Selection, lo: int,
+                   hi: int, *, where=None, with_json: bool = False):
+    """``(customers, features)`` of the customers with ids in [lo, hi] (and ``where``)."""
+    customers = extract.customer_rows(session, snapshot, lo, hi,
+                                      custom_json=with_json or bool(selection.custom),
+                                      standard=selection.standard, where=where)
+    if customers.empty:
+        return customers, pd.DataFrame()
+    tx = extract.transaction_aggregates(session, snapshot, lo, hi)
+    accounts = extract.account_aggregates(session, snapshot, lo, hi)
+    interactions = extract.interaction_aggregates(session, snapshot, lo, hi)
+    extra = customers.set_index("id")[[F.standard_column(n) for n in selection.standard]]
+    extra = extra.apply(lambda col: col.astype(float) if col.dtype == bool else col)
+    if selection.custom:
+        extra = extra.join(F.custom_field_columns(customers.set_index("id")["custom_fields"],
+                                                  selection.custom))
+    frame = F.build_features(customers, tx, accounts, interactions, extra=extra)
+    return customers, frame[selection.names]
+
+
+def target_values(customers: pd.DataFrame, target: str, catalog_spec=None) -> pd.Series:
+    """The known outcome per customer (1 left, 0 stayed, NaN unknown), indexed by id."""
+    index = customers["id"].to_numpy()
+    if target == "status:closed":
+        status = customers["customer_status"].to_numpy()
+        values = np.where(status == "closed", 1.0, np.where(status == "deceased", np.nan, 0.0))
+        return pd.Series(values, index=index)
+    raw = customers.set_index("id")["custom_fields"]
+    values = raw.map(lambda d: d.get(catalog_spec.key) if isinstance(d, dict) else None)
+    numeric = catalog_spec.type in ("integer", "decimal")
+    typed = F.typed_values(values, "decimal" if numeric else "boolean")
+    typed = typed.where(typed.isna() | (typed == 0) | (typed == 1), np.nan)
+    return pd.Series(typed.to_numpy(dtype=float), index=index)
+
+
+def resolve_target(session, target: str | None):
+    """``(target code, spec or None)``: ``None``/``closed`` means closed customers left."""
+    if target in (None, "", "closed", "status:closed"):
+        return "status:closed", None
+    key = target[3:] if target.startswith("cf.") else target
+    spec = find_spec(_catalog(session), key)
+    if spec is None:
+        raise FeatureError(f"target {target}: no such active customer field")
+    if spec.sensitive:
+        raise FeatureError(f"target {target}: is a sensitive field; models do not read it")
+    if spec.type not in ("boolean", "integer", "decimal", "choice", "text"):
+        raise FeatureError(f"target {target}: a {spec.type} field cannot be a 0/1 outcome")
+    return f"custom_fields.{key}", spec
+
+
+def selection_from_config(session, config: dict) -> Selection:
+    """The selection a stored model was trained with (archived fields still read)."""
+    from backoffice.fields.registry import field_catalog
+
+    specs = {s.key: s for s in field_catalog("customer", include_archived=True, session=session)}
+    keys = (config or {}).get("custom", [])
+    return Selection(custom=tuple(specs[k] for k in keys if k in specs),
+                     standard=tuple((config or {}).get("standard", [])))

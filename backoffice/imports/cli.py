@@ -1,0 +1,58 @@
+"""``flask crm import PATH --kind ...``: the import as one command, printing a JSON summary.
+
+The command acts as the system (like every ``flask crm`` command, it needs shell access to a
+configured server): it writes directly, with no second-person approval, and the operation log
+records the batch with no acting user. The summary names the batch, the counts and, when rows
+were rejected, where the error report is (``--report FILE`` also writes it there).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", required=True,
+              type=click.Choice(["customers", "accounts", "transactions", "interactions"]))
+@click.option("--mode", default="atomic", show_default=True,
+              type=click.Choice(["atomic", "skip-bad"]))
+@click.option("--dry-run", is_flag=True, help="Plan and count only; write nothing.")
+@click.option("--mapping", "template", default=None, help="A saved mapping template's name.")
+@click.option("--create-fields", is_flag=True,
+              help="Make custom fields of columns that match no field (types inferred).")
+@click.option("--sheet", default=None, help="The workbook sheet (default: the first).")
+@click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write the error report (XLSX) to this file.")
+@with_appcontext
+def import_command(path, kind, mode, dry_run, template, create_fields, sheet, report_path):
+    """Import a CSV or XLSX file of customers, accounts, transactions or interactions."""
+    from backoffice.extensions import db
+    from backoffice.imports import files, pipeline, service
+    from backoffice.imports.reading import ImportFileError
+
+    session = db.session
+    try:
+        batch, _ = service.upload(session, path.read_bytes(), path.name, kind,
+                                  mode=mode.replace("-", "_"), sheet=sheet,
+                                  template_name=template, create_fields=create_fields)
+    except ImportFileError as problem:
+        raise click.ClickException(str(problem.message)) from None
+    except service.ImportRefused as refused:
+        raise click.ClickException("; ".join(f"{k}: {v}" for k, v in refused.errors.items()))
+    if dry_run:
+        result = pipeline.dry_run(session, batch.id)
+    else:
+        result = pipeline.commit(session, batch.id)
+    if report_path and result.get("rejected"):
+        data = files.load(session, result["batch_id"], "report")
+        if data:
+            Path(report_path).write_bytes(data)
+            result["error_report_file"] = str(report_path)
+    click.echo(json.dumps(result, ensure_ascii=False, default=str))
+    if result["status"] in ("failed", "cancelled"):
+        sys.exit(1)

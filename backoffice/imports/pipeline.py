@@ -1,0 +1,373 @@
+"""Running a batch: read -> validate -> resolve -> plan -> (write), chunk by chunk, with progress.
+
+One function serves the dry run (``apply=False``: plans only, writes nothing but the batch's own
+row and its error report) and the commit. Modes:
+
+* ``atomic``: every chunk is written in ONE transaction; if any row is rejected the writing
+  stops, the file is still read to the end (so the report lists every problem), and everything
+  is rolled back. A killed run leaves nothing behind, and runs again from the start.
+* ``skip_bad``: each chunk commits with the batch's checkpoint (last row applied) and counts in
+  the same transaction, so a killed run resumes after the last committed chunk and never applies
+  a row twice. A structural problem of the file (a ragged row deep inside) is found by a first
+  pass before anything is written, unless a dry run of the same batch already read it whole.
+
+Automatic per-row audit capture is paused; the operation log gets one row per batch with its
+counts, in the transaction of the last write.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import time
+
+from flask import current_app
+from flask_babel import gettext
+from sqlalchemy import select, update
+
+from backoffice.audit import hooks as audit_hooks
+from backoffice.audit import log
+from backoffice.fields.registry import field_catalog
+from backoffice.imports import files
+from backoffice.imports.plan import Context, messages_of
+from backoffice.imports.reading import DEFAULT_CHUNK_SIZE, ImportFileError, open_table
+from backoffice.imports.refs import ReferenceCache
+from backoffice.imports.report import ErrorReport
+from backoffice.imports.rows import FileDuplicates, validate_chunk
+from backoffice.imports.writes import ConcurrentEdit
+from models import Branch, Staff
+from models.base import utcnow
+from models.imports import ImportBatch
+
+ENTITY_OF = {"customers": "customer", "interactions": "interaction", "accounts": None,
+             "transactions": None}
+
+
+class Cancelled(Exception):
+    """The batch's cancel flag was set while it ran."""
+
+
+def targets():
+    from backoffice.imports.customers_target import CustomerTarget
+    from backoffice.imports.holdings_target import AccountTarget, TransactionTarget
+    from backoffice.imports.interactions_target import InteractionTarget
+
+    return {"customers": CustomerTarget, "accounts": AccountTarget,
+            "transactions": TransactionTarget, "interactions": InteractionTarget}
+
+
+def chunk_size() -> int:
+    return int(current_app.config.get("CRM_IMPORT_CHUNK_SIZE", DEFAULT_CHUNK_SIZE))
+
+
+def chunk_pause() -> float:
+    """``CRM_IMPORT_CHUNK_PAUSE``: seconds to rest after each chunk (0 by default), so that a
+    big import on a busy database leaves room for the screens' own queries."""
+    return max(0.0, float(current_app.config.get("CRM_IMPORT_CHUNK_PAUSE", 0) or 0))
+
+
+def approval_threshold() -> int:
+    return int(current_app.config.get("CRM_IMPORT_APPROVAL_ROWS", 5000))
+
+
+def default_branch_id(session) -> int | None:
+    """``CRM_IMPORT_DEFAULT_BRANCH`` (a branch code), else the first branch by id."""
+    code = current_app.config.get("CRM_IMPORT_DEFAULT_BRANCH")
+    query = select(Branch.id)
+    query = query.where(Branch.code == str(code)) if code else query.order_by(Branch.id)
+    return session.execute(query.limit(1)).scalar()
+
+
+def build_context(session, batch: ImportBatch) -> Context:
+    from backoffice.review.service import reviewed_fields
+
+    entity = ENTITY_OF[batch.kind]
+    specs = {s.key: s for s in field_catalog(entity, session=session)} if entity else {}
+    mapped = set((batch.mapping or {}).values())
+    columns = {key: header for header, key in (batch.mapping or {}).items()}
+    return Context(
+        session=session, batch_id=batch.id, kind=batch.kind, columns=columns,
+        refs=ReferenceCache(session),
+        custom_specs={k: s for k, s in specs.items() if k in mapped}, all_custom=specs,
+        default_branch_id=default_branch_id(session) if batch.kind == "customers" else None,
+        require_id_number=bool(current_app.config.get("CRM_IMPORT_REQUIRE_ID_NUMBER", False)),
+        now=utcnow(), reviewed_fields=tuple(reviewed_fields()) if batch.kind == "customers"
+        else ())
+
+
+class Run:
+    """One pass over a batch's file."""
+
+    def __init__(self, session, batch_id: int, apply: bool, progress=None):
+        self.session, self.batch_id, self.apply, self.progress = session, batch_id, apply, progress
+        self.batch = session.get(ImportBatch, batch_id)
+        self.counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
+        self.diffs: list = []
+        self.reviewed: set = set()
+        self.rows_read = 0
+        self.started = time.monotonic()
+
+    # --- the pass ---------------------------------------------------------------------------
+
+    def execute(self) -> dict:
+        batch, session = self.batch, self.session
+        data = files.load(session, batch.id)
+        if data is None:
+            raise ImportFileError(gettext("The batch has no stored file."))
+        table = open_table(data, batch.filename, batch.sheet)
+        atomic = batch.mode == "atomic"
+        resume_after = batch.checkpoint_row if (self.apply and not atomic) else 0
+        if resume_after:  # counts of the chunks already committed
+            self.counts.update(created=batch.created_count, updated=batch.updated_count,
+                               unchanged=batch.unchanged_count)
+        total = batch.total_rows
+        if self.apply and not atomic and not self._structure_known():
+            total = sum(len(chunk) for chunk in open_table(
+                data, batch.filename, batch.sheet).chunks(chunk_size()))
+        if total is None and table.format == "csv":
+            total = max(0, data.count(b"\n") - 1)  # an estimate until the end
+        ctx = build_context(session, batch)
+        target = targets()[batch.kind](ctx)
+        duplicates = FileDuplicates()
+        report = ErrorReport(list(table.headers))
+        writing = self.apply
+        pause = chunk_pause()
+        self._report_progress(total)
+        with audit_hooks.paused(session), fewer_collections():
+            for chunk in table.chunks(chunk_size()):
+                results = validate_chunk(batch.kind, chunk, batch.mapping or {}, duplicates)
+                self.rows_read += len(chunk)
+                if resume_after and chunk[-1].number <= resume_after:
+                    target.observe(results)  # committed by the earlier run: only remembered
+                    self._collect_rejects(report, chunk, [r for r in results if not r.ok])
+                    self._report_progress(total)
+                    continue
+                plan = target.plan(results)
+                self._collect_rejects(report, chunk, plan.rejected)
+                self.counts["unchanged"] += plan.unchanged
+                self.counts["created"] += len(plan.inserts)
+                self.counts["updated"] += len(plan.updates)
+                self.reviewed |= plan.reviewed
+                self.diffs.extend(plan.diffs[:max(0, 20 - len(self.diffs))])
+                if writing and atomic and plan.rejected:
+                    writing = False  # nothing of this batch will be kept: stop writing
+                if writing:
+                    target.apply(plan)
+                    if not atomic:
+                        self._checkpoint(chunk[-1].number)
+                self._check_cancel()
+                self._report_progress(total)
+                if pause:
+                    time.sleep(pause)
+        self.total = self.rows_read
+        self.report = report
+        return self.counts
+
+    def _structure_known(self) -> bool:
+        """A dry run of this very file read it to the end: its structure is sound."""
+        return self.batch.dry_run is not None and self.batch.total_rows is not None
+
+    def _collect_rejects(self, report: ErrorReport, chunk, rejected) -> None:
+        if not rejected:
+            return
+        raw = {row.number: row.values for row in chunk}
+        for result in rejected:
+            problems = [(str(column), message) for (column, _), message in
+                        zip(result.problems, messages_of(result))]
+            report.add(result.row, raw.get(result.row, {}), problems)
+        self.counts["rejected"] += len(rejected)
+
+    def _checkpoint(self, row_number: int) -> None:
+        """skip_bad: the chunk's writes and the checkpoint commit together."""
+        self.session.execute(update(ImportBatch).where(ImportBatch.id == self.batch_id).values(
+            checkpoint_row=row_number, rows_done=self.rows_read,
+            created_count=self.counts["created"], updated_count=self.counts["updated"],
+            unchanged_count=self.counts["unchanged"]))
+        self.session.commit()
+
+    def _check_cancel(self) -> None:
+        if cancel_requested(self.batch_id):
+            raise Cancelled()
+
+    def _report_progress(self, total) -> None:
+        if self.progress is not None:
+            total = max(total or 0, self.rows_read)
+            self.progress.update(self.rows_read, total=total, message=str(
+                gettext("%(done)s rows read", done=self.rows_read)))
+
+    @property
+    def rate(self) -> int:
+        seconds = max(time.monotonic() - self.started, 1e-6)
+        return int(self.rows_read / seconds)
+
+
+@contextlib.contextmanager
+def fewer_collections(first_generation: int = 50_000):
+    """Run the cyclic garbage collector less often during a pass.
+
+    A pass allocates millions of short-lived rows, dicts and strings without reference cycles;
+    with the default threshold (700 allocations) the collector runs thousands of times and
+    walks the surviving chunk each time (about a tenth of an import's time). Reference
+    counting still frees everything at once; the threshold is restored afterwards.
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(max(previous[0], first_generation), *previous[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
+def cancel_requested(batch_id: int) -> bool:
+    """Read the flag on a connection of its own: the screen sets it in another transaction."""
+    from backoffice.extensions import db
+    from jobs.runner import _short_sqlite_busy_timeout
+
+    try:
+        with db.engine.connect() as connection, _short_sqlite_busy_timeout(connection, 50):
+            return bool(connection.execute(select(ImportBatch.cancel_requested).where(
+                ImportBatch.id == batch_id)).scalar())
+    except Exception:  # noqa: BLE001 - SQLite locked by our own writer: not cancelled
+        return False
+
+
+# --- the two entry points ----------------------------------------------------------------------
+
+
+def dry_run(session, batch_id: int, progress=None) -> dict:
+    """Plan the whole batch, write nothing but the batch row and its error report."""
+    run = Run(session, batch_id, apply=False, progress=progress)
+    batch = run.batch
+    try:
+        counts = run.execute()
+    except ImportFileError as problem:
+        session.rollback()
+        return _failed(session, batch_id, str(problem.message))
+    except Cancelled:
+        session.rollback()
+        return _finish(session, batch_id, status="cancelled",
+                       message=gettext("The dry run was cancelled."))
+    session.rollback()  # drop anything the planning may have flushed
+    batch = session.get(ImportBatch, batch_id)
+    needs, reason = approval_needed(run.total, run.reviewed)
+    batch.dry_run = {**counts, "diffs": run.diffs, "reviewed": sorted(run.reviewed),
+                     "rows": run.total}
+    batch.total_rows = run.total
+    batch.created_count, batch.updated_count = counts["created"], counts["updated"]
+    batch.unchanged_count, batch.rejected_count = counts["unchanged"], counts["rejected"]
+    batch.rows_done = run.total
+    batch.rows_per_second = run.rate
+    batch.needs_approval, batch.approval_reason = needs, reason
+    if batch.status in ("uploaded", "dry_run", "failed", "cancelled"):
+        batch.status = "dry_run"
+    _store_report(session, batch, run.report)
+    session.commit()
+    return summary(batch)
+
+
+def commit(session, batch_id: int, progress=None, actor=None) -> dict:
+    """Apply the batch (its approval, if needed, was checked by the caller)."""
+    batch = session.get(ImportBatch, batch_id)
+    batch.status, batch.started_at = "running", batch.started_at or utcnow()
+    batch.cancel_requested, batch.error = False, None
+    if progress is not None and getattr(progress, "job_run_id", None):
+        batch.job_run_id = progress.job_run_id
+    session.commit()
+    run = Run(session, batch_id, apply=True, progress=progress)
+    try:
+        counts = run.execute()
+    except ImportFileError as problem:
+        session.rollback()
+        return _failed(session, batch_id, str(problem.message))
+    except ConcurrentEdit:
+        session.rollback()
+        return _failed(session, batch_id, gettext(
+            "Records changed while the import ran; nothing more was written. Run it again."))
+    except Cancelled:
+        session.rollback()
+        kept = "" if batch.mode == "atomic" else gettext(
+            " Chunks committed before the cancellation are kept and can be reverted.")
+        return _finish(session, batch_id, status="cancelled",
+                       message=gettext("The import was cancelled.") + kept)
+    batch = session.get(ImportBatch, batch_id)
+    if batch.mode == "atomic" and counts["rejected"]:
+        session.rollback()
+        batch = session.get(ImportBatch, batch_id)
+        _set_counts(batch, {"created": 0, "updated": 0, "unchanged": 0,
+                            "rejected": counts["rejected"]}, run)
+        batch.status, batch.finished_at = "failed", utcnow()
+        batch.message = gettext(
+            "%(rejected)s rows were rejected, so nothing was written (atomic mode). Correct them "
+            "and upload the file again, or import in skip-bad mode.", rejected=counts["rejected"])
+        _store_report(session, batch, run.report)
+        _log(batch, actor, counts, written=False)
+        session.commit()
+        return summary(batch)
+    _set_counts(batch, counts, run)
+    batch.status = "committed"
+    batch.finished_at = batch.committed_at = utcnow()
+    batch.message = None
+    _store_report(session, batch, run.report)
+    _log(batch, actor, counts, written=True)
+    session.commit()
+    return summary(batch)
+
+
+def _set_counts(batch, counts, run) -> None:
+    batch.created_count, batch.updated_count = counts["created"], counts["updated"]
+    batch.unchanged_count, batch.rejected_count = counts["unchanged"], counts["rejected"]
+    batch.total_rows = batch.rows_done = run.total
+    batch.rows_per_second = run.rate
+
+
+def approval_needed(rows: int, reviewed: set) -> tuple[bool, str | None]:
+    reasons = []
+    if rows > approval_threshold():
+        reasons.append(gettext("more than %(limit)s rows", limit=approval_threshold()))
+    if reviewed:
+        reasons.append(gettext("changes reviewed fields: %(fields)s",
+                               fields=", ".join(sorted(reviewed))))
+    return bool(reasons), ("; ".join(reasons)[:255] or None)
+
+
+def _store_report(session, batch, report: ErrorReport) -> None:
+    if report.total:
+        files.store(session, batch.id, "report", report.to_xlsx())
+
+
+def _log(batch, actor, counts, written: bool) -> None:
+    actor = actor if actor is not None else (batch.approved_by or batch.uploaded_by)
+    log.record("import", entity="ImportBatch", entity_id=batch.id, actor=actor, detail={
+        "kind": batch.kind, "mode": batch.mode, "file": batch.filename, "sha256": batch.sha256,
+        "written": written, **counts})
+
+
+def _failed(session, batch_id: int, message: str) -> dict:
+    return _finish(session, batch_id, status="failed", message=message)
+
+
+def _finish(session, batch_id: int, status: str, message: str) -> dict:
+    batch = session.get(ImportBatch, batch_id)
+    batch.status, batch.message, batch.finished_at = status, message[:500], utcnow()
+    log.record("import_failed" if status == "failed" else "import_cancelled",
+               entity="ImportBatch", entity_id=batch.id,
+               actor=batch.approved_by or batch.uploaded_by,
+               detail={"kind": batch.kind, "file": batch.filename, "message": message[:300]})
+    session.commit()
+    return summary(batch)
+
+
+def summary(batch: ImportBatch) -> dict:
+    """What the CLI prints and the job returns."""
+    return {
+        "batch_id": batch.id, "status": batch.status, "kind": batch.kind, "mode": batch.mode,
+        "rows": batch.total_rows, "created": batch.created_count,
+        "updated": batch.updated_count, "unchanged": batch.unchanged_count,
+        "rejected": batch.rejected_count, "rows_per_second": batch.rows_per_second,
+        "needs_approval": batch.needs_approval, "message": batch.message,
+        "duplicate_of": batch.duplicate_of_id,
+        "error_report": (f"/imports/report/{batch.id}" if batch.rejected_count else None),
+    }
+
+
+def actor_of(session, user_id):
+    return session.get(Staff, user_id) if user_id else None

@@ -1,0 +1,213 @@
+"""What a chunk will do to the database, decided before anything is written.
+
+A target (customers, accounts, transactions, interactions) turns validated rows into a
+:class:`ChunkPlan`: rows to insert (already in storage form), updates with the values they
+replace, unchanged rows, and rejected rows with every problem. The dry run stops at the plan;
+the commit applies it. Sample diffs are masked here, once, because they are shown on screens.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from backoffice.fields import values as field_values
+from backoffice.imports.rows import RowResult, row_message
+from backoffice.security.masking import mask_custom, mask_field
+
+SAMPLE_DIFFS = 20
+
+
+@dataclass
+class Insert:
+    row: int
+    values: dict  # storage form, ready for the INSERT
+    after: dict = field(default_factory=dict)
+
+
+@dataclass
+class Update:
+    row: int
+    entity_id: int
+    values: dict  # storage form of the changed columns
+    previous: dict  # the same columns before, JSON-safe
+    after: dict
+    version: int | None = None  # the version the plan was made against (customers)
+
+
+@dataclass
+class ChunkPlan:
+    inserts: list[Insert] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+    unchanged: int = 0
+    rejected: list[RowResult] = field(default_factory=list)
+    diffs: list[dict] = field(default_factory=list)  # masked samples of updates
+    reviewed: set = field(default_factory=set)  # reviewed fields the updates change
+
+    def reject(self, result: RowResult, column, problem) -> None:
+        result.problems.append((column, problem))
+
+
+@dataclass
+class Context:
+    """What every target needs for one batch."""
+
+    session: Any
+    batch_id: int
+    kind: str
+    columns: dict  # field key -> header (for messages)
+    refs: Any  # ReferenceCache
+    custom_specs: dict  # key -> FieldSpec of the mapped custom fields
+    all_custom: dict  # key -> FieldSpec of every active field of the entity (defaults)
+    default_branch_id: int | None = None
+    require_id_number: bool = False
+    today: dt.date = field(default_factory=dt.date.today)
+    now: dt.datetime | None = None
+    reviewed_fields: tuple = ()
+
+    def header(self, key: str):
+        return self.columns.get(key, key)
+
+
+def check_custom(ctx: Context, result: RowResult, new: bool) -> dict:
+    """The typed custom values of a row (problems added to the row); defaults for new rows."""
+    typed: dict = {}
+    for key, raw in result.custom.items():
+        spec = ctx.custom_specs.get(key)
+        if spec is None:
+            continue
+        value, problem = field_values.validate_value(spec, raw)
+        if problem is not None:
+            result.problems.append((ctx.header(key), problem))
+        elif value is not None:
+            typed[key] = value
+    if new:
+        for key, spec in ctx.all_custom.items():
+            if key in typed or key in result.custom:
+                continue
+            if spec.default is not None:
+                typed[key] = field_values.plain_value(spec, spec.default)
+            elif spec.required:
+                result.problems.append((ctx.header(key), field_values.validate_value(
+                    spec, None)[1]))
+    return typed
+
+
+def custom_document(ctx: Context, typed: dict, uid, current: dict | None = None) -> dict:
+    """The JSON document with ``typed`` written over ``current`` (sensitive values sealed)."""
+    document = dict(current or {})
+    for key, value in typed.items():
+        spec = ctx.all_custom.get(key) or ctx.custom_specs[key]
+        document[key] = field_values.to_storage(spec, value, uid)
+    return document
+
+
+def custom_changes(ctx: Context, typed: dict, current: dict, uid) -> dict:
+    """key -> (old typed, new typed) for the custom values that differ from the stored ones."""
+    changed = {}
+    for key, value in typed.items():
+        spec = ctx.all_custom.get(key) or ctx.custom_specs[key]
+        stored = current.get(key)
+        try:
+            old = field_values.from_storage(spec, stored, uid)
+        except Exception:  # noqa: BLE001 - unreadable old value: the import replaces it
+            old = None
+        if _comparable(old) != _comparable(value):
+            changed[key] = (old, value)
+    return changed
+
+
+def _comparable(value):
+    if isinstance(value, Decimal):
+        return value.normalize()
+    return value
+
+
+def masked_diff(ctx: Context, row: int, label: str, changes: dict, entity: str) -> dict:
+    """A sample diff for screens: field -> [old, new], sensitive values masked."""
+    fields = {}
+    for name, (old, new) in changes.items():
+        if name.startswith("custom_fields."):
+            spec = ctx.all_custom.get(name.split(".", 1)[1])
+            old, new = (mask_custom(spec, old), mask_custom(spec, new)) if spec else (old, new)
+        else:
+            old, new = mask_field(name, old), mask_field(name, new)
+        fields[name] = [_shown(old), _shown(new)]
+    return {"row": row, "record": label, "fields": fields}
+
+
+def _shown(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def messages_of(result: RowResult) -> list[str]:
+    """One plain-text message per problem (for the error report)."""
+    return [str(row_message(result.row, column, problem)) for column, problem in result.problems]
+
+
+class UniqueValues:
+    """Unique custom fields, checked for a chunk at once (not left to the database to refuse).
+
+    A value held by another record (one query per unique field per chunk, across all records,
+    whoever may see them) or by an earlier row of this file is a row problem with the field's
+    own message, like ``backoffice.fields.values.validate_record`` gives on a form. Earlier
+    rows are remembered by a hash of the value (small for a million rows).
+    """
+
+    def __init__(self, ctx: Context, model):
+        self.ctx, self.model = ctx, model
+        self.specs = [s for s in ctx.custom_specs.values() if s.unique and not s.sensitive]
+        self.seen: dict[str, dict[int, int]] = {s.key: {} for s in self.specs}
+
+    def check(self, rows: list, against_database: bool = True) -> None:
+        """``rows``: ``(result, typed custom values, id of the record the row updates)``."""
+        for spec in self.specs:
+            claims = [(result, typed[spec.key], own) for result, typed, own in rows
+                      if result.ok and typed.get(spec.key) is not None]
+            if not claims:
+                continue
+            taken = self._taken(spec, {v for _, v, _ in claims}) if against_database else {}
+            seen = self.seen[spec.key]
+            for result, value, own in claims:
+                key = _comparable(value)
+                if taken.get(key, set()) - {own}:
+                    result.problems.append((self.ctx.header(spec.key), _l(
+                        "%(field)s %(value)s is already used by another record.",
+                        field=spec.label(), value=field_values.as_raw(spec, value))))
+                    continue
+                first = seen.setdefault(hash(key), result.row)
+                if first != result.row:
+                    result.problems.append((self.ctx.header(spec.key), _l(
+                        "Same value as row %(first)s of this file.", first=first)))
+
+    def _taken(self, spec, values: set) -> dict:
+        """comparable value -> ids of the records that hold it."""
+        from sqlalchemy import select
+
+        from backoffice.fields.filters import element
+
+        session = self.ctx.session
+        operands = [v if spec.type in ("decimal", "money", "integer")
+                    else field_values.plain_storage(spec, v) for v in values]
+        expr = element(spec, self.model, session.get_bind().dialect.name)
+        rows = session.execute(select(self.model.id, self.model.custom_fields)
+                               .where(expr.in_(operands))
+                               .execution_options(crm_unscoped=True)).all()
+        taken: dict = {}
+        for record_id, document in rows:
+            stored = (document or {}).get(spec.key)
+            if stored is not None:
+                typed = field_values.from_storage(spec, stored)
+                taken.setdefault(_comparable(typed), set()).add(record_id)
+        return taken

@@ -1,0 +1,306 @@
+"""Operator screens: upload, column mapping, dry-run result, batch page with a live progress bar,
+error report download, approval, cancellation and revert.
+
+Who reaches what (``ImportBatch`` permissions in ``config/roles.py``): operators upload and run
+batches (``can_write``); approvers (``can_approve``: senior managers) decide on batches that wait
+for a second person; auditors read. The error report holds the file's own customer data, so it is
+served only to the batch's uploader, approvers and auditors, and every download is logged. Heavy
+work runs as jobs (``jobs.imports``); the screens only enqueue and poll.
+"""
+from __future__ import annotations
+
+from flask import Response, abort, flash, jsonify, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from backoffice.audit import log
+from backoffice.errors import WriteRefused
+from backoffice.extensions import db
+from backoffice.fields.registry import field_catalog
+from backoffice.imports import files, pipeline, service
+from backoffice.imports.reading import ImportFileError, list_sheets
+from backoffice.imports.revert import revertible
+from backoffice.imports.rows import RULES
+from backoffice.review.service import has_permission
+from models import JobRun
+from models.base import utcnow
+from models.imports import ImportBatch, ImportTemplate
+
+KIND_LABELS = {"customers": _l("Customers"), "accounts": _l("Accounts"),
+               "transactions": _l("Transactions"), "interactions": _l("Interactions")}
+MODE_LABELS = {"atomic": _l("Atomic (all or nothing)"),
+               "skip_bad": _l("Skip bad rows (keep good rows)")}
+STATUS_LABELS = {
+    "uploaded": _l("Uploaded"), "dry_run": _l("Dry run done"),
+    "pending_approval": _l("Waiting for approval"), "approved": _l("Approved"),
+    "queued": _l("Queued"), "running": _l("Running"), "committed": _l("Committed"),
+    "failed": _l("Failed"), "cancelled": _l("Cancelled"), "rejected": _l("Rejected"),
+    "reverted": _l("Reverted")}
+METHOD_PERMISSIONS = {"index": "read", "batch": "read", "progress": "read", "report": "read",
+                      "upload": "write", "mapping": "write", "run": "write",
+                      "decide": "approve"}
+
+
+def current_user():
+    from flask import current_app
+
+    return current_app.appbuilder.sm.current_user
+
+
+def may_read_report(user, batch: ImportBatch) -> bool:
+    """The uploader, approvers and auditors (readers of the operation log)."""
+    return user is not None and (batch.uploaded_by_id == user.id or service.may_approve(user)
+                                 or has_permission(user, "can_read", "AuditLog"))
+
+
+def field_choices(kind: str) -> list[tuple[str, str]]:
+    choices = [(key, str(rule.label)) for key, rule in RULES[kind].items()]
+    entity = pipeline.ENTITY_OF.get(kind)
+    if entity:
+        choices += [(s.key, f"{s.label()} ({gettext('custom field')})")
+                    for s in field_catalog(entity)]
+    return choices
+
+
+def enqueue_job(name, *args, **kwargs):
+    """``jobs.queue.enqueue`` from a request (inline without Redis: the runner gives the job the
+    unrestricted scope itself, whoever started it)."""
+    from jobs.queue import enqueue
+
+    return enqueue(name, *args, **kwargs)
+
+
+class ImportView(BaseView):
+    """``/imports/``: batches, upload, mapping, batch page, progress, report."""
+
+    route_base = "/imports"
+    class_permission_name = "ImportBatch"
+    method_permission_name = METHOD_PERMISSIONS
+    default_view = "index"
+
+    def _batch(self, pk: int) -> ImportBatch:
+        batch = db.session.get(ImportBatch, pk)
+        if batch is None:
+            abort(404)
+        return batch
+
+    @expose("/")
+    @has_access
+    def index(self):
+        batches = db.session.execute(select(ImportBatch).order_by(ImportBatch.id.desc())
+                                     .limit(100)).scalars().all()
+        return self.render_template("imports/index.html", batches=batches,
+                                    kind_labels=KIND_LABELS, status_labels=STATUS_LABELS,
+                                    title=_l("Imports"))
+
+    @expose("/upload", methods=["GET", "POST"])
+    @has_access
+    def upload(self):
+        templates = db.session.execute(select(ImportTemplate).order_by(
+            ImportTemplate.kind, ImportTemplate.name)).scalars().all()
+        if request.method == "POST":
+            upload = request.files.get("file")
+            data = upload.read() if upload else b""
+            try:
+                batch, _ = service.upload(
+                    db.session, data, upload.filename if upload else "", request.form.get(
+                        "kind", ""), mode=request.form.get("mode", "atomic"),
+                    sheet=request.form.get("sheet") or None,
+                    template_name=request.form.get("template") or None, user=current_user())
+            except ImportFileError as problem:
+                db.session.rollback()
+                flash(str(problem.message), "danger")
+            except service.ImportRefused as refused:
+                db.session.rollback()
+                for message in refused.errors.values():
+                    flash(message, "danger")
+            else:
+                return redirect(url_for(".mapping", pk=batch.id))
+        return self.render_template("imports/upload.html", kind_labels=KIND_LABELS,
+                                    mode_labels=MODE_LABELS, templates=templates,
+                                    title=_l("Upload a spreadsheet"))
+
+    @expose("/batch/<int:pk>/mapping", methods=["GET", "POST"])
+    @has_access
+    def mapping(self, pk):
+        batch = self._batch(pk)
+        user = current_user()
+        can_define = has_permission(user, "can_write", "CustomField")
+        data = files.load(db.session, batch.id)
+        if request.method == "POST":
+            try:
+                if request.form.get("sheet") and request.form["sheet"] != batch.sheet:
+                    self._change_sheet(batch, data, request.form["sheet"])
+                    return redirect(url_for(".mapping", pk=pk))
+                columns = {h: request.form.get(f"col_{i}", "")
+                           for i, h in enumerate(batch.headers)}
+                if can_define:
+                    chosen = [h for i, h in enumerate(batch.headers)
+                              if request.form.get(f"new_{i}") and not columns.get(h)]
+                    if chosen:
+                        result = self._mapping_result(batch, data)
+                        unmatched = [u for u in result.unmatched if u.header in chosen]
+                        columns.update(service.create_fields_for(db.session, batch.kind,
+                                                                 unmatched))
+                service.set_mapping(db.session, batch, columns)
+                if request.form.get("template_name"):
+                    service.save_template(db.session, batch.kind,
+                                          request.form["template_name"], batch.mapping, user)
+                db.session.commit()
+            except (service.ImportRefused, WriteRefused) as refused:
+                db.session.rollback()
+                for header, message in refused.errors.items():
+                    flash(f"{header}: {message}", "danger")
+                return redirect(url_for(".mapping", pk=pk))
+            return self._enqueue(batch, "jobs.imports.dry_run", gettext("dry run"))
+        result = self._mapping_result(batch, data)
+        sheets = list_sheets(data) if batch.file_format == "xlsx" else []
+        inferred = {u.header: u for u in result.unmatched}
+        return self.render_template(
+            "imports/mapping.html", batch=batch, choices=field_choices(batch.kind),
+            mapping=batch.mapping or {}, inferred=inferred, can_define=can_define,
+            sheets=sheets, title=_l("Column mapping"))
+
+    def _mapping_result(self, batch, data):
+        from backoffice.imports.reading import open_table
+
+        table = open_table(data, batch.filename, batch.sheet)
+        sample = next(iter(table.chunks(service.SAMPLE_ROWS)), [])
+        return service.auto_mapping(db.session, table.headers, batch.kind,
+                                    [r.values for r in sample])
+
+    def _change_sheet(self, batch, data, sheet):
+        from backoffice.imports.reading import open_table
+
+        table = open_table(data, batch.filename, sheet)
+        sample = next(iter(table.chunks(service.SAMPLE_ROWS)), [])
+        result = service.auto_mapping(db.session, table.headers, batch.kind,
+                                      [r.values for r in sample])
+        batch.sheet, batch.headers = table.sheet, list(table.headers)
+        batch.mapping, batch.dry_run, batch.status = dict(result.columns), None, "uploaded"
+        db.session.commit()
+
+    def _enqueue(self, batch, job, what):
+        user = current_user()
+        run = enqueue_job(job, batch.id, requested_by_id=getattr(user, "id", None),
+                          description=f"import #{batch.id} {what}")
+        db.session.expire_all()
+        batch = db.session.get(ImportBatch, batch.id)
+        if batch.job_run_id != run.id:
+            batch.job_run_id = run.id
+            db.session.commit()
+        return redirect(url_for(".batch", pk=batch.id))
+
+    @expose("/batch/<int:pk>")
+    @has_access
+    def batch(self, pk):
+        batch = self._batch(pk)
+        user = current_user()
+        run = db.session.get(JobRun, batch.job_run_id) if batch.job_run_id else None
+        return self.render_template(
+            "imports/batch.html", batch=batch, run=run, kind_labels=KIND_LABELS,
+            mode_labels=MODE_LABELS, status_labels=STATUS_LABELS,
+            may_report=may_read_report(user, batch),
+            may_decide=service.may_approve(user) and batch.uploaded_by_id != user.id,
+            may_write=has_permission(user, "can_write", "ImportBatch"),
+            revertible=revertible(batch), title=_l("Import batch"))
+
+    @expose("/batch/<int:pk>/progress")
+    @has_access
+    def progress(self, pk):
+        """Rows done, rows per second and the estimated time left, polled by the batch page."""
+        batch = self._batch(pk)
+        run = db.session.get(JobRun, batch.job_run_id) if batch.job_run_id else None
+        done = run.done if run is not None else batch.rows_done
+        total = (run.total if run is not None else None) or batch.total_rows
+        rate, eta = None, None
+        if run is not None and run.started_at and run.status == "running":
+            seconds = max((utcnow() - run.started_at).total_seconds(), 0.001)
+            rate = int(done / seconds)
+            if rate and total:
+                eta = int(max(total - done, 0) / rate)
+        elif batch.rows_per_second:
+            rate = batch.rows_per_second
+        return jsonify(id=batch.id, status=batch.status, job_status=getattr(run, "status", None),
+                       done=done, total=total, rows_per_second=rate, eta_seconds=eta,
+                       percent=(min(100, int(100 * done / total)) if total else 0),
+                       created=batch.created_count, updated=batch.updated_count,
+                       unchanged=batch.unchanged_count, rejected=batch.rejected_count,
+                       message=batch.message)
+
+    @expose("/batch/<int:pk>/run/<string:action>", methods=["POST"])
+    @has_access
+    def run(self, pk, action):
+        batch = self._batch(pk)
+        user = current_user()
+        try:
+            if action == "dryrun":
+                return self._enqueue(batch, "jobs.imports.dry_run", gettext("dry run"))
+            if action == "commit":
+                if service.request_commit(db.session, batch, user) == "queued":
+                    return self._enqueue(batch, "jobs.imports.commit", gettext("commit"))
+                flash(_l("The batch waits for a second person's approval."), "info")
+            elif action == "cancel":
+                service.cancel(db.session, batch, user)
+                flash(_l("Cancellation requested."), "info")
+            elif action == "revert":
+                if not revertible(batch):
+                    raise service.ImportRefused({"status": _l("This batch cannot be reverted.")})
+                run = enqueue_job("jobs.imports.revert", batch.id, user.id,
+                                  requested_by_id=user.id,
+                                  description=f"revert import #{batch.id}")
+                result = run.result or {}
+                if run.status == "failed":
+                    flash(_l("The revert failed; nothing was changed."), "danger")
+                elif result:
+                    flash(_l("Reverted: %(removed)s removed, %(restored)s restored, "
+                             "%(conflicts)s conflicts left alone.", **{
+                                 k: result.get(k, 0) for k in ("removed", "restored",
+                                                               "conflicts")}), "info")
+            else:
+                abort(404)
+        except (service.ImportRefused, WriteRefused) as refused:
+            db.session.rollback()
+            for message in refused.errors.values():
+                flash(message, "danger")
+        return redirect(url_for(".batch", pk=pk))
+
+    @expose("/batch/<int:pk>/decide/<string:decision>", methods=["POST"])
+    @has_access
+    def decide(self, pk, decision):
+        batch = self._batch(pk)
+        user = current_user()
+        try:
+            if decision == "approve":
+                service.approve(db.session, batch, user)
+                return self._enqueue(batch, "jobs.imports.commit", gettext("commit"))
+            if decision == "reject":
+                service.reject(db.session, batch, user)
+            else:
+                abort(404)
+        except service.ImportRefused as refused:
+            db.session.rollback()
+            for message in refused.errors.values():
+                flash(message, "danger")
+        return redirect(url_for(".batch", pk=pk))
+
+    @expose("/report/<int:pk>")
+    @has_access
+    def report(self, pk):
+        """The error report workbook: uploader, approvers and auditors only; logged."""
+        batch = self._batch(pk)
+        user = current_user()
+        if not may_read_report(user, batch):
+            abort(404)
+        data = files.load(db.session, batch.id, "report")
+        if data is None:
+            abort(404)
+        log.record("import_report_download", entity="ImportBatch", entity_id=batch.id,
+                   actor=user, detail={"rejected": batch.rejected_count})
+        name = f"import-{batch.id}-errors-{utcnow():%Y%m%d%H%M%S}.xlsx"
+        return Response(data, mimetype="application/vnd.openxmlformats-officedocument."
+                        "spreadsheetml.sheet", headers={
+                            "Content-Disposition": f"attachment; filename={name}",
+                            "Cache-Control": "no-store"})

@@ -1,0 +1,164 @@
+"""Set-based writes of a chunk: many rows per statement, never one flush per row.
+
+On PostgreSQL (psycopg 3) rows go in by ``COPY`` (ids taken from the sequence first) and large
+update groups through a staging table and one ``UPDATE ... FROM`` (:mod:`.pg_copy` says why).
+Elsewhere (SQLite) inserts are one multi-row INSERT per chunk (``insertmanyvalues``, RETURNING the
+new ids in row order) and updates one executemany per group of rows changing the same columns. Values arrive already in storage form (sensitive fields sealed by
+``models.crypto.seal_row`` with the row's ``record_uid``), so nothing is encrypted here.
+
+Undo data goes in with the same statements' transaction (``import_row_change``), in the JSON-safe
+form of :func:`to_json`; :func:`from_json` turns it back into column values for revert.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from sqlalchemy import Date, DateTime, Numeric, Table, any_, bindparam, insert, update
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from backoffice.imports import pg_copy
+from models.imports import ImportRowChange
+
+UNSCOPED = {"crm_unscoped": True}
+_CHANGES = ImportRowChange.__table__
+
+
+def to_json(value):
+    """A column value as JSON data (dates ISO, Decimals as text; JSON documents as they are)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return value
+
+
+def row_json(row: Mapping) -> dict:
+    return {key: to_json(value) for key, value in row.items()}
+
+
+def from_json(table: Table, column: str, value):
+    """The reverse of :func:`to_json` for one column of ``table``."""
+    if value is None:
+        return None
+    kind = table.c[column].type
+    if isinstance(kind, DateTime):
+        return dt.datetime.fromisoformat(value)
+    if isinstance(kind, Date):
+        return dt.date.fromisoformat(value)
+    if isinstance(kind, Numeric):
+        return Decimal(str(value))
+    return value
+
+
+def insert_rows(session, table: Table, rows: list[dict]) -> list[int]:
+    """Insert ``rows`` (same keys each) in one statement; their new ids, in the same order."""
+    if not rows:
+        return []
+    keys = _uniform(rows)
+    connection = _connection(session)
+    raw = pg_copy.driver_connection(connection)
+    if raw is not None:
+        return pg_copy.insert_rows(connection, raw, table, keys, rows)
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    result = connection.execute(statement, [{k: row.get(k) for k in keys} for row in rows])
+    return [row[0] for row in result]
+
+
+def update_rows(session, table: Table, changes: Iterable[tuple[int, dict]],
+                bump_version: bool = False) -> int:
+    """Apply ``(id, {column: value})`` pairs, one executemany per distinct set of columns."""
+    groups: dict[tuple, list[dict]] = {}
+    for row_id, values in changes:
+        columns = tuple(sorted(values))
+        params = {f"v_{k}": v for k, v in values.items()}
+        params["row_id"] = row_id
+        groups.setdefault(columns, []).append(params)
+    done = 0
+    connection = _connection(session)
+    raw = pg_copy.driver_connection(connection)
+    for columns, params in groups.items():
+        if raw is not None and len(params) >= pg_copy.STAGE_MIN_ROWS:
+            pg_copy.update_rows(connection, raw, table, columns, params, versioned=False,
+                                bump_version=bump_version and "version" in table.c)
+            done += len(params)
+            continue
+        values = {c: bindparam(f"v_{c}") for c in columns}
+        if bump_version and "version" in table.c:
+            values["version"] = table.c.version + 1
+        statement = update(table).where(table.c.id == bindparam("row_id")).values(**values)
+        connection.execute(statement, params)
+        done += len(params)
+    return done
+
+
+class ConcurrentEdit(Exception):
+    """A row changed between planning and writing (someone saved it meanwhile)."""
+
+
+def update_versioned(session, table: Table, changes: list[tuple[int, int, dict]]) -> None:
+    """Updates guarded by the version each was planned against (customers): every row must
+    still be at that version, else :class:`ConcurrentEdit` (the transaction is rolled back)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row_id, version, values in changes:
+        params = {f"v_{k}": v for k, v in values.items()}
+        params.update(row_id=row_id, row_version=version)
+        groups.setdefault(tuple(sorted(values)), []).append(params)
+    connection = _connection(session)
+    raw = pg_copy.driver_connection(connection)
+    for columns, params in groups.items():
+        if raw is not None and len(params) >= pg_copy.STAGE_MIN_ROWS:
+            count = pg_copy.update_rows(connection, raw, table, columns, params,
+                                        versioned=True, bump_version=True)
+        else:
+            values = {c: bindparam(f"v_{c}") for c in columns}
+            values["version"] = table.c.version + 1
+            statement = (update(table).where(table.c.id == bindparam("row_id"),
+                                             table.c.version == bindparam("row_version"))
+                         .values(**values))
+            count = connection.execute(statement, params).rowcount
+        if count not in (-1, len(params)):
+            raise ConcurrentEdit(f"{len(params) - count} {table.name} rows changed "
+                                 "while the import ran")
+
+
+def record_changes(session, batch_id: int, changes: list[dict]) -> None:
+    """Undo rows: ``{"entity_id", "op", "row_number", "previous", "after"}`` each."""
+    if not changes:
+        return
+    rows = [{"batch_id": batch_id, "entity_id": c["entity_id"], "op": c["op"],
+             "row_number": c.get("row_number"), "previous": c.get("previous"),
+             "after": c.get("after")} for c in changes]
+    connection = _connection(session)
+    raw = pg_copy.driver_connection(connection)
+    if raw is not None:
+        pg_copy.copy_rows(connection, raw, _CHANGES, list(rows[0]), rows)
+        return
+    connection.execute(insert(_CHANGES), rows)
+
+
+def in_values(session, column, values):
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter however
+    many values (an IN list of 10,000 placeholders costs more to parse than to run)."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _connection(session):
+    """The session's connection, noted as written: the operation-log row that summarises the
+    batch must then join this transaction (``backoffice.audit.log``), not wait for its lock."""
+    from backoffice.audit.log import DIRTY_KEY
+
+    session.info[DIRTY_KEY] = True
+    return session.connection()
+
+
+def _uniform(rows: list[dict]) -> list[str]:
+    keys: dict[str, None] = {}
+    for row in rows:
+        for key in row:
+            keys.setdefault(key, None)
+    return list(keys)

@@ -1,0 +1,36 @@
+"""Tiers (分层), segments (分类) and need detectors: the rule builder, the refresh, the screens.
+
+``rules`` (pure: rule data, validation, compilation, evaluation), ``metrics`` (the registry of
+computed metrics, extensible), ``catalog`` (what a rule may test), ``refresh`` (set-based),
+``needs`` (evidence and next-best offers on the 360 page), ``views`` and ``cli``.
+"""
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from config import roles as r
+
+
+def segment_needs(customer):
+    """Jinja global for the 360 page partial: needs, evidence and next-best offers."""
+    from backoffice.campaigns.service import validity_days
+    from backoffice.security.deep_profile import may_see_deep_profile
+    from backoffice.segments.needs import customer_needs
+    from backoffice.segments.views import current_fields
+
+    return customer_needs(customer, current_fields(),
+                          show_money=may_see_deep_profile(customer),
+                          validity_days=validity_days())
+
+
+def register(appbuilder) -> None:
+    from backoffice.segments import history
+    from backoffice.segments.views import SegmentsView
+
+    history.install()
+    current_app.jinja_env.globals["segment_needs"] = segment_needs
+    category = {"category": r.CATEGORY_MARKETING, "category_label": _l("Marketing"),
+                "category_icon": "fa-bullhorn"}
+    appbuilder.add_view(SegmentsView, r.MENU_SEGMENTS, label=_l("Tiers and segments"),
+                        href="/segments/", icon="fa-sitemap", **category)
+    appbuilder.add_link(r.MENU_TIERS, label=_l("Tier distribution"), href="/segments/tiers",
+                        icon="fa-signal", **category)

@@ -1,0 +1,272 @@
+"""Screens of tiers, segments and need detectors: list, rule builder with a live count, members,
+counts over time, tier history and the reviewed tier override.
+
+Every query about customers goes through the ORM session, so the record scope applies: the
+live count, the member list, the tier distribution and the history show only what the viewer
+may see. Rule definitions themselves are configuration, visible to everyone granted the screen.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import abort, flash, jsonify, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from backoffice import charts
+from backoffice.extensions import db
+from backoffice.review.views import not_found_if_denied
+from backoffice.segments import rules as r
+from backoffice.segments.catalog import describe, rule_fields
+from models import Customer, Segment, SegmentCount, SegmentMembership, TierChange
+from models import choices as c
+from models.base import utcnow
+
+KIND_LABELS = {"tier": _l("Tier rules"), "segment": _l("Segments"), "need": _l("Need detectors")}
+OP_TEXT = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
+           "between": _l("between"), "in": _l("is one of"), "not_in": _l("is none of"),
+           "any_of": _l("is any of"), "contains": _l("contains")}
+METHOD_PERMISSIONS = {"index": "read", "show": "read", "tiers": "read", "count": "read",
+                      "new": "write", "edit": "write", "refresh": "write",
+                      "override": "override"}
+MEMBERS_SHOWN = 50
+
+
+def current_fields():
+    """The rule fields, with only the custom fields the viewer's roles may see."""
+    return rule_fields(session=db.session, roles=_role_names())
+
+
+def _role_names():
+    from backoffice.review.service import current_user
+
+    user = current_user()
+    return [role.name for role in user.roles] if user is not None else []
+
+
+def describe_rule(rule, fields) -> str:
+    """A rule as one readable line: (A ≥ 1 AND (B = x OR …))."""
+    if not rule or not rule.get("items"):
+        return str(_l("everyone")) if (rule or {}).get("op", "and") == "and" else "—"
+    joiner = f" {_('AND') if rule['op'] == 'and' else _('OR')} "
+    parts = []
+    for item in rule["items"]:
+        if "items" in item:
+            parts.append(f"({describe_rule(item, fields)})")
+            continue
+        field = fields.get(item["field"])
+        label = field.label if field else item["field"]
+        value = item.get("value")
+        if field is not None and field.choices:
+            names = dict(field.choices)
+            value = ([names.get(str(v), v) for v in value] if isinstance(value, list)
+                     else names.get(str(value), value))
+        if isinstance(value, list):
+            value = " – ".join(map(str, value)) if item["op"] == "between" else ", ".join(
+                map(str, value))
+        if isinstance(value, bool):
+            value = _("Yes") if value else _("No")
+        parts.append(f"{label} {OP_TEXT.get(item['op'], item['op'])} {value}")
+    return joiner.join(parts)
+
+
+class SegmentsView(BaseView):
+    """``/segments/``: tier rules, segments and need detectors."""
+
+    route_base = "/segments"
+    class_permission_name = "Segment"
+    method_permission_name = METHOD_PERMISSIONS
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        rules = db.session.scalars(select(Segment).order_by(Segment.kind, Segment.priority,
+                                                            Segment.id)).all()
+        fields = current_fields()
+        grouped = {kind: [(s, describe_rule(s.rule, fields)) for s in rules if s.kind == kind]
+                   for kind in KIND_LABELS}
+        return self.render_template("segments/index.html", grouped=grouped,
+                                    kind_labels=KIND_LABELS, tiers=c.TIERS,
+                                    title=_l("Tiers and segments"))
+
+    @expose("/show/<int:pk>")
+    @not_found_if_denied
+    @has_access
+    def show(self, pk):
+        segment = db.session.get(Segment, pk) or abort(404)
+        fields = current_fields()
+        counts = db.session.execute(select(SegmentCount.day, SegmentCount.count).where(
+            SegmentCount.segment_id == pk).order_by(SegmentCount.day)).all()
+        figure = charts.line([d for d, _n in counts], {str(_l("Customers")): [n for _d, n in
+                                                                             counts]},
+                             title=_l("Customers over time"))
+        if segment.kind == "tier":
+            members_query = select(Customer).where(Customer.tier == segment.tier)
+        else:
+            members_query = (select(Customer).join(SegmentMembership,
+                                                   SegmentMembership.customer_id == Customer.id)
+                             .where(SegmentMembership.segment_id == pk))
+        members = db.session.scalars(members_query.order_by(Customer.customer_no)
+                                     .limit(MEMBERS_SHOWN)).all()
+        visible = db.session.scalar(select(func.count()).select_from(
+            members_query.subquery()))
+        return self.render_template("segments/show.html", segment=segment, figure=figure,
+                                    rule_text=describe_rule(segment.rule, fields),
+                                    members=members, visible=visible, kind_labels=KIND_LABELS,
+                                    tiers=c.TIERS, categories=c.PRODUCT_CATEGORIES,
+                                    title=segment.name)
+
+    @expose("/count", methods=["POST"])
+    @has_access
+    def count(self):
+        """The live count of the rule builder: customers the viewer may see that match."""
+        payload = request.get_json(silent=True) or {}
+        fields = current_fields()
+        try:
+            condition = r.compile_rule(payload.get("rule") or {}, fields, today=utcnow().date(),
+                                       dialect=db.session.get_bind().dialect.name)
+        except r.RuleError as exc:
+            return jsonify(errors=exc.errors), 422
+        except ValueError as exc:  # a custom-field filter refused its operand
+            return jsonify(errors=[str(exc)]), 422
+        total = db.session.scalar(select(func.count(Customer.id)).where(condition))
+        return jsonify(count=int(total or 0))
+
+    @expose("/new", methods=["GET", "POST"])
+    @has_access
+    def new(self):
+        kind = request.values.get("kind", "segment")
+        if kind not in KIND_LABELS:
+            abort(404)
+        segment = Segment(kind=kind, rule={"op": "and", "items": []}, priority=100,
+                          active=True, offer_categories=[])
+        return self._form(segment)
+
+    @expose("/edit/<int:pk>", methods=["GET", "POST"])
+    @not_found_if_denied
+    @has_access
+    def edit(self, pk):
+        return self._form(db.session.get(Segment, pk) or abort(404))
+
+    def _form(self, segment):
+        fields = current_fields()
+        errors: dict = {}
+        if request.method == "POST":
+            errors = self._save(segment, fields)
+            if not errors:
+                flash(_("Saved. Memberships follow at the next refresh."), "info")
+                return redirect(url_for("SegmentsView.show", pk=segment.id))
+        return self.render_template(
+            "segments/edit.html", segment=segment, errors=errors, kind_labels=KIND_LABELS,
+            tiers=c.TIERS, categories=c.PRODUCT_CATEGORIES, rule_fields=describe(fields),
+            rule=segment.rule or {"op": "and", "items": []},
+            count_url=url_for("SegmentsView.count"),
+            title=_l("Edit %(name)s", name=segment.name) if segment.id else _l("New rule"))
+
+    def _save(self, segment, fields) -> dict:
+        from backoffice.audit import log
+
+        form = request.form
+        errors = {}
+        segment.name = (form.get("name") or "").strip()[:100]
+        segment.code = (form.get("code") or "").strip()[:40]
+        segment.description = (form.get("description") or "").strip() or None
+        segment.active = form.get("active") == "y"
+        if not segment.name:
+            errors["name"] = _("A name is required.")
+        if not segment.code or not segment.code.replace("_", "").isalnum():
+            errors["code"] = _("A code of letters, digits and underscores is required.")
+        try:
+            segment.priority = int(form.get("priority") or 100)
+        except ValueError:
+            errors["priority"] = _("The priority is a whole number.")
+        if segment.kind == "tier":
+            segment.tier = form.get("tier")
+            if segment.tier not in c.TIERS:
+                errors["tier"] = _("Choose the tier this rule assigns.")
+        if segment.kind == "need":
+            chosen = form.getlist("offer_categories")
+            segment.offer_categories = [v for v in chosen if v in c.PRODUCT_CATEGORIES]
+        try:
+            segment.rule = r.validate(json.loads(form.get("rule") or "{}"), fields)
+        except (r.RuleError, ValueError) as exc:
+            errors["rule"] = "; ".join(getattr(exc, "errors", [str(exc)]))
+        if errors:
+            db.session.rollback()
+            return errors
+        new = segment.id is None
+        db.session.add(segment)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            return {"code": _("This code is taken.")}
+        log.record("segment.create" if new else "segment.update", entity="Segment",
+                   entity_id=segment.id, detail={"code": segment.code, "rule": segment.rule})
+        db.session.commit()
+        return {}
+
+    @expose("/refresh", methods=["POST"])
+    @has_access
+    def refresh(self):
+        from backoffice.review.service import current_user
+        from backoffice.segments.jobs_link import enqueue
+
+        user = current_user()
+        run = enqueue("jobs.segments.refresh", requested_by_id=user.id if user else None,
+                      description="refresh tiers and segments")
+        flash(_("The refresh was started (job %(id)s).", id=run.id), "info")
+        return redirect(url_for("JobRunView.show", pk=run.id))
+
+    @expose("/tiers")
+    @has_access
+    def tiers(self):
+        effective = func.coalesce(Customer.tier_override, Customer.tier)
+        counts = dict(db.session.execute(select(effective, func.count(Customer.id))
+                                         .group_by(effective)).all())
+        labels = [str(c.TIERS.get(k, k)) for k in c.TIERS]
+        figure = charts.bar(labels, [counts.get(k, 0) for k in c.TIERS],
+                            title=_l("Customers by tier"))
+        changes = db.session.execute(
+            select(TierChange, Customer.customer_no, Customer.name)
+            .join(Customer, Customer.id == TierChange.customer_id)
+            .order_by(TierChange.changed_at.desc(), TierChange.id.desc()).limit(100)).all()
+        return self.render_template("segments/tiers.html", figure=figure, changes=changes,
+                                    tiers=c.TIERS, counts=counts, title=_l("Tiers"))
+
+    @expose("/override/<int:pk>", methods=["GET", "POST"])
+    @not_found_if_denied
+    @has_access
+    def override(self, pk):
+        """A manual tier for one customer, with a reason, through maker-checker review."""
+        from backoffice.review import service
+
+        customer = db.session.get(Customer, pk) or abort(404)
+        errors = {}
+        if request.method == "POST":
+            tier = request.form.get("tier") or None
+            reason = (request.form.get("reason") or "").strip()
+            if tier is not None and tier not in c.TIERS:
+                errors["tier"] = _("Choose a tier.")
+            if not reason:
+                errors["reason"] = _("A reason is required for a tier override.")
+            if not errors:
+                try:
+                    change = service.change_customer(
+                        service.current_user(), customer.id,
+                        {"tier_override": tier, "tier_override_reason": reason[:255]})
+                except service.ReviewRefused as refused:
+                    errors = {k: str(v) for k, v in refused.errors.items()}
+                else:
+                    if change is not None:
+                        flash(str(service.submitted_message(change)), "info")
+                        return redirect(url_for("ReviewView.show", pk=change.id))
+                    flash(_("The tier override was saved."), "info")
+                    return redirect(url_for("CustomerView.show", pk=customer.id))
+        return self.render_template("segments/override.html", customer=customer,
+                                    errors=errors, tiers=c.TIERS,
+                                    title=_l("Tier override"))

@@ -1,0 +1,12 @@
+"""Service: consent, complaints, loan progress notices, service flags, SLAs in working days."""
+
+
+def register(appbuilder) -> None:
+    from backoffice.service import counter, flags
+    from backoffice.service.views import register as register_views
+
+    register_views(appbuilder)
+    counter.register(appbuilder)
+    from flask import current_app
+
+    flags.install(current_app)

@@ -1,0 +1,34 @@
+"""What the customer 360 page and the counter view show about consent: per channel and purpose
+the statement in force (granted or refused, where the customer said so, when), and the closed
+statements (withdrawn grants, superseded refusals) so staff can see what changed and when.
+
+Read through the request's session, so the record scope applies as on every other path.
+"""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from backoffice.extensions import db
+from models.consent import CONSENT_CHANNELS, CONSENT_PURPOSES, Consent
+
+CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("Email"), "phone": _l("Phone"),
+                  "wechat": _l("WeChat")}
+PURPOSE_LABELS = {"marketing": _l("Marketing"), "greeting": _l("Greetings"),
+                  "service": _l("Service")}
+HISTORY_LIMIT = 20
+
+
+def consent_overview(customer, session=None) -> dict:
+    """{channels, purposes, current[(channel, purpose)] -> Consent, history: [Consent]}.
+
+    One query for the customer's statements; ``history`` holds the closed ones, newest first.
+    """
+    session = session or db.session
+    rows = session.scalars(select(Consent).where(Consent.customer_id == customer.id)
+                           .order_by(Consent.recorded_at.desc(), Consent.id.desc())).all()
+    current = {(row.channel, row.purpose): row for row in rows if row.withdrawn_at is None}
+    history = [row for row in rows if row.withdrawn_at is not None][:HISTORY_LIMIT]
+    return {"channels": [(code, CHANNEL_LABELS[code]) for code in CONSENT_CHANNELS],
+            "purposes": [(code, PURPOSE_LABELS[code]) for code in CONSENT_PURPOSES],
+            "current": current, "history": history}

@@ -1,0 +1,278 @@
+"""Load test: concurrent staff sessions browsing, searching and opening 360 pages over HTTP.
+
+Starts gunicorn (``--workers 4``) on the given PostgreSQL database unless ``--url`` points at a
+running server, logs in ``--users`` staff sessions (relationship managers, branch managers and
+the senior manager of the demo bank, each through the login form with its CSRF token, accepting
+the confidentiality agreement the first time), and keeps every session busy for ``--duration``
+seconds with a think time of ``--think`` seconds between pages. A session's mix: customer list
+pages, name-prefix and exact customer-number searches, 360 pages of customers in its own scope,
+its task list and the home dashboard. Prints requests, errors, throughput and p50/p95/p99 per
+page type and overall. The tool is a plain thread per session over ``http.client`` (standard
+library): no extra dependency, and the same client cost for every page.
+
+    python benchmarks/load.py --database-url postgresql://postgres@127.0.0.1:5432/crm_scale \
+        --instance-path /work/tools/scale-instance --users 50 --duration 300
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import http.client
+import http.cookies
+import os
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEMO_PASSWORD = "Demo-Passw0rd!2026"
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--instance-path", default=os.environ.get("CRM_INSTANCE_PATH"))
+    parser.add_argument("--url", default=None, help="a running server (skips starting gunicorn)")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=300)
+    parser.add_argument("--think", type=float, default=1.0, help="seconds between pages")
+    parser.add_argument("--password", default=DEMO_PASSWORD)
+    return parser.parse_args(argv)
+
+
+class Client:
+    """One staff session: keep-alive connection, cookie, CSRF-aware form posts."""
+
+    def __init__(self, base: str):
+        parsed = urllib.parse.urlparse(base)
+        self.host, self.port = parsed.hostname, parsed.port or 80
+        self.cookies: dict[str, str] = {}
+        self.conn = None
+
+    def _connection(self):
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        return self.conn
+
+    def request(self, method: str, path: str, body: dict | None = None):
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        data = None
+        if body is not None:
+            data = urllib.parse.urlencode(body)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in (1, 2):
+            try:
+                conn = self._connection()
+                conn.request(method, path, body=data, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+                break
+            except (http.client.HTTPException, OSError):
+                self.conn = None
+                if attempt == 2:
+                    raise
+        for header in response.headers.get_all("Set-Cookie") or []:
+            cookie = http.cookies.SimpleCookie(header)
+            for key, morsel in cookie.items():
+                self.cookies[key] = morsel.value
+        return response.status, response.headers.get("Location"), payload
+
+    def token(self, path: str) -> str:
+        _status, _loc, page = self.request("GET", path)
+        match = _CSRF.search(page.decode("utf-8", "replace"))
+        return (match.group(1) or match.group(2)) if match else ""
+
+    def login(self, username: str, password: str) -> None:
+        status, _loc, _ = self.request("POST", "/login/", {
+            "username": username, "password": password, "csrf_token": self.token("/login/")})
+        if status != 302:
+            raise RuntimeError(f"login of {username} answered {status}")
+        status, _loc, page = self.request("GET", "/agreement/")
+        if status == 200 and b'name="accept"' in page:
+            self.request("POST", "/agreement/", {"accept": "yes",
+                                                 "csrf_token": self.token("/agreement/")})
+
+
+def plan(args):
+    """Logins and per-user sample data (customers in scope, numbers, name prefixes)."""
+    os.environ["DATABASE_URL"] = args.database_url
+    if args.instance_path:
+        os.environ["CRM_INSTANCE_PATH"] = args.instance_path
+    from flask_appbuilder.security.sqla.models import Role, assoc_user_role
+    from sqlalchemy import select, text
+
+    from backoffice import create_app
+    from backoffice.extensions import db
+    from models import Customer, Staff
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url})
+    with app.app_context():
+        s, r, link = Staff.__table__, Role.__table__, assoc_user_role
+        staff = db.session.execute(
+            select(s.c.id, s.c.username, r.c.name, s.c.branch_id)
+            .select_from(s.join(link, link.c.user_id == s.c.id).join(r, r.c.id == link.c.role_id))
+            .where(r.c.name.in_(("RelationshipManager", "BranchManager", "SeniorManager")))
+            .order_by(s.c.id)).all()
+        rng = random.Random(5)
+        rms = [row for row in staff if row[2] == "RelationshipManager"]
+        bms = [row for row in staff if row[2] == "BranchManager"]
+        senior = [row for row in staff if row[2] == "SeniorManager"]
+        chosen = senior[:1] + rng.sample(bms, min(len(bms), max(1, args.users // 10)))
+        chosen += rng.sample(rms, min(len(rms), args.users - len(chosen)))
+        users = []
+        c = Customer.__table__
+        for user_id, username, role, branch_id in chosen[:args.users]:
+            if role == "RelationshipManager":
+                condition = c.c.owner_id == user_id
+            elif role == "BranchManager":
+                condition = c.c.branch_id == branch_id
+            else:
+                condition = c.c.id > 0
+            rows = db.session.execute(select(c.c.id, c.c.customer_no, c.c.name)
+                                      .where(condition).limit(200)).all()
+            users.append({"username": username, "role": role,
+                          "customers": [(row[0], row[1]) for row in rows],
+                          "prefixes": sorted({row[2][:1] for row in rows}) or ["王"]})
+        filters = {}
+        for view in app.appbuilder.baseviews:
+            if view.__class__.__name__ == "CustomerView":
+                for column, arg in (("name", "sw"), ("customer_no", "eq")):
+                    found = view._filters._search_filters[column]
+                    index = next(n for n, f in enumerate(found) if f.arg_name == arg)
+                    filters[column] = f"_flt_{index}_{column}"
+        total = db.session.execute(text(
+            "SELECT reltuples::bigint FROM pg_class WHERE relname = 'customer'")).scalar()
+        db.session.remove()
+    return users, filters, total
+
+
+def pages(user, filters, rng):
+    """An endless, weighted mix of what staff do all day."""
+    while True:
+        draw = rng.random()
+        cid, cno = rng.choice(user["customers"]) if user["customers"] else (None, None)
+        if draw < 0.30 and cid:
+            yield "360 page", f"/customers/show/{cid}"
+        elif draw < 0.50:
+            page = rng.randint(0, 20)
+            yield "customer list", f"/customers/list/?page_CustomerView={page}"
+        elif draw < 0.65:
+            prefix = urllib.parse.quote(rng.choice(user["prefixes"]))
+            yield "search: name prefix", f"/customers/list/?{filters['name']}={prefix}"
+        elif draw < 0.80 and cno:
+            yield "search: customer number", f"/customers/list/?{filters['customer_no']}={cno}"
+        elif draw < 0.90:
+            yield "task list", "/mytasks/list/"
+        else:
+            yield "home dashboard", "/"
+
+
+def start_server(args) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": args.database_url}
+    if args.instance_path:
+        env["CRM_INSTANCE_PATH"] = args.instance_path
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(args.workers), "--bind",
+         f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT, env=env, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            status, _l, _p = Client(base).request("GET", "/login/")
+            if status == 200:
+                return server, base
+        except OSError:
+            time.sleep(0.5)
+    os.killpg(server.pid, signal.SIGTERM)
+    raise SystemExit("gunicorn did not answer within 120 s")
+
+
+def run(args):
+    users, filters, total = plan(args)
+    server, base = (None, args.url) if args.url else start_server(args)
+    results: dict[str, list[float]] = collections.defaultdict(list)
+    errors: collections.Counter = collections.Counter()
+    lock = threading.Lock()
+    try:
+        clients = []
+        for user in users:
+            client = Client(base)
+            client.login(user["username"], args.password)
+            clients.append((client, user))
+        print(f"{len(clients)} sessions logged in against {base} (customers ~{total:,}); "
+              f"running {args.duration:.0f} s, think time {args.think} s", flush=True)
+        stop_at = time.time() + args.duration
+
+        def worker(number, client, user):
+            rng = random.Random(number)
+            time.sleep(rng.random() * args.think)
+            for label, path in pages(user, filters, rng):
+                if time.time() >= stop_at:
+                    return
+                started = time.perf_counter()
+                try:
+                    status, _loc, _body = client.request("GET", path)
+                    ok = status == 200
+                except Exception:  # noqa: BLE001 - a failed request is an error in the report
+                    ok, status = False, "exception"
+                elapsed = time.perf_counter() - started
+                with lock:
+                    results[label].append(elapsed)
+                    if not ok:
+                        errors[f"{label}: {status}"] += 1
+                time.sleep(args.think * rng.uniform(0.5, 1.5))
+
+        started = time.time()
+        threads = [threading.Thread(target=worker, args=(n, c, u), daemon=True)
+                   for n, (c, u) in enumerate(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.time() - started
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    report(results, errors, elapsed)
+
+
+def _pct(values, share):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))] * 1000
+
+
+def report(results, errors, elapsed):
+    everything = [v for values in results.values() for v in values]
+    print(f"\n{'page':<26}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}")
+    for label in sorted(results):
+        values = results[label]
+        print(f"{label:<26}{len(values):>9}{statistics.median(values) * 1000:>9.0f}"
+              f"{_pct(values, .95):>9.0f}{_pct(values, .99):>9.0f}")
+    if everything:
+        print(f"{'all':<26}{len(everything):>9}{statistics.median(everything) * 1000:>9.0f}"
+              f"{_pct(everything, .95):>9.0f}{_pct(everything, .99):>9.0f}")
+    print(f"\nduration {elapsed:.0f} s, throughput {len(everything) / elapsed:.1f} requests/s, "
+          f"errors {sum(errors.values())}")
+    for label, count in errors.most_common():
+        print(f"  error {label}: {count}")
+
+
+if __name__ == "__main__":
+    run(parse_args())

@@ -1,0 +1,212 @@
+"""Bulk imports (批量导入) and governed exports: batches, their files, templates, undo data.
+
+A batch is one uploaded spreadsheet on its way into the database: what it is (kind, mode, sheet,
+column mapping), where its bytes are (``import_file``: in the database, or in the configured
+shared folder so that a worker on another machine can read it), where it stands (status,
+progress, counts) and who did what (uploader, approver, reverter). ``import_row_change`` keeps,
+per row a committed batch created or updated, what revert needs: the row's previous values
+(sensitive ones as the ciphertext they were, never plaintext) and its state right after the
+import, to tell rows edited since (conflicts, left alone) from untouched ones.
+
+None of these tables has a ``customer_id`` column: they are reached only by the import screens
+(operators, approvers, auditors), never through the customer record scope.
+"""
+from __future__ import annotations
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import relationship
+
+from models.base import JsonDocument, utcnow
+from models.org import Staff
+
+IMPORT_KINDS = ("customers", "accounts", "transactions", "interactions")
+IMPORT_MODES = ("atomic", "skip_bad")
+# uploaded -> (dry run) -> pending_approval -> approved -> queued -> running -> committed
+#                                                                   \-> failed / cancelled
+# committed -> reverted. A run that dies leaves "running" with a checkpoint: it can resume.
+BATCH_STATUSES = ("uploaded", "dry_run", "pending_approval", "approved", "queued", "running",
+                  "committed", "failed", "cancelled", "rejected", "reverted")
+EXPORT_REQUEST_STATUSES = ("pending", "approved", "rejected", "used")
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({','.join(repr(v) for v in values)})"
+
+
+class ImportBatch(Model):
+    """One spreadsheet import: settings, progress, counts and the people involved."""
+
+    __tablename__ = "import_batch"
+    __table_args__ = (
+        CheckConstraint(_in("kind", IMPORT_KINDS), name="ck_import_batch_kind"),
+        CheckConstraint(_in("mode", IMPORT_MODES), name="ck_import_batch_mode"),
+        CheckConstraint(_in("status", BATCH_STATUSES), name="ck_import_batch_status"),
+        Index("ix_import_batch_sha256", "sha256"),
+        Index("ix_import_batch_status_created", "status", "created_at"),
+        Index("ix_import_batch_uploaded_by", "uploaded_by_id", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(20), nullable=False)
+    mode = Column(String(10), nullable=False, default="atomic")
+    status = Column(String(20), nullable=False, default="uploaded")
+    filename = Column(String(255), nullable=False)
+    file_format = Column(String(10), nullable=False)  # csv / xlsx
+    sheet = Column(String(100))
+    encoding = Column(String(20))
+    sha256 = Column(String(64), nullable=False)
+    size_bytes = Column(Integer, nullable=False, default=0)
+    headers = Column(JsonDocument, nullable=False, default=list)
+    mapping = Column(JsonDocument, nullable=False, default=dict)  # header -> field key
+    template_id = Column(Integer, ForeignKey("import_template.id", ondelete="SET NULL"))
+    create_fields = Column(Boolean, nullable=False, default=False)
+    duplicate_of_id = Column(Integer, ForeignKey("import_batch.id", ondelete="SET NULL"))
+    # Counts: of the dry run until the commit, then of the commit.
+    total_rows = Column(Integer)
+    rows_done = Column(Integer, nullable=False, default=0)
+    created_count = Column(Integer, nullable=False, default=0)
+    updated_count = Column(Integer, nullable=False, default=0)
+    unchanged_count = Column(Integer, nullable=False, default=0)
+    rejected_count = Column(Integer, nullable=False, default=0)
+    rows_per_second = Column(Integer)
+    checkpoint_row = Column(Integer, nullable=False, default=0)  # last source row applied
+    dry_run = Column(JsonDocument)  # counts, sample diffs, reviewed fields touched
+    needs_approval = Column(Boolean, nullable=False, default=False)
+    approval_reason = Column(String(255))
+    cancel_requested = Column(Boolean, nullable=False, default=False)
+    message = Column(String(500))
+    error = Column(Text)
+    job_run_id = Column(Integer, ForeignKey("job_run.id", ondelete="SET NULL"))
+    uploaded_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    approved_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    reverted_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    approved_at = Column(DateTime)
+    started_at = Column(DateTime)
+    finished_at = Column(DateTime)
+    committed_at = Column(DateTime)
+    reverted_at = Column(DateTime)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    uploaded_by = relationship(Staff, foreign_keys=[uploaded_by_id])
+    approved_by = relationship(Staff, foreign_keys=[approved_by_id])
+    reverted_by = relationship(Staff, foreign_keys=[reverted_by_id])
+
+    @property
+    def percent(self) -> int:
+        if self.status == "committed":
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(100, int(100 * (self.rows_done or 0) / self.total_rows))
+
+    def __repr__(self) -> str:
+        return f"#{self.id} {self.filename}"
+
+
+class ImportFile(Model):
+    """The bytes of an upload or an error report: in ``content``, or at ``path`` in the shared
+    folder (``CRM_IMPORT_FOLDER``), always with their SHA-256."""
+
+    __tablename__ = "import_file"
+    __table_args__ = (
+        CheckConstraint("role IN ('upload','report')", name="ck_import_file_role"),
+        UniqueConstraint("batch_id", "role", name="uq_import_file_batch_role"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    batch_id = Column(Integer, ForeignKey("import_batch.id", ondelete="CASCADE"), nullable=False)
+    role = Column(String(10), nullable=False)
+    sha256 = Column(String(64), nullable=False)
+    size_bytes = Column(Integer, nullable=False)
+    content = Column(LargeBinary)
+    path = Column(String(500))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class ImportTemplate(Model):
+    """A saved column mapping (header -> field key) for a kind, by name."""
+
+    __tablename__ = "import_template"
+    __table_args__ = (
+        CheckConstraint(_in("kind", IMPORT_KINDS), name="ck_import_template_kind"),
+        UniqueConstraint("kind", "name", name="uq_import_template_kind_name"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(20), nullable=False)
+    name = Column(String(100), nullable=False)
+    columns = Column(JsonDocument, nullable=False, default=dict)
+    created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return self.name or ""
+
+
+class ImportRowChange(Model):
+    """Undo data of one row a batch created or updated (revert reads it, nothing shows it).
+
+    ``previous`` holds the updated columns' values before the import (storage form: ciphertext
+    stays ciphertext); ``after`` the row's columns right after it, compared at revert time to
+    tell an untouched row from one edited since.
+    """
+
+    __tablename__ = "import_row_change"
+    __table_args__ = (
+        CheckConstraint("op IN ('create','update')", name="ck_import_row_change_op"),
+        UniqueConstraint("batch_id", "entity_id", name="uq_import_row_change_batch_entity"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    batch_id = Column(Integer, ForeignKey("import_batch.id", ondelete="CASCADE"), nullable=False)
+    entity_id = Column(Integer, nullable=False)
+    op = Column(String(6), nullable=False)
+    row_number = Column(Integer)
+    previous = Column(JsonDocument)
+    after = Column(JsonDocument)
+
+
+class ExportRequest(Model):
+    """A request to export more rows than ``CRM_EXPORT_MAX_ROWS``, and its decision.
+
+    The export itself is run again at download time, under the requester's own scope and masks:
+    no file of customer data waits on the server for the approval.
+    """
+
+    __tablename__ = "export_request"
+    __table_args__ = (
+        CheckConstraint(_in("status", EXPORT_REQUEST_STATUSES), name="ck_export_request_status"),
+        Index("ix_export_request_status", "status", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    endpoint = Column(String(100), nullable=False)  # the list view's endpoint
+    entity = Column(String(50), nullable=False)
+    fmt = Column(String(4), nullable=False)
+    args = Column(JsonDocument, nullable=False, default=dict)  # the list's filter arguments
+    row_count = Column(Integer, nullable=False)
+    reason = Column(String(500))
+    status = Column(String(10), nullable=False, default="pending")
+    requested_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    decided_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    decided_at = Column(DateTime)
+    used_at = Column(DateTime)
+
+    requested_by = relationship(Staff, foreign_keys=[requested_by_id])
+    decided_by = relationship(Staff, foreign_keys=[decided_by_id])

@@ -1,0 +1,108 @@
+"""Tiers (分层), segments (分类) and need detectors: rules staff edit without code.
+
+All three are one table, ``segment``, told apart by ``kind``: a tier rule names the tier it
+assigns and its ``priority`` orders the tier list (first match wins); a segment and a need
+detector keep a membership table refreshed by the same job. A need detector also names the
+product categories that answer the need (the next-best-offer list on the 360 page).
+
+The rule itself is plain JSON data (see ``backoffice.segments.rules``), compiled to SQL.
+"""
+from __future__ import annotations
+
+from flask_appbuilder import Model
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import relationship
+
+from models.base import JsonDocument, utcnow
+from models.customers import Customer
+
+SEGMENT_KINDS = ("tier", "segment", "need")
+
+
+class Segment(Model):
+    """A tier rule, a segment or a need detector, with its rule as JSON data."""
+
+    __tablename__ = "segment"
+    __table_args__ = (
+        CheckConstraint("kind IN ('tier','segment','need')", name="ck_segment_kind"),
+        Index("ix_segment_kind_priority", "kind", "priority"),
+    )
+    id = Column(Integer, primary_key=True)
+    code = Column(String(40), unique=True, nullable=False)
+    name = Column(String(100), nullable=False)
+    kind = Column(String(10), nullable=False, default="segment")
+    tier = Column(String(20))  # kind "tier": the tier key (models.choices.TIERS) it assigns
+    priority = Column(Integer, nullable=False, default=100)  # tiers: lower is tried first
+    rule = Column(JsonDocument, nullable=False, default=dict)
+    description = Column(Text)
+    offer_categories = Column(JsonDocument, nullable=False, default=list)  # needs: products
+    active = Column(Boolean, nullable=False, default=True)
+    member_count = Column(Integer)
+    refreshed_at = Column(DateTime)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return self.name or self.code or ""
+
+
+class SegmentMembership(Model):
+    """A customer in a segment (or showing a need) since ``since``; rewritten by the refresh."""
+
+    __tablename__ = "segment_membership"
+    __table_args__ = (Index("ix_segment_membership_customer", "customer_id"),)
+    segment_id = Column(Integer, ForeignKey("segment.id", ondelete="CASCADE"), primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"),
+                         primary_key=True)
+    since = Column(DateTime, nullable=False, default=utcnow)
+
+    segment = relationship(Segment)
+    customer = relationship(Customer)
+
+
+class SegmentCount(Model):
+    """How many customers a segment (or a tier rule's tier) held on a day: counts over time."""
+
+    __tablename__ = "segment_count"
+    segment_id = Column(Integer, ForeignKey("segment.id", ondelete="CASCADE"), primary_key=True)
+    day = Column(Date, primary_key=True)
+    count = Column(Integer, nullable=False, default=0)
+
+    segment = relationship(Segment)
+
+
+class TierChange(Model):
+    """One upgrade or downgrade of a customer's tier (computed by the refresh, or an override)."""
+
+    __tablename__ = "tier_change"
+    __table_args__ = (Index("ix_tier_change_customer_time", "customer_id", "changed_at"),
+                      Index("ix_tier_change_time", "changed_at"))
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)
+    old_tier = Column(String(20))
+    new_tier = Column(String(20))
+    source = Column(String(10), nullable=False, default="refresh")  # refresh | override
+    changed_at = Column(DateTime, nullable=False, default=utcnow)
+
+    customer = relationship(Customer)
+
+    @property
+    def direction(self) -> str:
+        """``up``, ``down`` or ``""`` by the order of ``models.choices.TIERS`` (best first)."""
+        from models.choices import TIERS
+
+        order = list(TIERS)
+        if self.old_tier not in order or self.new_tier not in order:
+            return ""
+        return "up" if order.index(self.new_tier) < order.index(self.old_tier) else "down"
