@@ -19,3 +19,20 @@ JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 def utcnow() -> dt.datetime:
     """The current time as naive UTC, the form every DateTime column stores."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+# Indexes that live in the database but not in the models, so that autogenerate must leave
+# them alone (``flask db migrate`` would otherwise emit drops, and the migrations test would
+# report them): the custom-field indexes the field screens create and drop at runtime
+# (``backoffice.fields.service``: unique ``ux_cf_*`` and range ``ix_cf_*``), and the
+# PostgreSQL-only expression index for name-prefix search made by migration 0015.
+RUNTIME_INDEX_PREFIXES = ("ux_cf_", "ix_cf_")
+DATABASE_ONLY_INDEXES = frozenset({"ix_customer_name_prefix"})
+
+
+def autogenerate_includes(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic ``include_object``: skip the indexes above, compare everything else."""
+    if type_ == "index" and name and (name.startswith(RUNTIME_INDEX_PREFIXES)
+                                      or name in DATABASE_ONLY_INDEXES):
+        return False
+    return True

@@ -132,12 +132,14 @@ def chunk_features(session, snapshot: extract.Snapshot, selection: Selection, lo
     tx = extract.transaction_aggregates(session, snapshot, lo, hi)
     accounts = extract.account_aggregates(session, snapshot, lo, hi)
     interactions = extract.interaction_aggregates(session, snapshot, lo, hi)
+    complaints = extract.complaint_aggregates(session, snapshot, lo, hi)
     extra = customers.set_index("id")[[F.standard_column(n) for n in selection.standard]]
     extra = extra.apply(lambda col: col.astype(float) if col.dtype == bool else col)
     if selection.custom:
         extra = extra.join(F.custom_field_columns(customers.set_index("id")["custom_fields"],
                                                   selection.custom))
-    frame = F.build_features(customers, tx, accounts, interactions, extra=extra)
+    frame = F.build_features(customers, tx, accounts, interactions, extra=extra,
+                             complaints=complaints)
     return customers, frame[selection.names]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from backoffice.churn import features as F
 from models import Account, Customer, Interaction, Product, Transaction
+from models.complaints import Complaint
 from models.metrics import LIABILITY_CATEGORIES
 
 EPOCH = dt.datetime(1970, 1, 1)
@@ -231,6 +232,59 @@ def interaction_aggregates(session, snapshot: Snapshot, lo: int, hi: int,
     statement = select(main, func.coalesce(later.c.unanswered_contacts, 0)
                        .label("unanswered_contacts")).outerjoin(
         later, later.c.customer_id == main.c.customer_id)
+    return _frame(session, statement)
+
+
+def complaint_aggregates(session, snapshot: Snapshot, lo: int, hi: int) -> pd.DataFrame:
+    """Complaint cases per customer: opened in 30/90 days, open at the reference day, hours to
+    resolve the last resolved one and the last re-check satisfaction.
+
+    ``complaint_cases_*`` leave out cases raised from an interaction already flagged as a
+    complaint, so adding them to the interaction counts never counts one complaint twice.
+    """
+    ref_day, ref = _reference(snapshot, lo, hi)
+    within, after_ref = _age_window(snapshot, ref_day, Complaint.opened_at)
+    _within_resolved, resolved_after = _age_window(snapshot, ref_day, Complaint.resolved_at)
+    _within_rechecked, rechecked_after = _age_window(snapshot, ref_day, Complaint.rechecked_at)
+    flagged = Interaction.__table__.alias("flagged")
+    new_case = flagged.c.id.is_(None)
+    resolved = and_(Complaint.resolved_at.is_not(None), ~resolved_after())
+    rechecked = and_(Complaint.recheck_satisfaction.is_not(None),
+                     Complaint.rechecked_at.is_not(None), ~rechecked_after())
+    hours = (epoch_days(Complaint.resolved_at) - epoch_days(Complaint.opened_at)) * 24.0
+    resolved_rank = func.row_number().over(
+        partition_by=Complaint.customer_id,
+        order_by=(case((resolved, 0), else_=1), Complaint.resolved_at.desc(),
+                  Complaint.id.desc()))
+    rechecked_rank = func.row_number().over(
+        partition_by=Complaint.customer_id,
+        order_by=(case((rechecked, 0), else_=1), Complaint.rechecked_at.desc(),
+                  Complaint.id.desc()))
+    ranked = _join_ref(
+        select(Complaint.customer_id,
+               and_(within(0, 30), new_case).label("case_30d"),
+               and_(within(0, 90), new_case).label("case_90d"),
+               and_(~after_ref(), (Complaint.resolved_at.is_(None)) | resolved_after())
+               .label("open_at_ref"),
+               case((resolved, hours)).label("hours"),
+               case((rechecked, Complaint.recheck_satisfaction)).label("satisfaction"),
+               resolved_rank.label("resolved_rank"), rechecked_rank.label("rechecked_rank"))
+        .select_from(Complaint.__table__.outerjoin(
+            flagged, and_(flagged.c.id == Complaint.interaction_id,
+                          flagged.c.complaint.is_(True))))
+        .where(Complaint.customer_id.between(lo, hi)), ref, Complaint.customer_id
+    ).subquery("ranked")
+    statement = (
+        select(ranked.c.customer_id,
+               _sum_if(ranked.c.case_30d).label("complaint_cases_30d"),
+               _sum_if(ranked.c.case_90d).label("complaint_cases_90d"),
+               _sum_if(ranked.c.open_at_ref).label("open_complaints"),
+               func.max(ranked.c.hours).filter(ranked.c.resolved_rank == 1)
+               .label("last_complaint_hours_to_resolve"),
+               func.max(ranked.c.satisfaction).filter(ranked.c.rechecked_rank == 1)
+               .label("last_recheck_satisfaction"))
+        .group_by(ranked.c.customer_id)
+    )
     return _frame(session, statement)
 
 

@@ -20,7 +20,8 @@ BUILTIN_NUMERIC = (
     "net_outflow_ratio_90d", "balance_trend_90d", "assets", "volume_365d", "products_held",
     "products_opened_180d", "products_closed_180d", "days_since_last_tx",
     "days_since_last_interaction", "inquiries_90d", "inquiries_stopped", "complaints_30d",
-    "complaints_90d", "satisfaction_recent", "satisfaction_change", "unanswered_contacts",
+    "complaints_90d", "complaint_cases_30d", "complaint_cases_90d", "open_complaints",
+    "last_complaint_hours_to_resolve", "last_recheck_satisfaction", "satisfaction_recent", "satisfaction_change", "unanswered_contacts",
     "tenure_years", "age_years",
 )
 BUILTIN_CATEGORICAL = ("tier", "customer_type", "gender", "risk_tolerance")
@@ -36,6 +37,9 @@ ACCOUNT_COLUMNS = ("assets_now", "products_held", "products_opened_180d", "produ
 INTERACTION_COLUMNS = ("last_interaction_age", "complaints_30d", "complaints_90d",
                        "inquiries_90d", "inquiries_prior_90d", "satisfaction_recent",
                        "satisfaction_prior", "unanswered_contacts")
+# From the complaint workflow (``complaint`` rows), beside the interaction complaint flag.
+COMPLAINT_COLUMNS = ("complaint_cases_30d", "complaint_cases_90d", "open_complaints",
+                     "last_complaint_hours_to_resolve", "last_recheck_satisfaction")
 
 
 def change_ratio(recent, prior):
@@ -62,19 +66,24 @@ def _aligned(frame: pd.DataFrame | None, index, columns) -> pd.DataFrame:
 def build_features(customers: pd.DataFrame, tx: pd.DataFrame | None = None,
                    accounts: pd.DataFrame | None = None,
                    interactions: pd.DataFrame | None = None,
-                   extra: pd.DataFrame | None = None) -> pd.DataFrame:
+                   extra: pd.DataFrame | None = None,
+                   complaints: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per customer (index: customer id) with :data:`BUILTIN` plus ``extra`` columns.
 
     ``customers`` has ``id``, ``ref_day`` (epoch days), ``birth_day``, ``onboarded_day`` (epoch
     days or NaN) and the categorical profile columns; the other frames have ``customer_id`` and
     the aggregate columns named in ``TX_COLUMNS`` etc. (ages in days before the reference day).
     ``extra`` holds standard or custom fields an admin chose, already indexed by customer id.
+    ``complaints`` has the :data:`COMPLAINT_COLUMNS` of the complaint workflow (none: zeros; a
+    customer never re-checked or never resolved gets 0 hours and a neutral 0 satisfaction, so
+    the columns stay constant where there are no complaints and training drops them).
     """
     index = pd.Index(customers["id"].to_numpy(), name="customer_id")
     c = customers.set_index("id")
     t = _aligned(tx, index, TX_COLUMNS)
     a = _aligned(accounts, index, ACCOUNT_COLUMNS)
     i = _aligned(interactions, index, INTERACTION_COLUMNS)
+    k = _aligned(complaints, index, COMPLAINT_COLUMNS).fillna(0.0)
     counts = t.drop(columns=["last_tx_age"]).fillna(0.0)
     a_counts = a.fillna(0.0)
     out = pd.DataFrame(index=index)
@@ -110,6 +119,8 @@ def build_features(customers: pd.DataFrame, tx: pd.DataFrame | None = None,
                                 & (i_counts["inquiries_90d"] == 0)).astype(float)
     out["complaints_30d"] = i_counts["complaints_30d"]
     out["complaints_90d"] = i_counts["complaints_90d"]
+    for column in COMPLAINT_COLUMNS:
+        out[column] = k[column]
     out["satisfaction_recent"] = i["satisfaction_recent"]
     out["satisfaction_change"] = i["satisfaction_recent"] - i["satisfaction_prior"]
     out["unanswered_contacts"] = i_counts["unanswered_contacts"]

@@ -73,7 +73,11 @@ def rule_values(rule: Rule, features: pd.DataFrame) -> tuple[pd.Series, pd.Serie
         count = features["unanswered_contacts"]
         return count >= rule.threshold, count
     if rule.code == "complaint":
-        count = features[f"complaints_{window}d"]
+        # A flagged interaction or a complaint case (cases never repeat a flagged interaction).
+        count = features[f"complaints_{window}d"].fillna(0)
+        cases = f"complaint_cases_{window}d"
+        if cases in features:
+            count = count + features[cases].fillna(0)
         return count >= rule.threshold, count
     if rule.code == "satisfaction_drop":
         change = features["satisfaction_change"]

@@ -66,7 +66,11 @@ def next_customer_no() -> str:
     Two simultaneous additions may pick the same number; the unique constraint then refuses the
     second, and the user simply submits again.
     """
-    stmt = select(func.max(Customer.customer_no)).where(Customer.customer_no.like("C%"))
+    # Only numbers of this very shape count: an imported "CMP000001" or "CORP-12" sorts above
+    # every "C" + digits number and would restart the sequence at 1 (a duplicate).
+    stmt = select(func.max(Customer.customer_no)).where(
+        Customer.customer_no.like("C" + "_" * 9),
+        Customer.customer_no.between("C000000000", "C999999999"))
     highest = db.session.execute(stmt, execution_options={"crm_unscoped": True}).scalar()
     number = int(highest[1:]) + 1 if highest and highest[1:].isdigit() else 1
     return f"C{number:09d}"

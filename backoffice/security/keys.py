@@ -12,8 +12,9 @@ With none of them set, the embedded default (``make run`` on a laptop) generates
 reuses it afterwards. Production (``CRM_ENV=production``) without keys refuses to start.
 
 Rotation: add a new key, make it the primary, run ``flask crm keys rotate`` (it re-encrypts every
-registered encrypted column to the primary key, batch by batch, and can be interrupted and run
-again), check ``flask crm keys status`` shows no row on the old key, then remove it.
+registered encrypted column, and the sensitive custom values sealed inside JSON documents, to the
+primary key, batch by batch, and can be interrupted and run again), check ``flask crm keys
+status`` shows no row on the old key, then remove it.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 
+from backoffice.security import key_rotation_custom
 from models import crypto
 from models.crypto import KeyConfigError, KeyRing
 
@@ -193,6 +195,8 @@ def rotate(engine, keyring: KeyRing, metadata=None, batch_size: int = 500,
             done += len(rows)
             if progress:
                 progress(table.name, min(done, total), total)
+    # Sealed values inside JSON documents (sensitive custom fields, change-request payloads).
+    key_rotation_custom.rotate(engine, keyring, metadata, report, batch_size, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -266,4 +270,5 @@ def key_status(engine, keyring: KeyRing, metadata=None) -> dict[str, dict[str, i
                         kid = "(not encrypted)"
                     counts[kid] = counts.get(kid, 0) + 1
                 status[f"{table.name}.{spec.field}"] = counts
+    status.update(key_rotation_custom.status(engine, keyring, metadata))
     return status

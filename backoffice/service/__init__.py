@@ -2,11 +2,12 @@
 
 
 def register(appbuilder) -> None:
-    from backoffice.service import counter, flags
+    from backoffice.service import counter, dashboard, flags
     from backoffice.service.views import register as register_views
 
     register_views(appbuilder)
     counter.register(appbuilder)
+    dashboard.install()
     from flask import current_app
 
     flags.install(current_app)

@@ -167,3 +167,23 @@ def test_stale_edit_is_refused(app, world, client_as):
     assert client.post(url, data=form).status_code == 302
     with app.app_context():
         assert db.session.get(Customer, pk).occupation == "我的修改"
+
+
+def test_next_customer_number_ignores_numbers_of_another_shape(app, db_session, world):
+    """An imported "CMZ999999" sorts above every "C" + 9 digits number: the next number must
+    still follow the highest real one (it restarted at C000000001, a duplicate, before)."""
+    from backoffice.customers.rules import next_customer_no
+
+    birth = dt.date(1980, 1, 2)
+    with app.test_request_context():
+        db_session.add_all([
+            Customer(customer_no="C899999990", name="编号甲", branch_id=world.branches["B1"],
+                     id_number=make_prc_id(birth, 801)),
+            Customer(customer_no="CMZ999999", name="编号乙", branch_id=world.branches["B1"],
+                     id_number=make_prc_id(birth, 802)),
+        ])
+        db_session.flush()
+        try:
+            assert next_customer_no() == "C899999991"
+        finally:
+            db_session.rollback()
