@@ -135,7 +135,12 @@ def test_lists_return_only_records_in_scope(app, world, client_as, username):
                     assert int(shown.group(1)) == rows, (username, rule.rule)
             if response.status_code == 200 and rule.rule.startswith("/api/"):
                 returned = set(response.json["ids"])
-                assert response.json["count"] == len(returned), (username, rule.rule)
+                # Other tests add customers, so a scope may hold more than one page of 100:
+                # the count is the scope's, the page is full up to it.
+                count = response.json["count"]
+                assert len(returned) == min(count, 100), (username, rule.rule)
+                if not getattr(view, "base_filters", None):
+                    assert count == len(visible_ids(app, model, username)), (username, rule.rule)
                 allowed = {record_id(world, model, k) for k in VISIBLE[username]}
                 assert returned <= allowed | visible_ids(app, model, username), (
                     username, rule.rule, returned - allowed)
