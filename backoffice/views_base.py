@@ -49,6 +49,11 @@ API_METHOD_PERMISSIONS = {
 }
 
 
+def selected_items(items) -> list:
+    """FAB hands an action one record (from a show page) or a list (from the list's checkboxes)."""
+    return items if isinstance(items, list) else [items]
+
+
 def choice_select(label, mapping: dict, required: bool = True):
     """A select of coded choices with translated labels; optional ones start blank."""
     from flask_appbuilder.fieldwidgets import Select2Widget

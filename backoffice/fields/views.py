@@ -28,7 +28,12 @@ from backoffice.fields import registry, service
 from backoffice.fields import values as v
 from backoffice.fields.filters import FilterError, compile_filters
 from backoffice.formatting import choice_label, local_time, yes_no
-from backoffice.views_base import VIEW_METHOD_PERMISSIONS, CrmModelView, checkboxes
+from backoffice.views_base import (
+    VIEW_METHOD_PERMISSIONS,
+    CrmModelView,
+    checkboxes,
+    selected_items,
+)
 from models.fields import ENTITIES, FIELD_TYPES, CustomFieldDefinition, FieldSet
 
 ENTITY_LABELS = {"customer": _l("Customer"), "interaction": _l("Interaction"),
@@ -167,7 +172,7 @@ class _ArchivingView(CrmModelView):
         return data, {}
 
     def _set_status(self, items, status):
-        items = items if isinstance(items, list) else [items]
+        items = selected_items(items)
         for item in items:
             item.status = status
         db.session.commit()
@@ -302,7 +307,7 @@ class CustomFieldView(_ArchivingView):
     def _set_status(self, items, status):
         """Archive or restore, then drop or rebuild the range indexes of the fields."""
         response = super()._set_status(items, status)
-        items = items if isinstance(items, list) else [items]
+        items = selected_items(items)
         synced = [service.sync_indexes(registry.spec_of(item)) for item in items]  # each one
         if any(synced):
             db.session.commit()

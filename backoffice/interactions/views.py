@@ -16,7 +16,7 @@ from backoffice.fields.screens import CustomFieldsViewMixin
 from backoffice.formatting import choice_label, local_time, yes_no
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
 from backoffice.service import sla
-from backoffice.views_base import CrmModelView, checkboxes, choice_select
+from backoffice.views_base import CrmModelView, checkboxes, choice_select, selected_items
 from models import FollowUp, Interaction
 from models import choices as c
 from models.base import utcnow
@@ -140,7 +140,7 @@ class FollowUpView(CrmModelView):
     @action("mark_done", _l("Mark done"), _l("Mark the selected tasks done?"), "fa-check")
     def mark_done(self, items):
         """Close several tasks at once (items were loaded through the scoped session)."""
-        items = items if isinstance(items, list) else [items]
+        items = selected_items(items)
         for item in items:
             if item.status == "open":
                 item.status = "done"

@@ -70,8 +70,9 @@ class StaffUserView(UserDBModelView):
     def unlock(self, items):
         """Lift a lockout before it runs out (e.g. after the user called the help desk)."""
         from backoffice.security import login_policy
+        from backoffice.views_base import selected_items
 
-        items = items if isinstance(items, list) else [items]
+        items = selected_items(items)
         for user in items:
             login_policy.unlock(user)
         self.datamodel.session.commit()

@@ -21,6 +21,7 @@ from backoffice.views_base import (
     CrmModelView,
     checkboxes,
     choice_select,
+    selected_items,
 )
 from config import roles as r
 from models.complaints import Complaint, CustomerServiceFlag, ServiceFlagType
@@ -57,10 +58,6 @@ def _writes(*names) -> dict:
     return {**VIEW_METHOD_PERMISSIONS, **{name: "write" for name in names}}
 
 
-def _items(items):
-    return items if isinstance(items, list) else [items]
-
-
 def _back(view):
     return redirect(request.referrer or view.get_redirect())
 
@@ -68,7 +65,7 @@ def _back(view):
 def _apply(view, items, step):
     """Run a use case on each selected record; a refused step is a message, not a 500."""
     done = 0
-    for item in _items(items):
+    for item in selected_items(items):
         try:
             step(item)
             done += 1
