@@ -10,8 +10,12 @@ from config import roles as r
 
 
 def register(appbuilder) -> None:
+    from flask import current_app
+
     from backoffice.churn.views import (ChurnModelRegistryView, ChurnSignalRuleView,
-                                        ChurnWarningView)
+                                        ChurnWarningView, customer_warning)
+
+    current_app.jinja_env.globals["churn_warning"] = customer_warning  # the 360 page's panel
 
     category = {"category": r.CATEGORY_CHURN, "category_label": _l("Churn early warning"),
                 "category_icon": "fa-exclamation-triangle"}

@@ -164,6 +164,32 @@ class ChurnWarningView(BaseView):
         return redirect(url_for("ChurnWarningView.dashboard"))
 
 
+def customer_warning(customer):
+    """Jinja global for the 360 page: the customer's latest score in words and the open
+    retention task, so a relationship manager opening a warned customer sees why at once.
+
+    None for users without churn warnings (tellers see the 360 page, not churn) and for
+    customers never scored. Read through the ORM: the record scope applies as on the list.
+    """
+    from flask import current_app
+
+    from backoffice.review.service import has_permission
+
+    user = current_app.appbuilder.sm.current_user
+    if customer is None or not has_permission(user, "can_read", "ChurnWarning"):
+        return None
+    score = db.session.execute(select(ChurnScore).where(
+        ChurnScore.customer_id == customer.id)).scalar_one_or_none()
+    if score is None:
+        return None
+    catalog = _catalog()
+    return {"score": score,
+            "reasons": [words.reason_text(r, catalog) for r in score.reasons or []],
+            "signals": [words.signal_text(s) for s in score.signals or []],
+            "task": ChurnWarningView._open_retention_tasks([customer.id]).get(customer.id),
+            "tier_labels": words.TIER_LABELS, "band_labels": words.BAND_LABELS}
+
+
 def _trend(score) -> float | None:
     if score.probability is None or score.previous_probability is None:
         return None

@@ -6,6 +6,7 @@ skips locally; in CI (``CRM_BROWSER`` set) a missing browser is a failure, not a
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -45,11 +46,11 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def live_server(app, world):
-    """The session app served over real HTTP on a free loopback port, in a background thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+@contextlib.contextmanager
+def serve(wsgi_app, name: str = "live-server"):
+    """Serve an app over real HTTP on a free loopback port, in a background thread."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -57,6 +58,13 @@ def live_server(app, world):
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def live_server(app, world):
+    """The session app (jobs inline, as embedded) served over HTTP."""
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -87,7 +95,20 @@ def shoot(page, request):
 
     def _shoot(step: str) -> Path:
         path = SCREENSHOTS / f"{request.node.name}-{step}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True, animations="disabled")
+        return path
+
+    return _shoot
+
+
+@pytest.fixture
+def shoot_page(request):
+    """``shoot_page(other_page, step)``: like ``shoot``, for another person's browser page."""
+
+    def _shoot(other_page, step: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{request.node.name}-{step}.png"
+        other_page.screenshot(path=str(path), full_page=True, animations="disabled")
         return path
 
     return _shoot

@@ -9,41 +9,25 @@
 - Admin: adds a custom field to interactions; a teller fills it when recording an interaction
   and sees the value on the record.
 
+The operator's import (``test_import_workflow.py``) and the relationship manager's retention
+list (``test_retention_workflow.py``) have modules of their own; SCREENSHOTS.md says what every
+screenshot of every workflow shows.
+
 Screenshots: tests/screenshots/<test>-<step>.png (git-ignored). The records made here are the
 test's own (its own customer, deleted at the end), so the shared world stays as seeded.
 """
 from __future__ import annotations
 
 import csv
-
 import datetime as dt
 import secrets
 
 import pytest
 
-from tests.support.web import PASSWORD
+from tests.browser.steps import new_page, sign_in
 from tests.support.world import make_prc_id
 
 BIRTH = dt.date(1979, 3, 21)
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    with page.expect_navigation():
-        page.locator("form input[type=submit], form button[type=submit]").first.click()
-    assert "/login" not in page.url, f"login as {username} failed"
-
-
-def new_page(page, base: str, username: str):
-    """A second browser context (another person at another desk), signed in."""
-    context = page.context.browser.new_context(locale="zh-CN",
-                                               viewport={"width": 1280, "height": 900})
-    other = context.new_page()
-    other.set_default_timeout(15_000)
-    sign_in(other, base, username)
-    return context, other
 
 
 def approve(reviewer, request_url: str, shoot_other, step: str) -> None:
@@ -70,19 +54,6 @@ def own_customer_name(app):
             db.session.delete(customer)
         db.session.commit()
         db.session.remove()
-
-
-@pytest.fixture
-def shoot_page(request):
-    """``shoot_page(other_page, step)``: like ``shoot``, for another person's browser page."""
-    from tests.browser.conftest import SCREENSHOTS
-
-    def _shoot(other_page, step: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        other_page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}-{step}.png"),
-                              full_page=True)
-
-    return _shoot
 
 
 def test_teller_records_and_changes_branch_manager_approves(page, shoot, shoot_page, live_server,
