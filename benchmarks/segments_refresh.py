@@ -7,7 +7,11 @@ run:
 
 * baseline: ``SELECT count(*) FROM transaction``;
 * the whole refresh (``backoffice.segments.refresh.refresh_all``): metrics staging, tiers with
-  history, 10 memberships, daily counts — committed.
+  history, 10 memberships, daily counts — committed, with the time of each stage.
+
+Run 1 after loading is the initial fill (every customer gets a tier and a history row, every
+membership is inserted); later runs are the nightly case (diffs only). ``--reuse`` times the
+refresh again on the data an earlier run loaded (``--runs 0`` only loads).
 
     python benchmarks/segments_refresh.py --customers 1000000 --tx-per-customer 20 \
         --database-url postgresql://postgres@127.0.0.1:5432/crm_h6_bench
@@ -180,6 +184,20 @@ def define_segments(app) -> None:
         db.session.commit()
 
 
+class Stages:
+    """A progress object for ``refresh_all`` that times each stage it reports."""
+
+    def __init__(self):
+        self.marks: list[tuple[str, float]] = []
+
+    def update(self, done, total=None, message=None):
+        self.marks.append((message or "", time.perf_counter()))
+
+    def durations(self, end: float) -> list[tuple[str, float]]:
+        ends = [t for _, t in self.marks[1:]] + [end]
+        return [(message, stop - start) for (message, start), stop in zip(self.marks, ends)]
+
+
 def measure(app) -> dict:
     from sqlalchemy import text
 
@@ -192,11 +210,17 @@ def measure(app) -> dict:
         count = db.session.execute(text('SELECT count(*) FROM "transaction"')).scalar()
         baseline = time.perf_counter() - started
         db.session.commit()
+        stages = Stages()
         started = time.perf_counter()
-        result = refresh_all(db.session, rule_fields(session=db.session), today=TODAY)
+        stages.marks.append(("reading the rules", started))
+        result = refresh_all(db.session, rule_fields(session=db.session), today=TODAY,
+                             progress=stages)
+        stages.marks.append(("commit", time.perf_counter()))
         db.session.commit()
-        refresh = time.perf_counter() - started
-    return {"transactions": count, "baseline": baseline, "refresh": refresh, "result": result}
+        ended = time.perf_counter()
+        refresh = ended - started
+    return {"transactions": count, "baseline": baseline, "refresh": refresh, "result": result,
+            "stages": stages.durations(ended)}
 
 
 def main() -> None:
@@ -225,13 +249,22 @@ def main() -> None:
         figures = measure(app)
         result = figures["result"]
         print(f"run {run}: baseline  SELECT count(*) FROM transaction "
-              f"({figures['transactions']:,} rows): {figures['baseline']:.2f} s")
+              f"({figures['transactions']:,} rows): {figures['baseline']:.2f} s "
+              f"(load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
         print(f"run {run}: refresh   4 tier rules + {len(result['segments'])} segments "
               f"({len(result['metrics'])} metrics staged): {figures['refresh']:.2f} s "
               f"({figures['refresh'] / max(figures['baseline'], 1e-9):.1f}× the count); "
               f"tier changes {result['tier_changes']:,}", flush=True)
-    print(f"tiers: {result['tiers']}")
-    print("segments: " + ", ".join(f"{k}={v:,}" for k, v in result["segments"].items()))
+        memberships = [(m, d) for m, d in figures["stages"] if m.startswith("refreshing ")]
+        for message, seconds in figures["stages"]:
+            if not message.startswith("refreshing "):
+                print(f"        {message:<45} {seconds:7.2f} s")
+            elif message == memberships[0][0]:
+                print(f"        {'memberships (' + str(len(memberships)) + ' rules, diffs)':<45} "
+                      f"{sum(d for _, d in memberships):7.2f} s")
+    if args.runs:
+        print(f"tiers: {result['tiers']}")
+        print("segments: " + ", ".join(f"{k}={v:,}" for k, v in result["segments"].items()))
 
 
 if __name__ == "__main__":

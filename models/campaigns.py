@@ -115,3 +115,47 @@ class CampaignTarget(Model):
 
     def __repr__(self) -> str:
         return f"{self.campaign_id}/{self.customer_id}"
+
+
+MESSAGE_CHANNELS = ("sms", "email", "wechat")  # sent by the app; phone targets get a task
+MESSAGE_STATUSES = ("pending", "sending", "sent", "retry", "failed", "cancelled")
+
+
+class CampaignMessage(Model):
+    """The send ledger of one target's campaign message: written (``pending``) at launch,
+    before anything is sent, one row per target (UNIQUE), so a re-run, a duplicate job or a
+    retry after a killed worker finds the row and never sends twice. ``sent`` is committed
+    just before the message's last byte leaves (``backoffice.greetings.channels``)."""
+
+    __tablename__ = "campaign_message"
+    __table_args__ = (
+        UniqueConstraint("target_id", name="uq_campaign_message_target"),
+        CheckConstraint(
+            "status IN ('pending','sending','sent','retry','failed','cancelled')",
+            name="ck_campaign_message_status"),
+        Index("ix_campaign_message_work", "campaign_id", "status", "next_attempt_at"),
+    )
+    id = Column(Integer, primary_key=True)
+    campaign_id = Column(Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=False)
+    target_id = Column(Integer, ForeignKey("campaign_target.id", ondelete="CASCADE"),
+                       nullable=False)
+    customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)
+    channel = Column(String(10), nullable=False)
+    status = Column(String(10), nullable=False, default="pending")
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime, nullable=False, default=utcnow)
+    claim_token = Column(String(32))  # who is sending it now (a lost claim aborts the send)
+    claimed_at = Column(DateTime)
+    subject = Column(String(200))
+    body = Column(Text)
+    last_error = Column(Text)
+    interaction_id = Column(Integer, ForeignKey("interaction.id", ondelete="SET NULL"))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    sent_at = Column(DateTime)
+
+    campaign = relationship(Campaign)
+    target = relationship(CampaignTarget)
+    customer = relationship(Customer)
+
+    def __repr__(self) -> str:
+        return f"{self.channel} {self.status}"

@@ -86,6 +86,7 @@ TASK_TYPES = {
     "loan_progress": _l("Loan progress notice"),
     "retention": _l("Retention"),
     "greeting_call": _l("Greeting call"),
+    "campaign": _l("Campaign"),
     "other": _l("Other"),
 }
 TIERS = {

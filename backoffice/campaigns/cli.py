@@ -31,3 +31,35 @@ def evaluate_command(campaign_id, detect, as_json):
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, default=str))
         return
     click.echo(evaluation.as_text(campaign, report))
+
+
+@campaign_group.command("send")
+@click.argument("campaign_id", type=int, required=False)
+def send_command(campaign_id):
+    """Enqueue the sending of due campaign messages (SMS, e-mail, WeChat): of one campaign, or
+    of every running campaign with messages due. Safe to run from cron every few minutes:
+    a message is never sent twice."""
+    from sqlalchemy import select
+
+    from backoffice.extensions import db
+    from jobs.queue import enqueue
+    from models import Campaign, CampaignMessage
+    from models.base import utcnow
+
+    if campaign_id is not None:
+        if db.session.get(Campaign, campaign_id) is None:
+            raise click.ClickException(f"no campaign {campaign_id}")
+        ids = [campaign_id]
+    else:
+        ids = list(db.session.scalars(
+            select(CampaignMessage.campaign_id).join(Campaign)
+            .where(Campaign.status == "running",
+                   CampaignMessage.status.in_(("pending", "retry", "sending")),
+                   CampaignMessage.next_attempt_at <= utcnow())
+            .distinct().order_by(CampaignMessage.campaign_id)))
+    for pk in ids:
+        run = enqueue("jobs.campaigns.send_messages", pk,
+                      description=f"send messages of campaign {pk}")
+        click.echo(f"campaign {pk}: job {run.id} {run.status}")
+    if not ids:
+        click.echo("no campaign has messages due")

@@ -6,7 +6,8 @@ branch's, a senior manager the whole campaign (``flask crm campaign evaluate`` r
 
 Definitions (target group unless said otherwise):
 
-* reach: targets contacted (their follow-up task done, or the message handed to the channel);
+* reach: targets contacted (their follow-up task done, or their message sent through the
+  channel: ``backoffice.campaigns.messages`` sets ``contacted_at`` when it goes out);
 * response rate: targets who responded / targets;
 * conversion rate: converted / group size, for both groups;
 * converted amount: sum of converted amounts of the target group;

@@ -8,7 +8,9 @@ managers) and someone other than the campaign's author.
 Launch is set-based: one query counts the candidates and the drops per gate reason, one reads
 the ids that pass (with owner, branch and consents), the control split is a hash per customer
 (``stats.in_control``), targets are inserted in batches, and the follow-up tasks for the phone
-channel are one ``INSERT ... SELECT``.
+channel (task type ``campaign``) and the send ledger of the SMS, e-mail and WeChat messages
+(``backoffice.campaigns.messages``, sent by the job ``jobs.campaigns.send_messages``) are one
+``INSERT ... SELECT`` each.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from backoffice.segments import rules as r
 from models import (
     Account,
     Campaign,
+    CampaignMessage,
     CampaignTarget,
     Customer,
     FollowUp,
@@ -34,7 +37,7 @@ from models import (
     Transaction,
 )
 from models.base import utcnow
-from models.campaigns import CONSENT_COLUMNS
+from models.campaigns import CONSENT_COLUMNS, MESSAGE_CHANNELS
 from models.choices import TIERS
 
 PERMISSION_VIEW = "Campaign"
@@ -228,18 +231,40 @@ def launch(campaign_id: int, fields: dict, today: dt.date | None = None) -> dict
         groups[group] += 1
         targets.append({"campaign_id": campaign.id, "customer_id": pk, "target_group": group,
                         "channel": channel, "assignee_id": owner_id, "branch_id": branch_id,
-                        "created_at": now,
-                        "contacted_at": now if group == "target" and channel != "phone"
-                        else None})
+                        "created_at": now})
     table = CampaignTarget.__table__
     for start in range(0, len(targets), INSERT_BATCH):
         session.execute(insert(table), targets[start:start + INSERT_BATCH])
     report["groups"] = groups
     report["tasks"] = _create_tasks(session, campaign, now)
+    report["messages"] = _create_messages(session, campaign, now)
     campaign.gate_report = report
     campaign.status, campaign.launched_at = "running", now
     session.commit()
     return report
+
+
+def _create_messages(session, campaign: Campaign, now) -> int:
+    """The send ledger (``backoffice.campaigns.messages``): one pending row per target-group
+    customer on a message channel, due from the campaign's first day (local midnight). The
+    control group gets none. One ``INSERT ... SELECT``."""
+    from backoffice.greetings import calendar
+
+    t, m = CampaignTarget.__table__, CampaignMessage.__table__
+    due = now
+    if campaign.start_on:
+        start = dt.datetime.combine(campaign.start_on, dt.time(),
+                                    tzinfo=calendar.zone(current_app.config))
+        due = max(now, calendar.to_utc_naive(start))
+    chosen = select(literal(campaign.id), t.c.id, t.c.customer_id, t.c.channel,
+                    literal("pending"), literal(0), literal(due), literal(now)).where(
+        t.c.campaign_id == campaign.id, t.c.target_group == "target",
+        t.c.channel.in_(MESSAGE_CHANNELS))
+    session.execute(insert(m).from_select(
+        ["campaign_id", "target_id", "customer_id", "channel", "status", "attempts",
+         "next_attempt_at", "created_at"], chosen))
+    return int(session.scalar(select(func.count()).select_from(m).where(
+        m.c.campaign_id == campaign.id)) or 0)
 
 
 def _create_tasks(session, campaign: Campaign, now) -> int:
@@ -248,11 +273,11 @@ def _create_tasks(session, campaign: Campaign, now) -> int:
     due = dt.datetime.combine(campaign.start_on or now.date(), dt.time(1)) + dt.timedelta(days=3)
     marker = f"campaign #{campaign.id}"
     title = f"{_l('Campaign')}: {campaign.name}"[:200]
-    chosen = select(t.c.customer_id, t.c.assignee_id, literal(title), literal("other"),
+    chosen = select(t.c.customer_id, t.c.assignee_id, literal(title), literal("campaign"),
                     literal(due), literal("open"), literal("campaign"), literal(marker),
                     literal(now)).where(t.c.campaign_id == campaign.id,
                                         t.c.target_group == "target", t.c.channel == "phone")
-    result = session.execute(insert(f).from_select(
+    session.execute(insert(f).from_select(
         ["customer_id", "assignee_id", "title", "task_type", "due_at", "status", "source",
          "notes", "created_at"], chosen))
     task = (select(func.max(f.c.id)).where(f.c.customer_id == t.c.customer_id,
@@ -261,7 +286,10 @@ def _create_tasks(session, campaign: Campaign, now) -> int:
     session.execute(update(t).where(t.c.campaign_id == campaign.id,
                                     t.c.target_group == "target", t.c.channel == "phone")
                     .values(follow_up_id=task))
-    return int(result.rowcount or 0)
+    # Counted, not read from the INSERT ... SELECT's rowcount, which psycopg 3 under
+    # SQLAlchemy 2.1 reports as -1.
+    return int(session.scalar(select(func.count()).select_from(f).where(
+        f.c.source == "campaign", f.c.notes == marker)) or 0)
 
 
 # --- outcomes --------------------------------------------------------------------------------

@@ -27,13 +27,16 @@ from backoffice.review.service import current_user, has_permission
 from backoffice.review.views import not_found_if_denied
 from backoffice.segments.catalog import describe
 from backoffice.segments.views import current_fields, describe_rule
-from models import Campaign, CampaignTarget, Customer, Product, Segment
+from models import Campaign, CampaignMessage, CampaignTarget, Customer, Product, Segment
 from models import choices as c
 
 STATUS_LABELS = {"draft": _l("Draft"), "submitted": _l("Submitted"), "approved": _l("Approved"),
                  "running": _l("Running"), "closed": _l("Closed")}
 CHANNEL_LABELS = {"phone": _l("Phone (task for the RM)"), "sms": _l("SMS"),
                   "email": _l("Email"), "wechat": _l("WeChat")}
+MESSAGE_LABELS = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
+                  "retry": _l("Waiting to retry"), "failed": _l("Failed"),
+                  "cancelled": _l("Cancelled")}
 REASON_LABELS = {"risk": _l("Risk tolerance below the product's risk level"),
                  "expired": _l("Risk assessment missing or expired"),
                  "consent": _l("No marketing consent for the channels"),
@@ -189,10 +192,15 @@ class CampaignsView(BaseView):
                                      .limit(TARGETS_PER_PAGE)).all()
         segments = db.session.scalars(select(Segment).where(
             Segment.id.in_(list(campaign.target_segment_ids or [0])))).all()
+        # Where the SMS, e-mail and WeChat messages stand (counts, like the gate report).
+        messages = dict(db.session.execute(
+            select(CampaignMessage.status, func.count()).where(CampaignMessage.campaign_id == pk)
+            .group_by(CampaignMessage.status)).all())
         from backoffice.fields.registry import field_catalog
 
         return self.render_template(
             "campaigns/show.html", campaign=campaign, preview=preview, targets=targets,
+            messages=messages, message_labels=MESSAGE_LABELS,
             total=total, page=page, pages=max(1, -(-int(total or 0) // TARGETS_PER_PAGE)),
             status_labels=STATUS_LABELS, channel_labels=CHANNEL_LABELS,
             reason_labels=REASON_LABELS, tiers=c.TIERS, segments=segments,

@@ -66,6 +66,8 @@ def rule_fields(*, session=None, branches=None, roles=None, custom_specs=None) -
             key=f"customer.{name}", label=str(label), type=kind, kind="column",
             choices=choices, sql=_column_sql(column))
     for metric in METRICS.values():
+        if metric.hidden:  # a building block of other metrics
+            continue
         unit = {"days_since": "days", "years_since": "years"}.get(metric.kind)
         fields[f"metric.{metric.key}"] = RuleField(
             key=f"metric.{metric.key}", label=str(metric.label), type=metric.type,

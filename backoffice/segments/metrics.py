@@ -19,11 +19,20 @@ transactions) reads ``empty`` (0 for counts and sums, NULL for averages and "las
 Other rooms add metrics with :func:`register_metric` at import time, either over a source
 (``source=`` and ``value=``) or with their own ``correlated`` (and optionally ``grouped``)
 builders; the churn room registers ``churn_probability`` this way. The rule builder lists
-whatever is registered.
+whatever is registered (but ``hidden`` building blocks).
+
+A grouped pass reads only the rows it needs: a metric declares the ``window`` (days) its value
+reads, and when every metric of a pass has one, the pass stops at the widest
+(:func:`pass_window`). "Days since the last ..." (``latest``: a max over time) is exact over any
+window holding a row; the refresh looks it up for the customers without one. On a transaction
+table holding years, a 90-day pass reads a fraction of it.
 
 The 3-month average balance is approximated, as no balance history is kept: today's balances of
 asset accounts minus each flow of the last 90 days weighted by the share of the window after it
 (a flow on day t changed every daily balance after t): ``avg = B_now − Σ net_i·(t_i − start)/90``.
+For the refresh it is *combined* from two staged values, AUM (the accounts pass) and the hidden
+``asset_drift_3m`` (the transactions pass, joined to the open asset accounts), so the
+transactions are read once for every metric over them.
 """
 from __future__ import annotations
 
@@ -53,6 +62,7 @@ class Source:
     customer_id: object
     from_clause: Callable  # () -> selectable
     where: Callable | None = None  # (today) -> condition on every row of the pass
+    time_column: object = None  # lets a grouped pass read only its metrics' window
 
 
 SOURCES = {
@@ -60,7 +70,7 @@ SOURCES = {
         Product.__table__, Product.id == Account.product_id),
         lambda today: Account.status == "open"),
     "transactions": Source("transactions", Transaction.customer_id,
-                           lambda: Transaction.__table__),
+                           lambda: Transaction.__table__, time_column=Transaction.occurred_at),
     "asset_flows": Source(
         "asset_flows", Transaction.customer_id,
         lambda: Transaction.__table__.join(Account.__table__,
@@ -70,7 +80,7 @@ SOURCES = {
                            Account.status == "open",
                            Product.category.not_in(LIABILITY_CATEGORIES))),
     "interactions": Source("interactions", Interaction.customer_id,
-                           lambda: Interaction.__table__),
+                           lambda: Interaction.__table__, time_column=Interaction.occurred_at),
 }
 
 
@@ -86,13 +96,27 @@ class Metric:
     help: object = None
     source: str | None = None
     value: Callable | None = None  # (today, dialect) -> aggregate over the source's rows
+    # The grouped pass over the source joins this in (``from_clause -> from_clause``).
+    extend_from: Callable | None = None
+    # Staged from other metrics' grouped values: ``combine({key: value}) -> expression``.
+    depends: tuple = ()
+    combine: Callable | None = None
+    hidden: bool = False  # a building block of other metrics, not offered to rules
+    # Days back from today of the rows the value reads (its ``_in_window``), None: all rows.
+    window: int | None = None
+    # A max over time ("last transaction"): exact over any window that holds a row; the
+    # grouped pass may read a window only and look the rest up (see ``pass_window``).
+    latest: bool = False
 
     def sql_for(self, customer_id, today, dialect):
         """The metric of the customer in ``customer_id``, as one scalar SQL expression."""
         if self.source is None:
             return self.correlated(customer_id, today, dialect)
         source = SOURCES[self.source]
-        query = select(self.value(today, dialect)).select_from(source.from_clause()).where(
+        base = source.from_clause()
+        if self.extend_from is not None:
+            base = self.extend_from(base)
+        query = select(self.value(today, dialect)).select_from(base).where(
             source.customer_id == customer_id)
         if source.where is not None:
             query = query.where(source.where(today))
@@ -109,20 +133,44 @@ def register_metric(metric: Metric) -> Metric:
         raise ValueError(f"unknown metric kind {metric.kind!r}")
     if metric.source is None and metric.correlated is None:
         raise ValueError(f"metric {metric.key!r} needs a source and value, or correlated")
+    if metric.depends and metric.combine is None:
+        raise ValueError(f"metric {metric.key!r} depends on others but has no combine")
     if metric.source is not None and metric.source not in SOURCES:
         raise ValueError(f"unknown metric source {metric.source!r}")
     METRICS[metric.key] = metric
     return metric
 
 
-def grouped_pass(source_name: str, metrics, today, dialect):
-    """One ``GROUP BY customer_id`` over a source computing several metrics (``m_<key>``)."""
+def pass_window(source_name: str, metrics) -> int | None:
+    """The days back a grouped pass may stop at, or None to read every row.
+
+    Every metric of the pass must read a window of its own (or be a ``latest`` max, which the
+    refresh then completes with a lookup for customers without a row in the window). The pass
+    reads the widest window: on a transaction table holding years, a fraction of the rows.
+    """
     source = SOURCES[source_name]
+    windows = [m.window for m in metrics if m.window is not None]
+    if (source.time_column is None or not windows
+            or not all(m.window is not None or m.latest for m in metrics)):
+        return None
+    return max(windows)
+
+
+def grouped_pass(source_name: str, metrics, today, dialect):
+    """One ``GROUP BY customer_id`` over a source computing several metrics (``m_<key>``),
+    over the rows of :func:`pass_window` only."""
+    source = SOURCES[source_name]
+    base = source.from_clause()
+    for extend in dict.fromkeys(m.extend_from for m in metrics if m.extend_from is not None):
+        base = extend(base)
     query = select(source.customer_id.label("customer_id"),
                    *[m.value(today, dialect).label("m_" + m.key) for m in metrics]
-                   ).select_from(source.from_clause())
+                   ).select_from(base)
     if source.where is not None:
         query = query.where(source.where(today))
+    days = pass_window(source_name, metrics)
+    if days is not None:
+        query = query.where(source.time_column >= window_start(today, days))
     return query.group_by(source.customer_id)
 
 
@@ -180,33 +228,33 @@ def _average_balance_correlated(customer_id, today, dialect):
     return cast(total_assets_of(customer_id), Float) - flows.scalar_subquery()
 
 
-def _average_balance_grouped(today, dialect):
-    """Current assets minus drift. The drift is summed per account first (one pass over the
-    window's transactions, no join), then the far fewer account rows are joined to their
-    product to keep the asset accounts and summed per customer."""
-    assets = grouped_pass("accounts", [METRICS["aum"]], today, dialect).subquery()
+# The open asset accounts (ids), as a derived table joined to the transactions.
+_ASSET_ACCOUNTS = (select(Account.id.label("id")).select_from(
+    Account.__table__.join(Product.__table__, Product.id == Account.product_id))
+    .where(Account.status == "open", Product.category.not_in(LIABILITY_CATEGORIES))
+    .subquery("asset_account"))
+
+
+def _with_asset_accounts(base):
+    """Transactions LEFT JOIN the open asset accounts: one hash of the accounts, probed once
+    per transaction, instead of a second pass over the transactions for the drift."""
+    return base.outerjoin(_ASSET_ACCOUNTS, _ASSET_ACCOUNTS.c.id == Transaction.account_id)
+
+
+def _asset_drift(today, dialect):
+    """Σ net flow × (time after the window start) / window, over the window's transactions on
+    open asset accounts: what the 3-month average lags today's assets by."""
     start = window_start(today, AVERAGE_BALANCE_DAYS)
     weight = _days_after(Transaction.occurred_at, start, dialect) / float(AVERAGE_BALANCE_DAYS)
     signed = case((Transaction.direction == "in", Transaction.amount), else_=-Transaction.amount)
-    per_account = (select(Transaction.account_id.label("account_id"),
-                          func.sum(cast(signed, Float) * weight).label("drift"))
-                   .where(Transaction.occurred_at >= start)
-                   .group_by(Transaction.account_id)).subquery()
-    drift = (select(Account.customer_id.label("customer_id"),
-                    func.sum(per_account.c.drift).label("drift"))
-             .select_from(per_account.join(Account.__table__,
-                                           Account.id == per_account.c.account_id)
-                          .join(Product.__table__, Product.id == Account.product_id))
-             .where(Account.status == "open", Product.category.not_in(LIABILITY_CATEGORIES))
-             .group_by(Account.customer_id)).subquery()
-    customers = select(Customer.id.label("customer_id")).subquery()
-    return (select(customers.c.customer_id,
-                   (cast(func.coalesce(assets.c.m_aum, 0), Float)
-                    - func.coalesce(drift.c.drift, 0)).label("value"))
-            .select_from(customers)
-            .outerjoin(assets, assets.c.customer_id == customers.c.customer_id)
-            .outerjoin(drift, drift.c.customer_id == customers.c.customer_id)
-            .where(assets.c.customer_id.is_not(None) | drift.c.customer_id.is_not(None)))
+    return func.sum(_when(and_(_ASSET_ACCOUNTS.c.id.is_not(None),
+                               Transaction.occurred_at >= start),
+                          cast(signed, Float) * weight))
+
+
+def _average_balance_combined(values):
+    """Today's assets minus the drift, both staged by the one pass over their source."""
+    return cast(values["aum"], Float) - values["asset_drift_3m"]
 
 
 def _column(column):
@@ -222,10 +270,14 @@ def _builtin_metrics() -> list[Metric]:
     return [
         Metric("aum", _l("Total financial assets (AUM)"), "money", "number", empty=Decimal(0),
                source="accounts", value=_sum(Account.balance, _asset)),
+        Metric("asset_drift_3m", "asset drift, last 3 months", "money", "number",
+               empty=0, source="transactions", value=_asset_drift,
+               extend_from=_with_asset_accounts, hidden=True, window=AVERAGE_BALANCE_DAYS),
         Metric("avg_balance_3m", _l("Average balance, last 3 months"), "money", "number",
-               _average_balance_correlated, _average_balance_grouped, 0,
+               _average_balance_correlated, None, 0,
                _l("Approximated from today's asset balances and the last 90 days of "
-                  "transactions (no balance history is kept).")),
+                  "transactions (no balance history is kept)."),
+               depends=("aum", "asset_drift_3m"), combine=_average_balance_combined),
         Metric("deposit_balance", _l("Demand deposit balance"), "money", "number",
                empty=Decimal(0), source="accounts",
                value=_sum(Account.balance, lambda today: Product.category == "deposit")),
@@ -236,36 +288,39 @@ def _builtin_metrics() -> list[Metric]:
                source="accounts",
                value=_count(Account, lambda today: Product.category == "credit_card")),
         Metric("tx_count_30d", _l("Transactions, last 30 days"), "integer", "number", empty=0,
-               source="transactions", value=_count(tx, _in_window(tx.occurred_at, 30))),
+               source="transactions", value=_count(tx, _in_window(tx.occurred_at, 30)),
+               window=30),
         Metric("tx_count_90d", _l("Transactions, last 90 days"), "integer", "number", empty=0,
-               source="transactions", value=_count(tx, _in_window(tx.occurred_at, 90))),
+               source="transactions", value=_count(tx, _in_window(tx.occurred_at, 90)),
+               window=90),
         Metric("tx_amount_30d", _l("Transaction amount, last 30 days"), "money", "number",
                empty=Decimal(0), source="transactions",
-               value=_sum(tx.amount, _in_window(tx.occurred_at, 30))),
+               value=_sum(tx.amount, _in_window(tx.occurred_at, 30)), window=30),
         Metric("tx_amount_90d", _l("Transaction amount, last 90 days"), "money", "number",
                empty=Decimal(0), source="transactions",
-               value=_sum(tx.amount, _in_window(tx.occurred_at, 90))),
+               value=_sum(tx.amount, _in_window(tx.occurred_at, 90)), window=90),
         Metric("salary_count_90d", _l("Salary inflows, last 90 days"), "integer", "number",
                empty=0, source="transactions",
                value=_count(tx, _in_window(tx.occurred_at, 90),
-                            lambda today: tx.type == "salary")),
+                            lambda today: tx.type == "salary"), window=90),
         Metric("days_since_transaction", _l("Days since last transaction"), "integer",
-               "days_since", source="transactions",
+               "days_since", source="transactions", latest=True,
                value=lambda today, dialect: func.max(tx.occurred_at)),
         Metric("inquiries_30d", _l("Product inquiries, last 30 days"), "integer", "number",
                empty=0, source="interactions",
                value=_count(it, _in_window(it.occurred_at, 30),
-                            lambda today: it.topic == "inquiry")),
+                            lambda today: it.topic == "inquiry"), window=30),
         Metric("complaints_90d", _l("Complaints, last 90 days"), "integer", "number", empty=0,
                source="interactions",
                value=_count(it, _in_window(it.occurred_at, 90),
-                            lambda today: it.complaint.is_(True))),
+                            lambda today: it.complaint.is_(True)), window=90),
         Metric("satisfaction_avg", _l("Average satisfaction, last 12 months"), "decimal",
                "number", source="interactions",
                value=lambda today, dialect: func.avg(
-                   _when(it.occurred_at >= window_start(today, 365), it.satisfaction))),
+                   _when(it.occurred_at >= window_start(today, 365), it.satisfaction)),
+               window=365),
         Metric("days_since_interaction", _l("Days since last interaction"), "integer",
-               "days_since", source="interactions",
+               "days_since", source="interactions", latest=True,
                value=lambda today, dialect: func.max(it.occurred_at)),
         Metric("age", _l("Age (years)"), "integer", "years_since",
                _column(Customer.birth_date)),

@@ -1,17 +1,26 @@
 """The set-based refresh of tiers, segment memberships, needs and daily counts.
 
-A fixed number of statements whatever the number of customers, no customer loaded into Python:
+A fixed number of statements whatever the number of customers, no customer loaded into Python,
+and the transactions read once:
 
-1. one ``INSERT ... SELECT`` fills a temporary table with every metric any active rule uses
-   (grouped subqueries over accounts, transactions and interactions, LEFT JOINed to customers)
-   and each customer's new tier (the tier rules as one ``CASE``, first match wins);
-2. tier changes go to ``tier_change`` (history) and onto ``customer.tier`` (only changed rows);
-3. per segment and need detector: delete memberships that no longer match, insert new ones
-   (``since`` is kept for customers who stay);
-4. today's counts go to ``segment_count`` (rewritten if the refresh runs twice a day).
+1. one ``CREATE TABLE AS`` (``INSERT ... SELECT`` on SQLite) fills a temporary staging table
+   from ONE scan of the customers LEFT JOINed to one ``GROUP BY customer_id`` pass per metric
+   source (every transaction metric in one pass over the transactions, and so on; a pass reads
+   only the window its metrics need, ``metrics.pass_window``). Per customer
+   it holds the tier now stored (``old_tier``), the new tier (the tier rules as one ``CASE``,
+   first match wins) and one boolean per segment and need detector (``seg_<id>``: does its rule
+   match), all computed from the metrics of that one row;
+2. tier changes are read from the staging table alone: history rows for the customers whose
+   tier moves, then an ``UPDATE`` of just those customers (a nightly refresh touches a few
+   rows, not the customer table);
+3. per segment and need detector, memberships are written as a diff: delete the rows whose
+   customer no longer matches, insert the missing ones (``since`` is kept for customers who
+   stay); both are anti-joins on primary keys, so an unchanged membership writes nothing;
+4. today's counts (one scan of the staging table) go to ``segment_count`` (rewritten if the
+   refresh runs twice a day).
 
-Sharing the metrics table is why the refresh does not run each rule's own correlated query: ten
-rules over AUM would compute AUM ten times per customer.
+Evaluating every rule on the one staged row is why the refresh does not run each rule's own
+correlated query: ten rules over AUM would compute AUM ten times per customer.
 """
 from __future__ import annotations
 
@@ -19,14 +28,12 @@ import datetime as dt
 import uuid
 
 from sqlalchemy import (
+    Boolean,
     Column,
-    DateTime,
-    Float,
     Integer,
     MetaData,
     String,
     Table,
-    and_,
     case,
     cast,
     delete,
@@ -71,31 +78,33 @@ def refresh_all(session, fields, *, today: dt.date, progress=None) -> dict:
     dialect = session.get_bind().dialect.name
     now = utcnow()
     tiers, segments = active_rules(session, "tier"), active_rules(session, "segment")
-    needs = active_rules(session, "need")
+    members = segments + active_rules(session, "need")
     used = set()
-    for rule in tiers + segments + needs:
+    for rule in tiers + members:
         used |= {k for k in r.fields_used(r.validate(rule.rule or {"op": "and", "items": []},
                                                      fields))
                  if fields[k].kind == "metric"}
     metrics = [fields[k] for k in sorted(used)]
     conn = session.connection()
-    if dialect == "postgresql":  # grouped passes over millions of rows: hash in memory
-        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-    staging = _staging_table(metrics)
+    if dialect == "postgresql":
+        # The grouped passes hash a million customers: in memory rather than spilled batches.
+        conn.exec_driver_sql("SET LOCAL work_mem = '512MB'")
+    staging = _staging_table(members)
     if dialect != "postgresql":
         staging.create(conn)  # PostgreSQL creates it from the query (see _fill_staging)
     try:
-        _report(progress, 1, "computing metrics and tiers")
-        _fill_staging(conn, staging, metrics, tiers, fields, today, dialect)
+        _report(progress, 1, "computing metrics, tiers and rule matches")
+        _fill_staging(conn, staging, metrics, tiers, members, fields, today, dialect)
         if dialect == "postgresql":
             conn.exec_driver_sql(f"ANALYZE {staging.name}")
         _report(progress, 2, "writing tier changes")
         changed = _apply_tiers(conn, staging, now)
-        counts = {}
-        for position, rule in enumerate(segments + needs, start=3):
+        for position, rule in enumerate(members, start=3):
             _report(progress, position, f"refreshing {rule.code}")
-            counts[rule.code] = _refresh_members(conn, staging, rule, fields, today, dialect, now)
-        tier_counts = _write_counts(conn, tiers, segments + needs, counts, today, now)
+            _refresh_members(conn, staging, rule, now)
+        _report(progress, len(members) + 3, "writing counts")
+        counts = _member_counts(conn, staging, members)
+        tier_counts = _write_counts(conn, staging, tiers, members, counts, today, now)
     finally:
         staging.drop(conn)
     return {"tiers": tier_counts, "tier_changes": changed, "segments": counts,
@@ -107,42 +116,54 @@ def _report(progress, done, message):
         progress.update(done, message=message)
 
 
-def _staging_table(metrics) -> Table:
+def _staging_table(members) -> Table:
+    """Per customer: the tier stored now, the new tier, and one match flag per membership
+    rule. The metrics themselves are not kept: the rules read them in the filling query."""
     columns = [Column("customer_id", Integer, primary_key=True),
-               Column("new_tier", String(20))]
-    for field in metrics:
-        sql_type = DateTime if field.date_unit == "days" else Float
-        if field.date_unit == "years" or (field.metric.source is None
-                                          and field.metric.grouped is None):
-            continue  # read from the customer row itself (a column or a correlated form)
-        columns.append(Column(_column_name(field), sql_type))
+               Column("old_tier", String(20)), Column("new_tier", String(20))]
+    columns += [Column(_match_column(rule), Boolean) for rule in members]
     name = f"tmp_segment_metrics_{uuid.uuid4().hex[:8]}"
     return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"])
 
 
-def _column_name(field) -> str:
-    return "m_" + field.metric.key
+def _match_column(rule) -> str:
+    return f"seg_{rule.id}"
 
 
-def _fill_staging(conn, staging, metrics, tiers, fields, today, dialect):
-    """One INSERT ... SELECT: customers LEFT JOIN one grouped pass per metric source (all the
-    transaction metrics in one pass over the transactions, and so on)."""
-    from backoffice.segments.metrics import grouped_pass
+def _fill_staging(conn, staging, metrics, tiers, members, fields, today, dialect):
+    """One statement: customers LEFT JOIN one grouped pass per metric source (all the
+    transaction metrics in one pass over the transactions, and so on), with the tier CASE and
+    every membership rule evaluated on the same row."""
+    from backoffice.segments.metrics import METRICS, grouped_pass, pass_window
 
     joined = Customer.__table__
     grouped_values = {}
     by_source: dict = {}
-    for field in metrics:
-        if field.metric.source is not None:
-            by_source.setdefault(field.metric.source, []).append(field.metric)
-    for source, members in sorted(by_source.items()):
-        sub = grouped_pass(source, members, today, dialect).subquery()
+    needed = {field.metric.key: field.metric for field in metrics}
+    for metric in list(needed.values()):
+        for key in metric.depends:  # staged from the passes of what it is made of
+            needed.setdefault(key, METRICS[key])
+    for metric in needed.values():
+        if metric.source is not None:
+            by_source.setdefault(metric.source, []).append(metric)
+    for source, group in sorted(by_source.items()):
+        sub = grouped_pass(source, group, today, dialect).subquery()
         joined = joined.outerjoin(sub, sub.c.customer_id == Customer.id)
-        for metric in members:
-            grouped_values[metric.key] = _or_empty(sub.c["m_" + metric.key], metric)
-    for field in metrics:
-        metric = field.metric
-        if metric.source is None and metric.grouped is not None:
+        windowed = pass_window(source, group) is not None
+        for metric in group:
+            value = sub.c["m_" + metric.key]
+            if windowed and metric.latest:
+                # No row in the window: that customer's own lookup (an index probe, and
+                # only for them: COALESCE stops at the first value).
+                value = func.coalesce(value, metric.sql_for(Customer.id, today, dialect))
+            grouped_values[metric.key] = _or_empty(value, metric)
+    for metric in needed.values():
+        if metric.source is not None:
+            continue
+        if metric.combine is not None and all(k in grouped_values for k in metric.depends):
+            grouped_values[metric.key] = _or_empty(metric.combine(
+                {key: grouped_values[key] for key in metric.depends}), metric)
+        elif metric.grouped is not None:
             sub = metric.grouped(today, dialect).subquery()
             joined = joined.outerjoin(sub, sub.c.customer_id == Customer.id)
             grouped_values[metric.key] = _or_empty(sub.c.value, metric)
@@ -153,12 +174,12 @@ def _fill_staging(conn, staging, metrics, tiers, fields, today, dialect):
         return field.sql(today_, dialect_)
 
     tier = tier_case(tiers, fields, today=today, dialect=dialect, metric_source=source)
-    names = ["customer_id", "new_tier"]
-    values = [Customer.id, tier]
-    for field in metrics:
-        if field.metric.key in grouped_values:
-            names.append(_column_name(field))
-            values.append(grouped_values[field.metric.key])
+    names = ["customer_id", "old_tier", "new_tier"]
+    values = [Customer.id, Customer.tier, tier]
+    for rule in members:
+        names.append(_match_column(rule))
+        values.append(r.compile_rule(rule.rule or {"op": "and", "items": []}, fields,
+                                     today=today, dialect=dialect, metric_source=source))
     query = select(*[v.label(n) for v, n in zip(values, names)]).select_from(joined)
     if dialect == "postgresql":
         # CREATE TABLE AS may run the grouped passes with parallel workers; INSERT ... SELECT
@@ -182,56 +203,52 @@ def _or_empty(column, metric):
     return column if metric.empty is None else func.coalesce(column, metric.empty)
 
 
-def _staged_source(staging):
-    """Metric values read from the staging row joined to the customer."""
-    def source(field, today, dialect):
-        name = _column_name(field)
-        if name in staging.c:
-            return staging.c[name]
-        return field.sql(today, dialect)
-    return source
-
-
 def _apply_tiers(conn, staging, now) -> int:
+    """History rows, then the new tier on just the customers whose tier moved."""
     customer = Customer.__table__
-    changed = and_(staging.c.customer_id == customer.c.id,
-                   customer.c.tier.is_distinct_from(staging.c.new_tier))
-    history = select(customer.c.id, customer.c.tier, staging.c.new_tier, literal("refresh"),
-                     literal(now)).select_from(customer.join(staging, changed))
-    table = TierChange.__table__
-    changes = conn.scalar(select(func.count()).select_from(customer.join(staging, changed)))
-    conn.execute(insert(table).from_select(
-        ["customer_id", "old_tier", "new_tier", "source", "changed_at"], history))
-    # UPDATE ... FROM (PostgreSQL, SQLite 3.33+): only the customers whose tier changed.
-    conn.execute(update(customer).where(changed).values(tier=staging.c.new_tier))
+    moved = staging.c.old_tier.is_distinct_from(staging.c.new_tier)
+    history = select(staging.c.customer_id, staging.c.old_tier, staging.c.new_tier,
+                     literal("refresh"), literal(now)).where(moved)
+    # Counted on the staging table: a driver need not report an INSERT ... SELECT's rowcount.
+    changes = conn.scalar(select(func.count()).select_from(staging).where(moved))
+    if changes:
+        conn.execute(insert(TierChange.__table__).from_select(
+            ["customer_id", "old_tier", "new_tier", "source", "changed_at"], history))
+        # UPDATE ... FROM (PostgreSQL, SQLite 3.33+).
+        conn.execute(update(customer).where(
+            customer.c.id == staging.c.customer_id, moved,
+            customer.c.tier.is_distinct_from(staging.c.new_tier))
+            .values(tier=staging.c.new_tier))
     return int(changes or 0)
 
 
-def _refresh_members(conn, staging, rule, fields, today, dialect, now) -> int:
+def _refresh_members(conn, staging, rule, now) -> None:
+    """Delete the members who no longer match, insert those who newly do."""
     membership = SegmentMembership.__table__
-    condition = r.compile_rule(rule.rule or {"op": "and", "items": []}, fields, today=today,
-                               dialect=dialect, metric_source=_staged_source(staging))
-    matching = (select(Customer.id).select_from(
-        Customer.__table__.join(staging, staging.c.customer_id == Customer.id))
-        .where(condition))
-    matching_sub = matching.subquery()
-    conn.execute(delete(membership).where(
-        membership.c.segment_id == rule.id,
-        ~membership.c.customer_id.in_(select(matching_sub.c.id))))
+    matches = staging.c[_match_column(rule)]
+    still = exists(select(literal(1)).select_from(staging).where(
+        staging.c.customer_id == membership.c.customer_id, matches))
+    conn.execute(delete(membership).where(membership.c.segment_id == rule.id, ~still))
     already = exists(select(literal(1)).select_from(membership).where(
-        membership.c.segment_id == rule.id, membership.c.customer_id == matching_sub.c.id))
+        membership.c.segment_id == rule.id, membership.c.customer_id == staging.c.customer_id))
     conn.execute(insert(membership).from_select(
         ["segment_id", "customer_id", "since"],
-        select(literal(rule.id), matching_sub.c.id, literal(now)).where(~already)))
-    return int(conn.scalar(select(func.count()).select_from(membership)
-                           .where(membership.c.segment_id == rule.id)) or 0)
+        select(literal(rule.id), staging.c.customer_id, literal(now)).where(matches, ~already)))
 
 
-def _write_counts(conn, tiers, others, counts, today, now) -> dict:
+def _member_counts(conn, staging, members) -> dict:
+    """How many customers match each segment and need detector: one scan of the staging."""
+    if not members:
+        return {}
+    row = conn.execute(select(*[func.count(case((staging.c[_match_column(rule)], 1)))
+                                for rule in members])).one()
+    return {rule.code: int(n or 0) for rule, n in zip(members, row)}
+
+
+def _write_counts(conn, staging, tiers, others, counts, today, now) -> dict:
     """Today's snapshot per tier rule and per segment; the rule rows get the count too."""
-    customer = Customer.__table__
-    by_tier = dict(conn.execute(select(customer.c.tier, func.count())
-                                .group_by(customer.c.tier)).all())
+    by_tier = dict(conn.execute(select(staging.c.new_tier, func.count())
+                                .group_by(staging.c.new_tier)).all())
     snapshot = {rule.id: int(by_tier.get(rule.tier, 0)) for rule in tiers}
     snapshot.update({rule.id: counts[rule.code] for rule in others})
     table, segment = SegmentCount.__table__, Segment.__table__

@@ -3,7 +3,8 @@
 Guards the refresh's own path (metrics staged once per source, then joined) against the
 single-query path the live count uses: memberships after a refresh are exactly the customers
 the rule's one SQL query selects, for rules over each metric source, custom fields (including
-a multiple choice, whose SQL operand is an array on PostgreSQL) and nested groups.
+a multiple choice, whose SQL operand is an array on PostgreSQL), nested groups, and "days since
+the last ..." beyond the window the grouped passes read.
 """
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ RULES = {
     "rf_service": {"op": "and", "items": [
         {"field": "metric.satisfaction_avg", "op": "gte", "value": "3"},
         {"field": "metric.days_since_interaction", "op": "lte", "value": 200}]},
+    # Last activity before the passes' windows (90 and 365 days): the windowed passes do not
+    # see it and the refresh must look it up for exactly these customers.
+    "rf_dormant": {"op": "or", "items": [
+        {"field": "metric.days_since_transaction", "op": "gte", "value": 100},
+        {"field": "metric.days_since_interaction", "op": "gte", "value": 370}]},
     "rf_custom": {"op": "or", "items": [
         {"field": "custom.rt_tags", "op": "any_of", "value": ["a", "c"]},
         {"op": "and", "items": [
