@@ -205,6 +205,8 @@ def main() -> None:
     parser.add_argument("--naive-rows", type=int, default=5000,
                         help="rows for the naive baseline (it is slow)")
     parser.add_argument("--memory-rows", type=int, default=0)
+    parser.add_argument("--memory-only", action="store_true",
+                        help="measure only the peak memory of the --memory-rows dry run")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.database_url:
@@ -212,6 +214,15 @@ def main() -> None:
     if args.memory_child:
         memory_child(args.database_url, args.memory_rows)
         return
+    print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    if not args.memory_only:
+        speed(args)
+    if args.memory_rows:
+        memory(args)
+    print("load average at end:   {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+
+
+def speed(args) -> None:
     app = make_app(args.database_url)
     with app.app_context():
         try:
@@ -236,6 +247,9 @@ def main() -> None:
                   f"{n / seconds:,.0f} rows/s  (baseline)")
         finally:
             cleanup(("BC", "BX", "BN"))
+
+
+def memory(args) -> None:
     if args.memory_rows:
         child = subprocess.run([sys.executable, __file__, "--memory-child", "--memory-rows",
                                 str(args.memory_rows), "--database-url", args.database_url],

@@ -92,6 +92,9 @@ class UnsearchableField(CryptoError, TypeError):
 # --- keys --------------------------------------------------------------------------------------
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -260,6 +263,33 @@ class KeyRing:
         message = f"{kind}\x00{value}".encode()
         return hmac.digest(self._blind_key, message, hashlib.sha256).hex()
 
+    def encrypt_many(self, plaintexts: Iterable[str], aads: Iterable[bytes]) -> list[str]:
+        """:meth:`encrypt` for many values at once (bulk imports): the same format, one
+        ``os.urandom`` call for every nonce and the cipher looked up once, so a value costs a
+        few microseconds instead of a dozen Python calls."""
+        plaintexts, aads = list(plaintexts), list(aads)
+        if len(plaintexts) != len(aads):
+            raise ValueError("encrypt_many needs one associated data per value")
+        header = self.prefix()
+        head = header.encode("ascii")
+        seal = self._ciphers[self.primary_kid].encrypt
+        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+        b64, urlsafe = binascii.b2a_base64, _URLSAFE  # base64.urlsafe_b64encode, unwrapped
+        out = []
+        append = out.append
+        start = 0
+        for text, data in zip(plaintexts, aads):
+            nonce = nonces[start:start + NONCE_BYTES]
+            start += NONCE_BYTES
+            append(header + b64(nonce + seal(nonce, text.encode("utf-8"), head + data),
+                                newline=False).translate(urlsafe).rstrip(b"=").decode("ascii"))
+        return out
+
+    def blind_index_many(self, kind: str, values: Iterable[str]) -> list[str]:
+        """:meth:`blind_index` of many normalised values (one HMAC key set-up)."""
+        key, prefix, digest, sha256 = self._blind_key, f"{kind}\x00", hmac.digest, hashlib.sha256
+        return [digest(key, (prefix + value).encode(), sha256).hex() for value in values]
+
     def __repr__(self) -> str:
         return f"<KeyRing kids={list(self._keys)} primary={self.primary_kid!r}>"
 
@@ -330,6 +360,15 @@ def decrypt(token: str, aad: bytes, keyring: KeyRing | None = None) -> str:
 def new_record_uid() -> str:
     """A row's stable identity for associated data, known before the row is inserted."""
     return uuid.uuid4().hex
+
+
+def new_record_uids(count: int) -> list[str]:
+    """``count`` record uids (uuid4 hex, like :func:`new_record_uid`) from one ``os.urandom``
+    call: the version nibble set to 4 and the variant bits to 10, as ``uuid.uuid4`` does."""
+    text = os.urandom(16 * count).hex()
+    variant = "89ab89ab89ab89ab"  # hex digit -> 10xx, for every value of the random digit
+    return [f"{text[i:i + 12]}4{text[i + 13:i + 16]}{variant[int(text[i + 16], 16)]}"
+            f"{text[i + 17:i + 32]}" for i in range(0, 32 * count, 32)]
 
 
 # --- value kinds: normalising, text form, blind index ------------------------------------------

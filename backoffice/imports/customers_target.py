@@ -65,6 +65,7 @@ class CustomerTarget:
         self.ctx = ctx
         self.keyring = crypto.current_keyring()
         self.unique = UniqueValues(ctx, Customer)
+        self.expect_inserts = True  # until a chunk says otherwise (see prepare)
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -80,8 +81,13 @@ class CustomerTarget:
                     result.problems.append((ctx.header(kind), MISSING[kind]))
         # The ID number's normal form and blind index, computed once per row: they find the
         # existing customer, and a new customer stores them.
-        id_texts = [crypto.normalise("id_number", r.values.get("id_number")) for r in results]
-        digests = [self.keyring.blind_index("id_number", t) if t else None for t in id_texts]
+        id_texts = [_normal("id_number", r.values.get("id_number")) for r in results]
+        digests = [r.prepared["id_digest"] if r.prepared is not None else None
+                   for r in results]
+        present = [i for i, text in enumerate(id_texts) if text and digests[i] is None]
+        for i, digest in zip(present, self.keyring.blind_index_many(
+                "id_number", [id_texts[i] for i in present])):
+            digests[i] = digest
         by_no, by_bidx = self._existing(results, digests)
         checked = []
         for result, bidx in zip(results, digests):
@@ -103,20 +109,34 @@ class CustomerTarget:
             checked.append((result, typed_custom, existing))
         self.unique.check([(r, typed, existing["id"] if existing else None)
                            for r, typed, existing in checked])
+        new = []
         for (result, typed_custom, existing), id_text, bidx in zip(checked, id_texts, digests):
             if not result.ok:
                 plan.rejected.append(result)
                 continue
             if existing is None:
-                plan.inserts.append(self._insert(result, typed_custom, id_text, bidx))
-                # Later rows of the file with this number or ID number are the same customer.
+                new.append((result, typed_custom, id_text, bidx))
                 continue
-            update = self._update(result, existing, typed_custom, plan)
+            update = self._update(result, existing, typed_custom, plan, bidx)
             if update is None:
                 plan.unchanged += 1
             else:
                 plan.updates.append(update)
+        plan.inserts.extend(self._inserts(new))
+        self.expect_inserts = len(plan.inserts) * 2 >= len(results)
         return plan
+
+    def prepare(self, results: list[RowResult]) -> None:
+        """Seal the valid rows ahead of planning, on the reading thread
+        (``pipeline.validated_chunks``): while the main thread waits for PostgreSQL to take
+        the previous chunk, the next chunk's encryption is done. Done only while the batch is
+        mostly creating customers (the seals of rows that turn out to be updates are unused).
+        """
+        if not self.expect_inserts:
+            return
+        ok = [r for r in results if not r.problems]
+        for result, sealed in zip(ok, seal_new(self.keyring, self.ctx.batch_id, ok)):
+            result.prepared = sealed
 
     def _existing(self, results, digests):
         numbers = {r.values["customer_no"] for r in results if r.values.get("customer_no")}
@@ -129,43 +149,41 @@ class CustomerTarget:
             conditions.append(writes.in_values(session, TABLE.c.customer_no, numbers))
         if digests:
             conditions.append(writes.in_values(session, TABLE.c.id_number_bidx, digests))
-        rows = session.execute(select(*_READ).where(or_(*conditions))).mappings().all()
-        by_no = {row["customer_no"]: dict(row) for row in rows}
-        by_bidx = {row["id_number_bidx"]: dict(row) for row in rows}
+        found = session.execute(select(*_READ).where(or_(*conditions)))
+        keys = list(found.keys())
+        rows = [dict(zip(keys, row)) for row in found.all()]  # one plain dict a row (read only)
+        by_no = {row["customer_no"]: row for row in rows}
+        by_bidx = {row["id_number_bidx"]: row for row in rows}
         return by_no, by_bidx
 
-    def _insert(self, result: RowResult, typed_custom: dict, id_text, bidx) -> Insert:
-        ctx, values, keyring = self.ctx, result.values, self.keyring
-        number = values.get("customer_no") or generated_number(ctx.batch_id, result.row)
-        row = {**DEFAULTS, **{k: values[k] for k in PLAIN if k in values}}
-        row["customer_no"] = number
-        if not id_text:
-            row["id_type"] = PLACEHOLDER_ID_TYPE
-            id_text = crypto.normalise("id_number", f"UNKNOWN-{number}")
-            bidx = keyring.blind_index("id_number", id_text)
-        row["branch_id"] = (ctx.refs.get("branch", result.references["branch"])
-                            if result.references.get("branch") else ctx.default_branch_id)
-        if result.references.get("owner"):
-            row["owner_id"] = ctx.refs.get("owner", result.references["owner"])
-        uid = crypto.new_record_uid()  # before sealing: the ciphertexts are bound to it
-        row["record_uid"] = uid
-        row["custom_fields"] = custom_document(ctx, typed_custom, uid)
-        row.update(version=1, created_at=ctx.now, updated_at=ctx.now)
-        # Sealed here rather than by crypto.seal_row: the values are normalised already and
-        # the ID number's blind index is known, so nothing is computed twice.
-        for name in SEALED:
-            spec = _SPECS[name]
-            text = id_text if name == "id_number" else crypto.normalise(spec.kind,
-                                                                        values.get(name))
-            sealed = keyring.encrypt(text, spec.aad(uid)) if text else None
-            row[spec.column] = sealed
-            if spec.index_column:
-                row[spec.index_column] = (bidx if name == "id_number" else
-                                          keyring.blind_index(spec.kind, text) if text else None)
-        return Insert(result.row, row, after=_AFTER_CREATE)
+    def _inserts(self, new: list) -> list[Insert]:
+        """Storage rows for new customers, ``(result, typed custom, id text, id digest)`` each,
+        their sensitive values sealed by :func:`seal_new` (on the reading thread already, when
+        :meth:`prepare` ran)."""
+        if not new:
+            return []
+        ctx, refs = self.ctx, self.ctx.refs
+        unsealed = [result for result, *_ in new if result.prepared is None]
+        for result, sealed in zip(unsealed, seal_new(self.keyring, ctx.batch_id, unsealed)):
+            result.prepared = sealed
+        now, default_branch = ctx.now, ctx.default_branch_id
+        inserts = []
+        for result, typed_custom, _, _ in new:
+            references, sealed = result.references, result.prepared
+            row = sealed["row"]  # the row's own values, built with its seals
+            uid = row["record_uid"]
+            branch = references.get("branch")
+            row["branch_id"] = refs.get("branch", branch) if branch else default_branch
+            owner = references.get("owner")
+            row["owner_id"] = refs.get("owner", owner) if owner else None
+            row["custom_fields"] = (custom_document(ctx, typed_custom, uid) if typed_custom
+                                    else {})
+            row["version"], row["created_at"], row["updated_at"] = 1, now, now
+            inserts.append(Insert(result.row, row, after=_AFTER_CREATE))
+        return inserts
 
     def _update(self, result: RowResult, existing: dict, typed_custom: dict,
-                plan: ChunkPlan) -> Update | None:
+                plan: ChunkPlan, id_digest: str | None = None) -> Update | None:
         ctx, values = self.ctx, result.values
         uid = existing["record_uid"]
         changes: dict = {}  # logical name -> (old, new) for the diff
@@ -180,11 +198,13 @@ class CustomerTarget:
             new = values.get(name)
             if not new:
                 continue
-            text = crypto.normalise(KINDS[name], new)
+            text = _normal(KINDS[name], new)
             old_token = existing[f"{name}_enc"]
-            if name in INDEXED and existing[INDEXED[name]] == self.keyring.blind_index(
-                    KINDS[name], text):  # compared through the blind index: nothing decrypted
-                continue
+            if name in INDEXED:  # compared through the blind index: nothing decrypted
+                digest = id_digest if name == "id_number" and id_digest else \
+                    self.keyring.blind_index(KINDS[name], text)
+                if existing[INDEXED[name]] == digest:
+                    continue
             old = _open(self.keyring, name, old_token, uid)
             if name not in INDEXED and old == text:
                 continue
@@ -238,6 +258,86 @@ class CustomerTarget:
                          "previous": {k: v for k, v in u.previous.items() if k != "updated_at"},
                          "after": u.after} for u in plan.updates]
         writes.record_changes(session, ctx.batch_id, changes)
+
+
+def seal_new(keyring, batch_id: int, results: list[RowResult]) -> list[dict]:
+    """What a new customer stores for each row: ``row``, its columns but those that need the
+    database (branch, owner, custom fields) and the stamps, with its record uid, customer
+    number (given or generated) and its sensitive values sealed and blind-indexed; and
+    ``id_digest``, the blind index of the row's own ID number (which finds an existing
+    customer).
+
+    Sealed a column at a time (``KeyRing.encrypt_many``/``blind_index_many``, one random read
+    for every nonce and record uid of the chunk) rather than by ``crypto.seal_row`` per row:
+    the values are normalised already, so a value costs a few microseconds. A row without an
+    ID number gets the placeholder ``UNKNOWN-<customer number>``. Pure (no database, no app):
+    it runs on the reading thread.
+    """
+    if not results:
+        return []
+    uids = crypto.new_record_uids(len(results))
+    out = []
+    for result, uid in zip(results, uids):
+        values = result.values
+        number = values.get("customer_no") or generated_number(batch_id, result.row)
+        id_text = _normal("id_number", values.get("id_number"))
+        out.append({"record_uid": uid, "customer_no": number, "placeholder": not id_text,
+                    "id_text": id_text or crypto.normalise("id_number", f"UNKNOWN-{number}"),
+                    "id_digest": None, "columns": {}})
+    for name in SEALED:
+        spec = _SPECS[name]
+        if name == "id_number":
+            texts = [sealed["id_text"] for sealed in out]
+        else:
+            texts = [_normal(spec.kind, result.values.get(name)) for result in results]
+        present = [i for i, text in enumerate(texts) if text]
+        tokens = [None] * len(out)
+        for i, token in zip(present, keyring.encrypt_many(
+                [texts[i] for i in present],
+                [f"customer/{name}/{out[i]['record_uid']}".encode() for i in present])):
+            tokens[i] = token
+        digests = [None] * len(out)
+        if spec.index_column:
+            for i, digest in zip(present, keyring.blind_index_many(
+                    spec.kind, [texts[i] for i in present])):
+                digests[i] = digest
+        for i, sealed in enumerate(out):
+            sealed["columns"][spec.column] = tokens[i]
+            if spec.index_column:
+                sealed["columns"][spec.index_column] = digests[i]
+    plain = [k for k in PLAIN if k not in DEFAULTS]
+    for result, sealed in zip(results, out):
+        if not sealed["placeholder"]:
+            sealed["id_digest"] = sealed["columns"]["id_number_bidx"]
+        del sealed["id_text"]
+        values = result.values
+        row = dict(DEFAULTS)
+        for k in plain:
+            row[k] = values.get(k)
+        for k in DEFAULTS:
+            if k in values:
+                row[k] = values[k]
+        row.update(sealed.pop("columns"))
+        row["customer_no"] = sealed["customer_no"]
+        row["record_uid"] = sealed["record_uid"]  # the ciphertexts are bound to it
+        if sealed["placeholder"]:
+            row["id_type"] = PLACEHOLDER_ID_TYPE
+        sealed["row"] = row
+    return out
+
+
+def _normal(kind: str, value):
+    """``crypto.normalise`` of a validated value; validated mobiles, e-mails and addresses are
+    in their normal form already (11 digits, trimmed), so the common case costs nothing."""
+    if value is None or value == "":
+        return None
+    if kind == "mobile" and len(value) == 11 and value.isdigit():
+        return value
+    if kind == "text" and type(value) is str:
+        return value
+    if kind == "id_number" and type(value) is str and value.isalnum():
+        return value.upper()  # normalise_prc_id: spaces removed (none here), upper-cased
+    return crypto.normalise(kind, value)
 
 
 def _open(keyring, name: str, token, uid):

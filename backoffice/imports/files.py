@@ -51,8 +51,8 @@ def store(session, batch_id: int, role: str, data: bytes) -> ImportFile:
 
 def load(session, batch_id: int, role: str = "upload") -> bytes | None:
     """The bytes of the batch's file of ``role`` (None if there is none), checked."""
-    record = session.execute(select(ImportFile).where(
-        ImportFile.batch_id == batch_id, ImportFile.role == role)).scalar_one_or_none()
+    record = session.execute(select(ImportFile.id, ImportFile.path, ImportFile.sha256).where(
+        ImportFile.batch_id == batch_id, ImportFile.role == role)).one_or_none()
     if record is None:
         return None
     if record.path:
@@ -62,8 +62,30 @@ def load(session, batch_id: int, role: str = "upload") -> bytes | None:
             raise ImportFileError(_l("The stored file of this batch cannot be read from the "
                                      "shared folder.")) from None
     else:
-        data = bytes(record.content or b"")
+        data = _content(session, record.id)
     if sha256_hex(data) != record.sha256:
         raise ImportFileError(_l("The stored file of this batch has changed since it was "
                                  "uploaded; upload it again."))
     return data
+
+
+def _content(session, file_id: int) -> bytes:
+    """The stored bytes, read once.
+
+    On PostgreSQL (psycopg 3) the bytes come in binary format: a text-format ``bytea`` arrives
+    as hex, twice the file's size, beside the bytes decoded from it (a 1,000,000-row upload is
+    125 MiB: 375 MiB at the peak instead of 250). Elsewhere through the ORM's column.
+    """
+    from backoffice.imports import pg_copy
+
+    connection = session.connection()
+    raw = pg_copy.driver_connection(connection)
+    if raw is not None:
+        with raw.cursor(binary=True) as cursor:
+            cursor.execute("SELECT content FROM import_file WHERE id = %s", (file_id,))
+            row = cursor.fetchone()
+        content = row[0] if row else None
+    else:
+        content = session.execute(select(ImportFile.content).where(
+            ImportFile.id == file_id)).scalar()
+    return bytes(content or b"")

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import queue
+import threading
 import time
 
 from flask import current_app
@@ -132,9 +134,10 @@ class Run:
         writing = self.apply
         pause = chunk_pause()
         self._report_progress(total)
-        with audit_hooks.paused(session), fewer_collections():
-            for chunk in table.chunks(chunk_size()):
-                results = validate_chunk(batch.kind, chunk, batch.mapping or {}, duplicates)
+        with audit_hooks.paused(session), fewer_collections(), validated_chunks(
+                table, chunk_size(), batch.kind, batch.mapping or {}, duplicates,
+                getattr(target, "prepare", None)) as chunks:
+            for chunk, results in chunks:
                 self.rows_read += len(chunk)
                 if resume_after and chunk[-1].number <= resume_after:
                     target.observe(results)  # committed by the earlier run: only remembered
@@ -198,6 +201,67 @@ class Run:
     def rate(self) -> int:
         seconds = max(time.monotonic() - self.started, 1e-6)
         return int(self.rows_read / seconds)
+
+
+@contextlib.contextmanager
+def validated_chunks(table, size: int, kind: str, mapping: dict, duplicates: FileDuplicates,
+                     prepare=None):
+    """``(chunk, validated rows)`` pairs of ``table``, read and validated one chunk ahead in a
+    thread of their own.
+
+    Why: reading and validating touch no database, and the commit spends much of a chunk
+    waiting for PostgreSQL to take its COPY (index upkeep, constraint checks); in that wait the
+    GIL is free, so the next chunk is read and validated meanwhile. Everything that touches the
+    database (references, existing records, writes) stays on the caller's thread, in the
+    order of the file, so a chunk is still planned against the chunks written before it.
+    ``prepare(results)``, when given, is the target's database-free work done ahead (the
+    customers' encryption).
+    At most two chunks wait (bounded memory); an exception of the reader (a ragged row deep in
+    the file) reaches the caller at the chunk where it occurred; leaving the block early
+    (cancellation, a failed write) stops the thread.
+    """
+    items: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in table.chunks(size):
+                results = validate_chunk(kind, chunk, mapping, duplicates)
+                if prepare is not None:
+                    prepare(results)
+                if not put((chunk, results)):
+                    return
+        except BaseException as problem:  # noqa: BLE001 - handed to the caller's thread
+            put(problem)
+            return
+        put(done)
+
+    def consume():
+        while True:
+            item = items.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    worker = threading.Thread(target=produce, name="import-reader", daemon=True)
+    worker.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        worker.join()
 
 
 @contextlib.contextmanager

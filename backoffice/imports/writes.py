@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from itertools import chain
 
 from sqlalchemy import Date, DateTime, Numeric, Table, any_, bindparam, insert, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -157,8 +158,5 @@ def _connection(session):
 
 
 def _uniform(rows: list[dict]) -> list[str]:
-    keys: dict[str, None] = {}
-    for row in rows:
-        for key in row:
-            keys.setdefault(key, None)
-    return list(keys)
+    """Every key of ``rows``, in first-seen order."""
+    return list(dict.fromkeys(chain.from_iterable(rows)))
