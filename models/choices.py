@@ -77,6 +77,7 @@ INTERACTION_TOPICS = {
     "marketing": _l("Marketing"),
     "loan_progress": _l("Loan progress"),
     "greeting": _l("Greeting"),
+    "retention": _l("Retention"),
     "other": _l("Other"),
 }
 TASK_TYPES = {

@@ -121,7 +121,7 @@ def test_relationship_manager_works_the_retention_list(page, shoot, live_server,
         page.locator("#record-interaction").click()
     page.select_option("#channel", "phone")
     page.select_option("#direction", "outbound")
-    page.select_option("#topic", "other")
+    page.select_option("#topic", "retention")
     page.fill("#summary", CALL_SUMMARY)
     page.fill("#satisfaction", "4")
     shoot("04-rm-records-retention-call")
