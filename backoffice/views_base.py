@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
+from backoffice.pagination import KeysetListMixin
 from backoffice.security import scopes
 from backoffice.security.presentation import customer_of, present_row
 
@@ -90,8 +91,9 @@ def check_write_scope(item) -> None:
         )
 
 
-class CrmModelView(ModelView):
-    """A ModelView with capped page size, shared permissions and 404 for unseen records."""
+class CrmModelView(KeysetListMixin, ModelView):
+    """A ModelView with capped page size, keyset pages, shared permissions and 404 for unseen
+    records."""
 
     method_permission_name = VIEW_METHOD_PERMISSIONS
     page_size = 25
@@ -119,9 +121,12 @@ class CrmModelView(ModelView):
             page_size = cap
         return super()._get_list_widget(*args, page_size=page_size, **kwargs)
 
-    @expose("/action/<string:name>/<pk>", methods=["GET"])
+    @expose("/action/<string:name>/<pk>", methods=["POST"])
     def action(self, name, pk):
-        """FAB crashes on an unknown action and hands ``None`` for an unseen pk: 404 both."""
+        """FAB crashes on an unknown action and hands ``None`` for an unseen pk: 404 both.
+
+        POST only: the show page's action button posts FAB's hidden form (with its CSRF token),
+        and FAB refuses a GET mutation while CSRF protection is on."""
         if name not in self.actions:
             abort(404)
         if self.datamodel.get(self._deserialize_pk_if_composite(pk)) is None:

@@ -47,8 +47,12 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--duration", type=float, default=300)
-    parser.add_argument("--think", type=float, default=1.0, help="seconds between pages")
+    parser.add_argument("--think", type=float, default=3.0,
+                        help="mean seconds a person spends on a page before the next one "
+                             "(each pause is drawn uniformly from 0.5x to 1.5x)")
     parser.add_argument("--password", default=DEMO_PASSWORD)
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="skip the untimed pass of every page type per session")
     return parser.parse_args(argv)
 
 
@@ -138,8 +142,9 @@ def plan(args):
                 condition = c.c.owner_id == user_id
             elif role == "BranchManager":
                 condition = c.c.branch_id == branch_id
-            else:
-                condition = c.c.id > 0
+            else:  # the whole bank: customers from all over the table, not its first pages
+                condition = c.c.id.in_(db.session.execute(text(
+                    "SELECT id FROM customer TABLESAMPLE SYSTEM (0.1) LIMIT 200")).scalars().all())
             rows = db.session.execute(select(c.c.id, c.c.customer_no, c.c.name)
                                       .where(condition).limit(200)).all()
             users.append({"username": username, "role": role,
@@ -159,15 +164,23 @@ def plan(args):
 
 
 def pages(user, filters, rng):
-    """An endless, weighted mix of what staff do all day."""
+    """An endless, weighted mix of what staff do all day: 30 % 360 pages, 20 % list pages
+    (numbered near the top, or a "next" page deep in the list that starts after one of the
+    session's customers), 15 % name-prefix and 15 % customer-number searches, 10 % the task
+    list, 10 % the home dashboard."""
+    from backoffice.pagination import encode_key
+
     while True:
         draw = rng.random()
         cid, cno = rng.choice(user["customers"]) if user["customers"] else (None, None)
         if draw < 0.30 and cid:
             yield "360 page", f"/customers/show/{cid}"
-        elif draw < 0.50:
-            page = rng.randint(0, 20)
+        elif draw < 0.40:
+            page = rng.randint(0, 19)
             yield "customer list", f"/customers/list/?page_CustomerView={page}"
+        elif draw < 0.50 and cid:
+            key = encode_key("customer_no", "asc", cno, cid)
+            yield "customer list, keyset", f"/customers/list/?after_CustomerView={key}"
         elif draw < 0.65:
             prefix = urllib.parse.quote(rng.choice(user["prefixes"]))
             yield "search: name prefix", f"/customers/list/?{filters['name']}={prefix}"
@@ -196,11 +209,28 @@ def start_server(args) -> tuple[subprocess.Popen, str]:
         try:
             status, _l, _p = Client(base).request("GET", "/login/")
             if status == 200:
+                print(f"gunicorn master {server.pid} with {len(_children(server.pid))} worker "
+                      f"processes (asked for {args.workers})", flush=True)
                 return server, base
         except OSError:
             time.sleep(0.5)
     os.killpg(server.pid, signal.SIGTERM)
     raise SystemExit("gunicorn did not answer within 120 s")
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc), to show the workers really run."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
 
 
 def run(args):
@@ -217,6 +247,17 @@ def run(args):
             clients.append((client, user))
         print(f"{len(clients)} sessions logged in against {base} (customers ~{total:,}); "
               f"running {args.duration:.0f} s, think time {args.think} s", flush=True)
+        if args.warmup:
+            # One untimed pass of every page type per session: each gunicorn worker compiles
+            # its templates and fills its connection pool before the clock starts.
+            for number, (client, user) in enumerate(clients):
+                seen, kinds = set(), 7 if user["customers"] else 4
+                for label, path in pages(user, filters, random.Random(-1 - number)):
+                    if label not in seen:
+                        seen.add(label)
+                        client.request("GET", path)
+                    if len(seen) == kinds:
+                        break
         stop_at = time.time() + args.duration
 
         def worker(number, client, user):
@@ -238,6 +279,7 @@ def run(args):
                         errors[f"{label}: {status}"] += 1
                 time.sleep(args.think * rng.uniform(0.5, 1.5))
 
+        print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
         started = time.time()
         threads = [threading.Thread(target=worker, args=(n, c, u), daemon=True)
                    for n, (c, u) in enumerate(clients)]
@@ -246,6 +288,7 @@ def run(args):
         for thread in threads:
             thread.join()
         elapsed = time.time() - started
+        print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)

@@ -7,9 +7,11 @@ registered in the same app for this run: its page does ``count(*)`` over every m
 its "starts with" is ``ILIKE``; ours caps the count and uses indexed filters
 (``backoffice.datamodel``). Screens:
 
-- customer list (page 1, and a deep page), name prefix search, exact search by customer number,
-  ID number and mobile (blind index), the 360 page (senior manager, branch manager, RM);
-- the operation-log filter (auditor) by action, by actor, by customer, by time window;
+- customer list (page 1, a numbered page, a keyset page anywhere in the list), name prefix
+  search, exact search by customer number, ID number and mobile (blind index), the 360 page
+  (senior manager, branch manager, RM);
+- the operation-log filter (auditor) by action, by actor, by customer, by time window, and a
+  keyset page of the whole log anywhere in its 10 million rows;
 - the task lists (all follow-ups; "my tasks" of an RM).
 
 Against a loaded database (read-mostly: logins and 360 reads append to the operation log):
@@ -238,7 +240,15 @@ def screens(app, data, logins, repeat):
     cref = filter_arg(app, "AuditLogView", "customer_id", "cref")
     since = filter_arg(app, "AuditLogView", "occurred_at", "from")
     until = filter_arg(app, "AuditLogView", "occurred_at", "until")
-    deep = [f"/customers/list/?page_CustomerView={rng.randint(100, 399)}" for _ in range(20)]
+    from backoffice.pagination import encode_key
+
+    # Keyset pages that start right after a random customer (anywhere in the million) or a
+    # random log row: what "next" links deep in the list carry (backoffice.pagination).
+    deep = [f"/customers/list/?after_CustomerView={encode_key('customer_no', 'asc', c[1], c[0])}"
+            for c in customers[:20]]
+    numbered = [f"/customers/list/?page_CustomerView={rng.randint(1, 19)}" for _ in range(20)]
+    log_deep = [f"/auditlog/list/?after_AuditLogView={encode_key('id', 'desc', n, n)}"
+                for n in (rng.randint(1, max(2, data["log_rows"])) for _ in range(20))]
     prefixes = sorted({c[2][:1] for c in customers}) + sorted({c[2][:2] for c in customers})
     windows = []
     for _ in range(20):
@@ -246,7 +256,8 @@ def screens(app, data, logins, repeat):
         windows.append(f"/auditlog/list/?{since}={day}+09:00&{until}={day}+12:00")
     return [
         ("customer list, page 1", "SeniorManager", ["/customers/list/"], 200),
-        ("customer list, deep page (100-399)", "SeniorManager", deep, 200),
+        ("customer list, numbered page (2-20)", "SeniorManager", numbered, 200),
+        ("customer list, keyset page anywhere", "SeniorManager", deep, 200),
         ("customer list, branch manager", "BranchManager", ["/customers/list/"], 200),
         ("customer list, relationship manager", "RelationshipManager", ["/customers/list/"],
          200),
@@ -273,6 +284,7 @@ def screens(app, data, logins, repeat):
          [f"/auditlog/list/?{cref}={c[1]}" for c in customers], 300),
         ("log filter: time window", "Auditor", windows, 300),
         ("log list, page 1", "Auditor", ["/auditlog/list/"], 300),
+        ("log list, keyset page anywhere", "Auditor", log_deep, 300),
         ("task list (all follow-ups)", "SeniorManager", ["/followups/list/"], 200),
         ("my tasks (relationship manager)", "RelationshipManager", ["/mytasks/list/"], 200),
         ("home dashboard, senior manager", "SeniorManager", ["/"], 200),

@@ -17,7 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import DateTime, Integer, bindparam, select, text
 
 from models.audit import AuditArchive, AuditHead, AuditLog
 
@@ -61,8 +61,19 @@ def time_text(value: dt.datetime) -> str:
 
 
 def compute_hash(row_id: int, row: dict, prev_hash: str) -> str:
-    """SHA-256 over the canonical encoding of the row's id, fields and the previous hash."""
-    values = [int(row_id), prev_hash]
+    """SHA-256 over the canonical encoding of the row's id, fields and the previous hash.
+
+    The encoding is the JSON array ``[id, prev_hash, field, ...]`` without whitespace, i.e.
+    ``"[" + id + "," + "\"prev_hash\"" + "," + fields_json(row)``; ``append_autocommit`` has
+    PostgreSQL build the very same text around ``fields_json`` once it holds the head.
+    """
+    payload = f"[{int(row_id)},{json.dumps(prev_hash)},{fields_json(row)}"
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def fields_json(row: dict) -> str:
+    """The hashed fields as the tail of the JSON array: ``v1,v2,...,vN]``."""
+    values = []
     for name in FIELDS:
         value = row.get(name)
         if name == "occurred_at":
@@ -72,8 +83,7 @@ def compute_hash(row_id: int, row: dict, prev_hash: str) -> str:
         elif value is not None:
             value = str(value)
         values.append(value)
-    payload = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)[1:]
 
 
 # Statements built once, with bound parameters only, so SQLAlchemy compiles each one once.
@@ -145,6 +155,55 @@ def append(connection, rows: list[dict]) -> list[dict]:
     else:
         connection.execute(log_table.insert(), inserted if len(inserted) > 1 else inserted[0])
         connection.execute(_MOVE_HEAD, {"head_id": last_id, "head_hash": last_hash})
+    return inserted
+
+
+_APPEND_AUTOCOMMIT_PG = text(
+    """
+    WITH old AS (
+        SELECT last_id, last_hash FROM audit_head WHERE id = :head FOR UPDATE
+    ), moved AS (
+        UPDATE audit_head
+        SET last_id = old.last_id + 1,
+            last_hash = encode(sha256(convert_to(
+                '[' || (old.last_id + 1)::text || ',"' || old.last_hash || '",' || :tail,
+                'UTF8')), 'hex')
+        FROM old WHERE audit_head.id = :head
+        RETURNING audit_head.last_id, audit_head.last_hash, old.last_hash AS prev_hash
+    )
+    INSERT INTO audit_log (id, occurred_at, actor_id, actor_username, actor_roles, ip,
+                           user_agent, action, entity, entity_id, customer_id, detail,
+                           prev_hash, row_hash)
+    SELECT moved.last_id, :occurred_at, :actor_id, :actor_username, :actor_roles, :ip,
+           :user_agent, :action, :entity, :entity_id, :customer_id, :detail,
+           moved.prev_hash, moved.last_hash
+    FROM moved
+    RETURNING id, prev_hash, row_hash
+    """
+).bindparams(bindparam("occurred_at", type_=DateTime()), bindparam("actor_id", type_=Integer()),
+             bindparam("customer_id", type_=Integer()))
+
+
+def append_autocommit(engine, row: dict) -> dict | None:
+    """Chain and commit one row in a single statement (PostgreSQL); None if it cannot.
+
+    For rows that join no business transaction (reads, logins, exports). The statement locks
+    the head (``FOR UPDATE``: a concurrent writer waits and then reads the head its predecessor
+    committed), has the database compute the row's hash from the head it holds (the same text
+    ``compute_hash`` hashes: ``fields_json`` is made here), moves the head and inserts the row,
+    and commits: the lock lasts one statement and its commit, not three round trips. Returns
+    None when the head row does not exist yet (a fresh log): the caller then uses ``append``,
+    which creates it.
+    """
+    values = {name: row.get(name) for name in FIELDS}
+    values["tail"] = fields_json(values)
+    values["head"] = HEAD_ID
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        found = connection.execute(_APPEND_AUTOCOMMIT_PG, values).first()
+    if found is None:
+        return None
+    inserted = {name: row.get(name) for name in FIELDS}
+    inserted.update(id=int(found[0]), prev_hash=found[1], row_hash=found[2])
     return inserted
 
 

@@ -5,7 +5,8 @@ Where the row goes depends on what the caller's session is doing:
 * the session has written in its current transaction (or has changes pending): the row joins
   that transaction, so the log says exactly what was committed, and nothing if it rolled back;
 * otherwise (reads, logins, exports): the row is written and committed at once on a connection
-  of its own, so it survives whatever the request does next and holds the chain lock briefly.
+  of its own, so it survives whatever the request does next and holds the chain lock briefly
+  (on PostgreSQL one autocommitted statement: ``chain.append_autocommit``).
 
 Actor, roles, IP and user agent come from the request when there is one. ``detail`` must be a
 JSON-serialisable dict and must already be masked: the log never holds a sensitive value in full.
@@ -103,6 +104,10 @@ def write(rows: list[dict]) -> list[dict]:
     session = db.session()
     if _session_has_written(session):
         return chain.append(session.connection(), rows)
+    if len(rows) == 1 and db.engine.dialect.name == "postgresql":
+        inserted = chain.append_autocommit(db.engine, rows[0])  # one statement, lock held briefly
+        if inserted is not None:
+            return [inserted]
     with db.engine.connect() as connection:
         inserted = chain.append(connection, rows)
         connection.commit()

@@ -178,10 +178,12 @@ class CustomerView(CustomFieldsViewMixin, CrmModelView):
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
-        customer = self.datamodel.get(pk)
+        customer = self.datamodel.get(pk, self._base_filters)
         if customer is None:
             abort(404)
-        widgets = self._show(pk)
+        # FAB's ``_show`` would read the customer a second time; this page has no related views.
+        widgets = self._get_show_widget(pk, customer)
+        self.update_redirect()
         return self.render_template(
             self.show_template,
             pk=pk,

@@ -24,25 +24,20 @@ import time
 from collections.abc import Callable
 from operator import itemgetter
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from backoffice.demo.generator import TABLES, generate
+from backoffice.demo.generator import TABLES
 from backoffice.demo.loader import (
-    DEFAULT_PASSWORD,
     ENCRYPTED_TABLES,
     TABLE_OBJECTS,
     DemoError,
     DemoResult,
-    _hash,
-    _max_id,
+    _prepare,
     _refuse_clashes,
-    _refuse_if_loaded,
     _reset_sequences,
-    _role_ids,
-    _validate,
 )
-from models import Product, crypto
+from models import crypto
 
 log = logging.getLogger(__name__)
 
@@ -75,25 +70,9 @@ def load_demo_bulk(session, customers: int = 1000, seed: int = 2026, tx_per_mont
 def _load(session, customers, seed, tx_per_month, today, password, keyring, progress,
           chunk_customers) -> DemoResult:
     started = time.perf_counter()
-    password = password or DEFAULT_PASSWORD
-    _validate(customers, tx_per_month, password)
-    try:
-        keyring = keyring or crypto.current_keyring()
-    except crypto.KeyRingUnavailable as exc:
-        raise DemoError(f"Cannot encrypt the demo customers: {exc}") from exc
-    today = today or dt.date.today()
-    roles = _role_ids(session)
-    _refuse_if_loaded(session)
-    next_ids = {name: _max_id(session, TABLE_OBJECTS[name]) + 1 for name in TABLES}
-    existing_products = dict(session.execute(
-        select(Product.__table__.c.code, Product.__table__.c.id)).all())
+    keyring, result, chunks = _prepare(session, customers, seed, tx_per_month, today,
+                                       password, keyring, chunk_customers=chunk_customers)
     session.commit()  # end the checks' transaction; COPY runs in its own per chunk
-    result = DemoResult(counts={name: 0 for name in TABLES})
-    chunks = generate(
-        customers=customers, seed=seed, tx_per_month=tx_per_month, today=today, roles=roles,
-        password=password, password_hash=_hash(password), next_ids=next_ids,
-        existing_products=existing_products, chunk_customers=chunk_customers,
-    )
     dropped = _drop_secondary_indexes(session)
     done = 0
     try:
@@ -219,7 +198,9 @@ def _analyze(session) -> None:
 
 
 def _analyze_tables(session, tables) -> None:
-    """Fresh statistics, so the planner (and the estimated counts) know the new sizes at once."""
+    """``VACUUM (ANALYZE)``: fresh statistics, so the planner knows the new sizes at once, and
+    a visibility map, so index-only scans (the lists' capped counts of keys) need not visit
+    every freshly copied row; autovacuum would get there, but only some time after the load."""
     connection = session.connection().connection.driver_connection
     session.commit()
     previous = connection.autocommit
@@ -227,6 +208,6 @@ def _analyze_tables(session, tables) -> None:
     try:
         with connection.cursor() as cursor:
             for name in tables:
-                cursor.execute(f'ANALYZE "{name}"')
+                cursor.execute(f'VACUUM (ANALYZE) "{name}"')
     finally:
         connection.autocommit = previous

@@ -17,16 +17,26 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from flask_appbuilder.security.sqla.models import Role, assoc_user_role
 from sqlalchemy import Sequence, func, insert, select, text
 from werkzeug.security import generate_password_hash
 
-from backoffice.demo.generator import TABLES, generate
+from backoffice.demo.generator import TABLES, Chunk, generate
 from backoffice.demo.org import STAFF_ROLES
-from models import Account, Branch, Customer, FollowUp, Interaction, Product, Staff, Transaction
-from models import crypto
+from models import (
+    Account,
+    Branch,
+    Customer,
+    FollowUp,
+    Interaction,
+    Product,
+    Staff,
+    Transaction,
+    crypto,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,24 +82,8 @@ def load_demo(session, customers: int = 1000, seed: int = 2026, tx_per_month: fl
     by default the active one (the Flask app's, or a ``using_keyring`` block's).
     """
     started = time.perf_counter()
-    password = password or DEFAULT_PASSWORD
-    _validate(customers, tx_per_month, password)
-    try:
-        keyring = keyring or crypto.current_keyring()
-    except crypto.KeyRingUnavailable as exc:
-        raise DemoError(f"Cannot encrypt the demo customers: {exc}") from exc
-    today = today or dt.date.today()
-    roles = _role_ids(session)
-    _refuse_if_loaded(session)
-    next_ids = {name: _max_id(session, TABLE_OBJECTS[name]) + 1 for name in TABLES}
-    existing_products = dict(session.execute(
-        select(Product.__table__.c.code, Product.__table__.c.id)).all())
-    result = DemoResult(counts={name: 0 for name in TABLES})
-    chunks = generate(
-        customers=customers, seed=seed, tx_per_month=tx_per_month, today=today, roles=roles,
-        password=password, password_hash=_hash(password), next_ids=next_ids,
-        existing_products=existing_products,
-    )
+    keyring, result, chunks = _prepare(session, customers, seed, tx_per_month, today,
+                                       password, keyring)
     done = 0
     try:
         for number, chunk in enumerate(chunks):
@@ -114,6 +108,34 @@ def load_demo(session, customers: int = 1000, seed: int = 2026, tx_per_month: fl
         raise
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _prepare(session, customers, seed, tx_per_month, today, password, keyring,
+             **generate_options) -> tuple[crypto.KeyRing, DemoResult, Iterator[Chunk]]:
+    """What both loaders (INSERT here, COPY in ``bulk``) do before the first row is written.
+
+    Validates the arguments, finds the key ring, refuses a bank that already has customers or
+    lacks the roles, and starts the generator after the ids already taken. Returns the key ring,
+    an empty result to fill and the generator's chunks (the organisation first).
+    """
+    password = password or DEFAULT_PASSWORD
+    _validate(customers, tx_per_month, password)
+    try:
+        keyring = keyring or crypto.current_keyring()
+    except crypto.KeyRingUnavailable as exc:
+        raise DemoError(f"Cannot encrypt the demo customers: {exc}") from exc
+    roles = _role_ids(session)
+    _refuse_if_loaded(session)
+    next_ids = {name: _max_id(session, TABLE_OBJECTS[name]) + 1 for name in TABLES}
+    existing_products = dict(session.execute(
+        select(Product.__table__.c.code, Product.__table__.c.id)).all())
+    chunks = generate(
+        customers=customers, seed=seed, tx_per_month=tx_per_month,
+        today=today or dt.date.today(), roles=roles, password=password,
+        password_hash=_hash(password), next_ids=next_ids,
+        existing_products=existing_products, **generate_options,
+    )
+    return keyring, DemoResult(counts={name: 0 for name in TABLES}), chunks
 
 
 def _validate(customers, tx_per_month, password) -> None:

@@ -85,6 +85,12 @@ def has_permission(user, permission: str, view: str = PERMISSION_VIEW) -> bool:
     """Whether any of the user's roles grants ``permission`` on ``view`` (as seeded)."""
     if user is None or not getattr(user, "is_active", False):
         return False
+    from flask import current_app, has_request_context
+
+    if has_request_context() and getattr(user, "id", None) is not None:
+        # In a request: the security manager's per-request set of the user's permissions
+        # (one query per request instead of loading every role's permission objects).
+        return current_app.appbuilder.sm._has_view_access(user, permission, view)
     return any(pv.permission.name == permission and pv.view_menu.name == view
                for role in user.roles for pv in role.permissions)
 

@@ -168,3 +168,29 @@ def test_verify_reports_the_row_count(app, audit_rows):
     assert result.ok and result.count == total
     code, output = verify_cli(app)
     assert code == 0 and f"{total} rows verified" in output
+
+
+def test_one_statement_append_hashes_like_python(app):
+    """PostgreSQL's own append (``chain.append_autocommit``: head lock, hash, insert and commit
+    in one statement) builds the very text ``compute_hash`` hashes: quotes, backslashes,
+    control characters, CJK, emoji and NULLs included; the head moves to the new row."""
+    import datetime as dt
+
+    from backoffice.audit.log import build_row
+
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("one-statement append is PostgreSQL's (SQLite appends in a transaction)")
+        record("view_customer", entity="Customer", entity_id=1)  # the head row exists
+        row = build_row("view_360", entity="Customer", entity_id="9\\1", customer_id=None,
+                        detail={"q": "\"引号\" \\ 反斜杠\n\t", "e": "😀", "n": None},
+                        actor="审计员 'x'", occurred_at=dt.datetime(2026, 3, 4, 5, 6, 7, 1))
+        written = chain.append_autocommit(db.engine, row)
+        with db.engine.connect() as connection:
+            head = connection.execute(HEAD.select()).first()
+    assert written is not None
+    stored = log_rows(app, LOG.c.id == written["id"])[0]
+    assert stored["row_hash"] == written["row_hash"]
+    assert chain.compute_hash(stored["id"], stored, stored["prev_hash"]) == stored["row_hash"]
+    assert (head.last_id, head.last_hash) == (written["id"], written["row_hash"])
+    assert log_rows(app, LOG.c.id == written["id"] - 1)[0]["row_hash"] == stored["prev_hash"]
