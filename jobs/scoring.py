@@ -1,10 +1,12 @@
 """Churn scoring: features → model → scores → warning tiers → retention tasks.
 
-Customers are walked in id chunks (keyset pagination): per chunk a handful of grouped queries
-build the features, the active model predicts in one call, rule signals and bands are vectors,
-the top reasons come from occlusion for the customers the model puts at risk and every P1/P2
-customer (:func:`explained_rows`), and one upsert
-writes the chunk. Retention tasks and escalations are then two set-based INSERT ... SELECTs.
+Every customer to be scored has their features computed in one set-based pass (one grouped query
+per activity table into a temporary table: ``backoffice.churn.staging``), read back in chunks of
+many customers. Per chunk the active model predicts in one call, rule signals and bands are
+vectors, the top reasons come from occlusion for the customers the model puts at risk and every
+P1/P2 customer (:func:`explained_rows`; the rows are encoded once, ``backoffice.churn.predictor``),
+and the scores are staged. One upsert then writes the run's scores, and retention tasks and
+escalations are two set-based INSERT ... SELECTs over all of them.
 Nightly and on demand the same job runs (``flask crm churn score``, the dashboard's button).
 """
 from __future__ import annotations
@@ -14,16 +16,19 @@ import time
 
 import numpy as np
 
-from backoffice.churn import dataset, extract, reasons, registry, rules, settings, tasks, training
-from backoffice.churn.writer import write_scores
+from backoffice.churn import dataset, extract, registry, rules, settings, staging, tasks, training
+from backoffice.churn.predictor import Predictor
+from backoffice.churn.reasons import top_reasons
+from backoffice.churn.writer import ScoreSink
 from backoffice.extensions import db
 from models import Customer
 from models.base import utcnow
 
 SCORED_STATUSES = ("active", "dormant")
+DEFAULT_CHUNK = 50000
 
 
-def score_customers(*, progress, chunk: int = 5000, as_of: str | None = None,
+def score_customers(*, progress, chunk: int = DEFAULT_CHUNK, as_of: str | None = None,
                     reasons_for: str = "elevated") -> dict:
     """The RQ job: score every active or dormant customer; returns counts per tier."""
     moment = dt.datetime.fromisoformat(as_of) if as_of else utcnow()
@@ -38,9 +43,9 @@ class _NoProgress:
         pass
 
 
-def run(session, *, as_of: dt.datetime, chunk: int = 5000, reasons_for: str = "elevated",
-        progress=None, create_tasks: bool = True, timings: dict | None = None,
-        keep_inputs: list | None = None) -> dict:
+def run(session, *, as_of: dt.datetime, chunk: int = DEFAULT_CHUNK,
+        reasons_for: str = "elevated", progress=None, create_tasks: bool = True,
+        timings: dict | None = None, keep_inputs: list | None = None) -> dict:
     """Score, tier and task every customer in scope of scoring; the caller commits.
 
     ``timings`` collects seconds per stage; ``keep_inputs`` the model's input frames (the
@@ -52,66 +57,74 @@ def run(session, *, as_of: dt.datetime, chunk: int = 5000, reasons_for: str = "e
     _lock(session)
     model_row = registry.active(session)
     loaded = registry.load(session, model_row.id) if model_row is not None else None
+    predictor = Predictor(loaded.model, loaded.features) if loaded is not None else None
     selection = (dataset.selection_from_config(session, model_row.training_config.get(
         "selection")) if model_row is not None else dataset.Selection())
     signal_rules = settings.signal_rules(session)
     risk_thresholds, value_thresholds = settings.risk_thresholds(), settings.value_thresholds()
-    where = Customer.status.in_(SCORED_STATUSES)
-    total = session.scalar(db.select(db.func.count(Customer.id)).where(where),
-                           execution_options={"crm_unscoped": True}) or 0
+    started = time.perf_counter()
+    staged = staging.stage(session, extract.Snapshot(as_of=as_of), selection,
+                           where=Customer.status.in_(SCORED_STATUSES))
+    _add(timings, "features", started)
+    total = staged.rows
     progress.update(0, total=total, message="scoring customers")
-    snapshot = extract.Snapshot(as_of=as_of)
-    done, created, tiers, probabilities = 0, 0, {"P1": 0, "P2": 0, "P3": 0, "P4": 0}, []
-    for lo, hi in extract.id_chunks(session, chunk, where=where):
+    sink = ScoreSink(session, model_id=loaded.id if loaded is not None else None,
+                     scored_at=utcnow())
+    done, tiers, probabilities = 0, {"P1": 0, "P2": 0, "P3": 0, "P4": 0}, []
+    frames = staging.chunks(session, staged, chunk)
+    while True:
         started = time.perf_counter()
-        _customers, frame = dataset.chunk_features(session, snapshot, selection, lo, hi,
-                                                   where=where)
+        item = next(frames, None)
         _add(timings, "features", started)
-        if frame.empty:
-            continue
+        if item is None:
+            break
+        _customers, frame = item
         started = time.perf_counter()
         probability = np.full(len(frame), np.nan)
         x = None
         if loaded is not None:
             x = training.model_input(frame, loaded.features, loaded.categorical)
-            probability = loaded.model.predict_proba(x)[:, 1]
+            probability = predictor.probability(x)
             if keep_inputs is not None:
                 keep_inputs.append(x)
         _add(timings, "predict", started)
         started = time.perf_counter()
-        value = rules.value_bands(frame, value_thresholds)
-        fired = rules.evaluate_signals(frame, value, signal_rules)
+        bands = rules.value_bands(frame, value_thresholds)
+        fired = rules.evaluate_signals(frame, bands, signal_rules)
+        value = bands.to_numpy()
         risk = rules.risk_bands(probability, [len(f) for f in fired], risk_thresholds)
-        tier = rules.warning_tiers(risk, value.to_numpy())
+        tier = rules.warning_tiers(risk, value)
+        _add(timings, "bands", started)
+        started = time.perf_counter()
         why = [[] for _ in range(len(frame))]
         if x is not None and reasons_for != "none":
             rows = (np.arange(len(frame)) if reasons_for == "all"
                     else explained_rows(probability, tier, risk_thresholds))
             if len(rows):
                 subset = x.iloc[rows]
-                impacts = reasons.occlusion_impacts(loaded.model, subset, loaded.reference_values)
-                for position, found in zip(rows, reasons.top_reasons(impacts, subset)):
+                impacts = predictor.occlusion_impacts(subset, loaded.reference_values,
+                                                      base=probability[rows])
+                for position, found in zip(rows, top_reasons(impacts, subset)):
                     why[position] = found
-        _add(timings, "bands_reasons", started)
+        _add(timings, "reasons", started)
         started = time.perf_counter()
-        scored_at = utcnow()
-        model_id = loaded.id if loaded is not None else None
-        write_scores(session, [
-            {"customer_id": int(cid), "model_id": model_id,
-             "probability": None if np.isnan(p) else round(float(p), 6),
-             "risk_band": r, "value_band": v, "warning_tier": t, "reasons": w, "signals": s,
-             "scored_at": scored_at}
-            for cid, p, r, v, t, w, s in zip(frame.index, probability, risk, value.to_numpy(),
-                                              tier, why, fired)])
-        if create_tasks:
-            created += tasks.create_retention_tasks(session, as_of, lo, hi)
+        sink.add(frame.index.to_numpy(), probability, risk, value, tier, why, fired)
         _add(timings, "write", started)
         for name in tiers:
             tiers[name] += int(np.sum(tier == name))
         probabilities.append(probability[~np.isnan(probability)])
         done += len(frame)
         progress.update(done, total=max(total, done), message=f"scored {done} customers")
+    started = time.perf_counter()
+    sink.finish()
+    staging.drop(session)
+    _add(timings, "write", started)
+    started = time.perf_counter()
+    if create_tasks:
+        _refresh_statistics(session)
+    created = tasks.create_retention_tasks(session, as_of) if create_tasks else 0
     escalated = tasks.escalate_overdue(session, as_of) if create_tasks else 0
+    _add(timings, "tasks", started)
     scores = np.concatenate(probabilities) if probabilities else np.array([])
     drift = training.psi(loaded.reference_scores, scores) if loaded is not None else None
     summary = {"customers": done, "tiers": tiers, "tasks_created": created,
@@ -137,6 +150,26 @@ def explained_rows(probability, tier, risk_thresholds: dict) -> np.ndarray:
 
 def _add(timings: dict, name: str, started: float) -> None:
     timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
+
+
+def _refresh_statistics(session) -> None:
+    """ANALYZE the scores just rewritten and the tasks, before the set-based task statements.
+
+    The planner otherwise plans them on statistics taken before the run (an empty ``follow_up``
+    table, say) and picks a nested-loop anti-join: seconds became minutes at a million scores.
+    A database user not allowed to analyze only loses that help (a savepoint keeps the run).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    from sqlalchemy.exc import DBAPIError
+
+    savepoint = session.begin_nested()
+    try:
+        session.execute(db.text("ANALYZE churn_score"))
+        session.execute(db.text("ANALYZE follow_up"))
+        savepoint.commit()
+    except DBAPIError:
+        savepoint.rollback()
 
 
 def _lock(session) -> None:

@@ -68,7 +68,8 @@ def activate_command(version):
 
 
 @churn_group.command("score")
-@click.option("--chunk", default=5000, show_default=True, type=click.IntRange(100))
+@click.option("--chunk", default=50000, show_default=True, type=click.IntRange(100),
+              help="Customers predicted and written per step (features are one pass).")
 @click.option("--reasons", "reasons_for", default="elevated", show_default=True,
               type=click.Choice(["elevated", "all", "none"]),
               help="Whose top reasons to compute: customers whose risk is not low, all, none.")

@@ -133,6 +133,12 @@ def chunk_features(session, snapshot: extract.Snapshot, selection: Selection, lo
     accounts = extract.account_aggregates(session, snapshot, lo, hi)
     interactions = extract.interaction_aggregates(session, snapshot, lo, hi)
     complaints = extract.complaint_aggregates(session, snapshot, lo, hi)
+    return customers, features_of(customers, tx, accounts, interactions, complaints, selection)
+
+
+def features_of(customers: pd.DataFrame, tx, accounts, interactions, complaints,
+                selection: Selection) -> pd.DataFrame:
+    """The selection's feature frame from the query results (per chunk, or staged)."""
     extra = customers.set_index("id")[[F.standard_column(n) for n in selection.standard]]
     extra = extra.apply(lambda col: col.astype(float) if col.dtype == bool else col)
     if selection.custom:
@@ -140,7 +146,7 @@ def chunk_features(session, snapshot: extract.Snapshot, selection: Selection, lo
                                                   selection.custom))
     frame = F.build_features(customers, tx, accounts, interactions, extra=extra,
                              complaints=complaints)
-    return customers, frame[selection.names]
+    return frame[selection.names]
 
 
 def target_values(customers: pd.DataFrame, target: str, catalog_spec=None) -> pd.Series:

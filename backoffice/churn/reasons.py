@@ -3,9 +3,11 @@
 Model-agnostic and simple to explain: for each feature, replace the customer's value by the
 training population's typical value (median for numbers, most common value for categories) and
 predict again. The drop in probability is that feature's contribution; the three largest
-positive ones are the reasons. It costs up to one prediction per feature per customer (batched
-into one ``predict_proba`` call per chunk), so scoring computes it for customers whose risk is
-not low (``reasons_for="elevated"``), the ones a warning shows.
+positive ones are the reasons. It costs up to one prediction per feature per customer, so
+scoring computes it for customers whose risk is not low and every P1/P2 customer
+(``reasons_for="elevated"``), the ones a warning shows, and predicts the occluded rows through
+``backoffice.churn.predictor`` (encoded once; the same numbers as :func:`occlusion_impacts`,
+which works on any model with ``predict_proba`` and is the reference the tests compare with).
 """
 from __future__ import annotations
 
@@ -50,6 +52,11 @@ def occlusion_impacts(model, x: pd.DataFrame, reference_values: dict) -> np.ndar
     return impacts
 
 
+def changed_rows(values: pd.Series, reference) -> np.ndarray:
+    """Positions whose value is not the reference: the only rows occluding can change."""
+    return np.flatnonzero(_differs(values, reference))
+
+
 def _differs(values: pd.Series, reference) -> np.ndarray:
     """Which values are not the reference (missing and missing count as the same)."""
     missing = values.isna().to_numpy()
@@ -59,15 +66,19 @@ def _differs(values: pd.Series, reference) -> np.ndarray:
 
 
 def top_reasons(impacts: np.ndarray, x: pd.DataFrame, top: int = TOP) -> list[list[dict]]:
-    """Per row, up to ``top`` features with a positive contribution, largest first."""
+    """Per row, up to ``top`` features with a positive contribution, largest first (ties: the
+    earlier column)."""
     columns = list(x.columns)
-    values = x.to_numpy(dtype=object)
-    out = []
-    for row, row_impacts in enumerate(impacts):
-        order = np.argsort(-row_impacts, kind="stable")[:top]
-        out.append([{"feature": columns[j], "impact": round(float(row_impacts[j]), 4),
-                     "value": _plain(values[row, j])}
-                    for j in order if row_impacts[j] >= MIN_IMPACT])
+    out: list[list[dict]] = [[] for _ in range(len(impacts))]
+    if not len(impacts):
+        return out
+    arrays = [x[c].to_numpy() for c in columns]
+    order = np.argsort(-impacts, axis=1, kind="stable")[:, :top]
+    chosen = np.take_along_axis(impacts, order, axis=1)
+    for row, rank in zip(*np.nonzero(chosen >= MIN_IMPACT)):  # row-major: ranks in order
+        j = order[row, rank]
+        out[row].append({"feature": columns[j], "impact": round(float(chosen[row, rank]), 4),
+                         "value": _plain(arrays[j][row])})
     return out
 
 

@@ -128,4 +128,12 @@ def risk_bands(probability, signal_counts, thresholds: dict | None = None) -> np
 
 
 def warning_tiers(risk, value) -> np.ndarray:
-    return np.asarray([TIER_MATRIX[(r, v)] for r, v in zip(risk, value)], dtype=object)
+    """The tier of every (risk, value) pair, one vector comparison per matrix cell."""
+    risk, value = np.asarray(risk, dtype=object), np.asarray(value, dtype=object)
+    out = np.full(len(risk), None, dtype=object)
+    for (r, v), tier in TIER_MATRIX.items():
+        out[(risk == r) & (value == v)] = tier
+    unknown = np.flatnonzero(np.equal(out, None))
+    if len(unknown):
+        raise KeyError((risk[unknown[0]], value[unknown[0]]))
+    return out

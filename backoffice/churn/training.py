@@ -90,11 +90,17 @@ def usable_columns(frame: pd.DataFrame, categorical: list[str]) -> tuple[list, l
 def _as_model_input(frame: pd.DataFrame, numeric: list, cats: list) -> pd.DataFrame:
     out = frame[cats + numeric].copy()
     for column in cats:
-        values = out[column]
-        out[column] = values.map(lambda v: str(v) if pd.notna(v) else np.nan).astype(object)
+        out[column] = _as_text(out[column])
     for column in numeric:
         out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
     return out
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """A category column as strings, missing as NaN (already strings: no per-value call)."""
+    if pd.api.types.infer_dtype(values, skipna=True) == "string":
+        return values.astype(object).where(values.notna(), np.nan)
+    return values.map(lambda v: str(v) if pd.notna(v) else np.nan).astype(object)
 
 
 def boosting_pipeline(numeric: list, cats: list, seed: int) -> Pipeline:

@@ -87,3 +87,38 @@ def test_psi_is_zero_for_the_same_distribution_and_large_for_a_shift():
     reference = training.score_histogram(scores)
     assert training.psi(reference, rng.beta(2, 5, 5000)) < 0.02
     assert training.psi(reference, rng.beta(5, 2, 5000)) > 0.5
+
+
+def test_predictor_gives_the_models_own_probabilities_and_occlusion(trained):
+    """The fast path (rows encoded once, occluded in the encoded matrix) is not an approximation:
+    its probabilities and occlusion impacts are those of ``predict_proba`` on the frames, for
+    rows with missing values and an unknown category too; a model of another shape falls back."""
+    from backoffice.churn.predictor import Predictor
+
+    frame, _ = synthetic(300, seed=5)
+    frame.loc[frame.index[:10], "tx_count_change_90d"] = np.nan
+    frame.loc[frame.index[10:20], "cf.region"] = "west"  # never seen in training
+    frame.loc[frame.index[20:30], "cf.region"] = np.nan
+    x = training.model_input(frame, trained.features, trained.categorical)
+    predictor = Predictor(trained.model, trained.features)
+    assert predictor.fast
+    expected = trained.model.predict_proba(x)[:, 1]
+    np.testing.assert_allclose(predictor.probability(x), expected, rtol=0, atol=1e-12)
+    slow = reasons.occlusion_impacts(trained.model, x, trained.reference_values)
+    fast = predictor.occlusion_impacts(x, trained.reference_values)
+    assert np.abs(slow).max() > 0.05  # the comparison is not between two zero matrices
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+    assert reasons.top_reasons(fast, x) == reasons.top_reasons(slow, x)
+    baseline = Predictor(trained.baseline, trained.features)
+    assert not baseline.fast
+    np.testing.assert_allclose(baseline.probability(x), trained.baseline.predict_proba(x)[:, 1])
+
+
+def test_top_reasons_are_the_largest_positive_impacts_in_order():
+    x = pd.DataFrame({"a": [1.0, 2.0], "b": ["u", "v"], "c": [3.0, np.nan]})
+    impacts = np.array([[0.10, 0.30, 0.001], [-0.2, 0.02, 0.02]])
+    assert reasons.top_reasons(impacts, x) == [
+        [{"feature": "b", "impact": 0.3, "value": "u"},
+         {"feature": "a", "impact": 0.1, "value": 1.0}],
+        [{"feature": "b", "impact": 0.02, "value": "v"},
+         {"feature": "c", "impact": 0.02, "value": None}]]
