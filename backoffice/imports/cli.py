@@ -3,7 +3,8 @@
 The command acts as the system (like every ``flask crm`` command, it needs shell access to a
 configured server): it writes directly, with no second-person approval, and the operation log
 records the batch with no acting user. The summary names the batch, the counts and, when rows
-were rejected, where the error report is (``--report FILE`` also writes it there).
+were rejected, the most common problems (column, message, how many rows, the first one) and where
+the error report is (``--report FILE`` also writes it there).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from flask.cli import with_appcontext
 def import_command(path, kind, mode, dry_run, template, create_fields, sheet, report_path):
     """Import a CSV or XLSX file of customers, accounts, transactions or interactions."""
     from backoffice.extensions import db
-    from backoffice.imports import files, pipeline, service
+    from backoffice.imports import files, pipeline, report, service
     from backoffice.imports.reading import ImportFileError
 
     session = db.session
@@ -48,11 +49,13 @@ def import_command(path, kind, mode, dry_run, template, create_fields, sheet, re
         result = pipeline.dry_run(session, batch.id)
     else:
         result = pipeline.commit(session, batch.id)
-    if report_path and result.get("rejected"):
+    if result.get("rejected"):
         data = files.load(session, result["batch_id"], "report")
         if data:
-            Path(report_path).write_bytes(data)
-            result["error_report_file"] = str(report_path)
+            result["common_problems"] = report.common_problems(data)
+            if report_path:
+                Path(report_path).write_bytes(data)
+                result["error_report_file"] = str(report_path)
     click.echo(json.dumps(result, ensure_ascii=False, default=str))
     if result["status"] in ("failed", "cancelled"):
         sys.exit(1)

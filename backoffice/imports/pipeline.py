@@ -176,7 +176,8 @@ class Run:
         for result in rejected:
             problems = [(str(column), message) for (column, _), message in
                         zip(result.problems, messages_of(result))]
-            report.add(result.row, raw.get(result.row, {}), problems)
+            kinds = [str(problem) for _, problem in result.problems]
+            report.add(result.row, raw.get(result.row, {}), problems, kinds)
         self.counts["rejected"] += len(rejected)
 
     def _checkpoint(self, row_number: int) -> None:

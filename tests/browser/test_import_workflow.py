@@ -163,7 +163,7 @@ def check_error_report(page, shoot) -> None:
     assert download.value.suggested_filename.endswith(".xlsx")
     with open(download.value.path(), "rb") as handle:
         workbook = load_workbook(io.BytesIO(handle.read()), read_only=True)
-    rejected_sheet, problems_sheet = workbook.worksheets
+    rejected_sheet, problems_sheet, _summary = workbook.worksheets
     rejected = list(rejected_sheet.iter_rows(values_only=True))
     assert list(rejected[0][1:-1]) == HEADER
     by_row = {line[0]: line for line in rejected[1:]}
