@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select, update
 
 from backoffice.campaigns import gate
 from backoffice.greetings import calendar, channels
+from backoffice.greetings.claims import ClaimedSends
 from models import Campaign, CampaignMessage, CampaignTarget, Customer, Interaction, Product
 from models.base import utcnow
 from models.campaigns import MESSAGE_CHANNELS
@@ -114,7 +114,9 @@ def send_campaign(session, config, campaign_id: int, *, now: dt.datetime | None 
     return sender.run()
 
 
-class _Sender:
+class _Sender(ClaimedSends):
+    model = M
+
     def __init__(self, session, config, campaign, clock, today, progress):
         from backoffice.campaigns.service import validity_days
 
@@ -135,7 +137,6 @@ class _Sender:
         self.summary = {"sent": 0, "retrying": 0, "failed": 0, "cancelled": 0,
                         "unconfirmed": 0, "deferred": 0, "lost_claim": 0}
         self.to_log: list[_Sent] = []
-        self._ledger = None
 
     # --- the run -------------------------------------------------------------------------
 
@@ -163,17 +164,8 @@ class _Sender:
         finally:
             for channel in self.channels.values():
                 channel.quit()
-            if self._ledger is not None:
-                self._ledger.close()
-                self._ledger = None
+            self.close_ledger()
         return self.summary
-
-    def ledger(self):
-        """A connection of its own in autocommit mode, for the per-message ``sent`` UPDATE."""
-        if self._ledger is None:
-            self._ledger = self.session.get_bind().connect().execution_options(
-                isolation_level="AUTOCOMMIT")
-        return self._ledger
 
     def _due(self, now):
         stale = now - self.opts["lease"]
@@ -194,16 +186,7 @@ class _Sender:
                     CampaignTarget.target_group == "target")
 
     def claim(self) -> tuple[str, list[_Claimed]]:
-        now = self.clock()
-        token = uuid.uuid4().hex
-        due = self._due(now)
-        ids = select(M.id).where(due).order_by(M.id).limit(self.opts["batch"])
-        claimed = self.session.scalars(
-            update(M).where(M.id.in_(ids.scalar_subquery()), due)
-            .values(status="sending", claim_token=token, claimed_at=now,
-                    attempts=M.attempts + 1).returning(M.id),
-            execution_options={"synchronize_session": False}).all()
-        self.session.commit()
+        token, claimed = self.claim_ids(self._due(self.clock()))
         if not claimed:
             return token, []
         rows = self.session.execute(
@@ -233,8 +216,9 @@ class _Sender:
         try:
             prepared = self._prepare(row, subject, body, f"campaign-{row.id}")
         except channels.SendError as exc:
-            return self._fail(token, row, str(exc), final=isinstance(exc, MissingContact))
-        if not self._commit_sent(token, row.id, subject, body, now):
+            return self._fail(token, row.id, row.attempts, str(exc),
+                              final=isinstance(exc, MissingContact))
+        if not self._commit_sent(token, row.id, now, subject=subject, body=body):
             prepared.abort()
             return "lost_claim"
         sent = _Sent(row.id, row.target_id, row.customer_id, row.channel, now, subject, body)
@@ -246,7 +230,7 @@ class _Sender:
             return "unconfirmed"
         except channels.SendError as exc:
             self._undo_sent(row.id)
-            return self._fail(None, row, str(exc), final=False)
+            return self._fail(None, row.id, row.attempts, str(exc), final=False)
         self.to_log.append(sent)
         return "sent"
 
@@ -265,48 +249,6 @@ class _Sender:
                     raise channels.NotConfigured("CRM_WECHAT_GATEWAY_URL is not set") from exc
                 raise
         raise MissingContact(f"unknown channel {row.channel}")
-
-    def _commit_sent(self, token, message_id, subject, body, now) -> bool:
-        """``sent`` only under our claim: one autocommitted UPDATE, before the last byte."""
-        changed = self.ledger().execute(
-            update(M).where(M.id == message_id, M.claim_token == token, M.status == "sending")
-            .values(status="sent", sent_at=now, subject=subject, body=body,
-                    last_error=None)).rowcount
-        return changed == 1
-
-    def _undo_sent(self, message_id: int) -> None:
-        """The server refused the complete message: not delivered, back to our claim."""
-        self.ledger().execute(update(M).where(M.id == message_id, M.status == "sent")
-                              .values(status="sending", sent_at=None))
-
-    def _fail(self, token, row: _Claimed, error: str, *, final: bool) -> str:
-        if final or row.attempts >= self.opts["max_attempts"]:
-            return self._release(token, row.id, "failed", self.clock(), error)
-        wait = dt.timedelta(seconds=self.opts["retry"] * 2 ** max(0, row.attempts - 1))
-        return self._release(token, row.id, "retry", self.clock() + wait, error,
-                             outcome="retrying")
-
-    def _release(self, token, message_id, status, when, error, *, undo_attempt=False,
-                 outcome=None) -> str:
-        conditions = [M.id == message_id]
-        if token is not None:
-            conditions += [M.claim_token == token, M.status == "sending"]
-        values = {"status": status, "next_attempt_at": when, "claim_token": None,
-                  "last_error": error[:2000] if error else None}
-        if undo_attempt:
-            values["attempts"] = M.attempts - 1
-        changed = self.session.execute(update(M).where(*conditions).values(**values),
-                                       execution_options={"synchronize_session": False})
-        self.session.commit()
-        if changed.rowcount != 1:
-            return "lost_claim"
-        return outcome or status
-
-    def _note(self, message_id: int, error: str) -> None:
-        self.session.execute(update(M).where(M.id == message_id)
-                             .values(last_error=error[:2000]),
-                             execution_options={"synchronize_session": False})
-        self.session.commit()
 
     # --- the record of what went out -----------------------------------------------------
 

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select, update
 
 from backoffice.greetings import calendar, channels, render, selection
+from backoffice.greetings.claims import ClaimedSends
 from backoffice.service.consent import granted_condition
 from models import FollowUp, Interaction
 from models.base import utcnow
@@ -83,8 +83,10 @@ def run_day(session, config, *, run_date: dt.date | None = None, now: dt.datetim
     return summary
 
 
-class Sender:
+class Sender(ClaimedSends):
     """Claims due dispatch rows batch by batch and sends them."""
+
+    model = D
 
     def __init__(self, session, config, clock, tz, occasion_ids, progress=None):
         self.session, self.config, self.clock, self.tz = session, config, clock, tz
@@ -99,14 +101,6 @@ class Sender:
         self.occasions = {o.id: o for o in session.scalars(select(Occasion))}
         self.done = 0
         self.to_log: list[_Sent] = []  # sent in the current batch, interactions not yet written
-        self._ledger = None
-
-    def ledger(self):
-        """A connection of its own in autocommit mode, for the per-message ``sent`` UPDATE."""
-        if self._ledger is None:
-            self._ledger = self.session.get_bind().connect().execution_options(
-                isolation_level="AUTOCOMMIT")
-        return self._ledger
 
     def _due(self, now):
         stale = now - self.opts["lease"]
@@ -118,16 +112,7 @@ class Sender:
 
     def claim(self) -> tuple[str, list]:
         """Take up to a batch of due rows for this sender (one UPDATE, then one SELECT)."""
-        now = self.clock()
-        token = uuid.uuid4().hex
-        due = self._due(now)
-        ids = select(D.id).where(due).order_by(D.id).limit(self.opts["batch"])
-        claimed_ids = self.session.scalars(
-            update(D).where(D.id.in_(ids.scalar_subquery()), due)
-            .values(status="sending", claim_token=token, claimed_at=now,
-                    attempts=D.attempts + 1).returning(D.id),
-            execution_options={"synchronize_session": False}).all()
-        self.session.commit()
+        token, claimed_ids = self.claim_ids(self._due(self.clock()))
         if not claimed_ids:
             return token, []
         # Consent and status are read again at send time: a withdrawal between selection and
@@ -167,9 +152,7 @@ class Sender:
         finally:
             self.email.quit()
             self.sms.quit()
-            if self._ledger is not None:
-                self._ledger.close()
-                self._ledger = None
+            self.close_ledger()
 
     # --- one message -------------------------------------------------------------------------
 
@@ -196,7 +179,8 @@ class Sender:
         except channels.SendError as exc:
             return self._fail(token, dispatch_id, attempts, str(exc),
                               final=isinstance(exc, MissingContact))
-        if not self._commit_sent(token, dispatch, text, now):
+        if not self._commit_sent(token, dispatch.id, now, subject=text.subject[:200],
+                                 body=text.body, offer_id=text.offer_id, offer_code=text.code):
             prepared.abort()
             return "lost_claim"
         sent = _Sent(dispatch.id, facts["id"], channel, now, occasion.name, text.subject,
@@ -228,14 +212,6 @@ class Sender:
             return channels.Prepared(lambda: None, lambda: None)  # the task is the send
         raise MissingContact(f"unknown channel {channel}")
 
-    def _commit_sent(self, token, dispatch, text, now) -> bool:
-        """``sent`` only under our claim: one autocommitted UPDATE, before the last byte."""
-        changed = self.ledger().execute(
-            update(D).where(D.id == dispatch.id, D.claim_token == token, D.status == "sending")
-            .values(status="sent", sent_at=now, subject=text.subject[:200], body=text.body,
-                    offer_id=text.offer_id, offer_code=text.code, last_error=None)).rowcount
-        return changed == 1
-
     def write_log(self) -> None:
         """The batch's Interactions and call tasks: one flush, one commit, linked back."""
         sent, self.to_log = self.to_log, []
@@ -259,39 +235,6 @@ class Sender:
                       r[8].name, r[7]) for r in rows], self.tz)
             self.session.commit()
             log.warning("logged %s greeting(s) a stopped worker had sent", len(rows))
-
-    def _undo_sent(self, dispatch_id: int) -> None:
-        """The server refused the complete message: not delivered, so back to our claim (it is
-        not logged either: interactions are written after the batch)."""
-        self.ledger().execute(update(D).where(D.id == dispatch_id, D.status == "sent").values(
-            status="sending", sent_at=None))
-
-    def _fail(self, token, dispatch_id, attempts, error, *, final) -> str:
-        if final or attempts >= self.opts["max_attempts"]:
-            return self._release(token, dispatch_id, "failed", self.clock(), error)
-        wait = dt.timedelta(seconds=self.opts["retry"] * 2 ** max(0, attempts - 1))
-        return self._release(token, dispatch_id, "retry", self.clock() + wait, error,
-                             outcome="retrying")
-
-    def _release(self, token, dispatch_id, status, when, error, *, undo_attempt=False,
-                 outcome=None) -> str:
-        conditions = [D.id == dispatch_id]
-        if token is not None:
-            conditions += [D.claim_token == token, D.status == "sending"]
-        values = dict(status=status, next_attempt_at=when, claim_token=None, last_error=error)
-        if undo_attempt:
-            values["attempts"] = D.attempts - 1
-        changed = self.session.execute(update(D).where(*conditions).values(**values),
-                                       execution_options={"synchronize_session": False})
-        self.session.commit()
-        if changed.rowcount != 1:
-            return "lost_claim"
-        return outcome or status
-
-    def _note(self, dispatch_id: int, error: str) -> None:
-        self.session.execute(update(D).where(D.id == dispatch_id).values(last_error=error[:2000]),
-                             execution_options={"synchronize_session": False})
-        self.session.commit()
 
 
 @dataclass(frozen=True)
