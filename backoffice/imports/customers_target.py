@@ -30,7 +30,7 @@ from backoffice.imports.plan import (
     masked_diff,
 )
 from backoffice.imports.refs import MISSING
-from backoffice.imports.rows import RowResult
+from backoffice.imports.rows import FileDuplicates, RowResult
 from models import Customer, crypto
 
 TABLE = Customer.__table__
@@ -65,6 +65,7 @@ class CustomerTarget:
         self.ctx = ctx
         self.keyring = crypto.current_keyring()
         self.unique = UniqueValues(ctx, Customer)
+        self.claimed = FileDuplicates()  # existing customers the file's rows found, by id
         self.expect_inserts = True  # until a chunk says otherwise (see prepare)
 
     # --- planning ---------------------------------------------------------------------------
@@ -99,6 +100,9 @@ class CustomerTarget:
                 result.problems.append((ctx.header("id_number"), _l(
                     "This ID number belongs to another customer than the customer number.")))
             existing = match_no if match_no is not None else match_id
+            if existing is not None:
+                self._claim_once(result, existing["id"],
+                                 "customer_no" if match_no is not None else "id_number")
             typed_custom = check_custom(ctx, result, new=existing is None)
             if existing is None and not values.get("id_number") and ctx.require_id_number:
                 result.problems.append((ctx.header("id_number"), _l("A value is required.")))
@@ -126,6 +130,16 @@ class CustomerTarget:
         self.expect_inserts = len(plan.inserts) * 2 >= len(results)
         return plan
 
+    def _claim_once(self, result: RowResult, customer_id: int, key: str) -> None:
+        """A file names each existing customer once: a second row finding the same customer
+        (by the other key, as the same key is a duplicate already) is rejected, as the two
+        rows' values would overwrite each other in an order nobody chose."""
+        first = self.claimed.first_rows("customer", [(customer_id, result.row)])[0]
+        if first != result.row:
+            result.problems.append((self.ctx.header(key), _l(
+                "This row names the same customer as row %(first)s of this file.",
+                first=first)))
+
     def prepare(self, results: list[RowResult]) -> None:
         """Seal the valid rows ahead of planning, on the reading thread
         (``pipeline.validated_chunks``): while the main thread waits for PostgreSQL to take
@@ -149,7 +163,7 @@ class CustomerTarget:
             conditions.append(writes.in_values(session, TABLE.c.customer_no, numbers))
         if digests:
             conditions.append(writes.in_values(session, TABLE.c.id_number_bidx, digests))
-        found = session.execute(select(*_READ).where(or_(*conditions)))
+        found = writes.read_by_index(session, select(*_READ).where(or_(*conditions)))
         keys = list(found.keys())
         rows = [dict(zip(keys, row)) for row in found.all()]  # one plain dict a row (read only)
         by_no = {row["customer_no"]: row for row in rows}

@@ -54,7 +54,7 @@ class AccountTarget:
             "account_no", r.values["account_no"])) for r in results if r.values.get("account_no")}
         existing = {}
         if digests:
-            rows = ctx.session.execute(select(
+            rows = writes.read_by_index(ctx.session, select(
                 ACCOUNTS.c.id, ACCOUNTS.c.account_no_bidx, *(ACCOUNTS.c[c] for c in ACCOUNT_COLUMNS))
                 .where(writes.in_values(ctx.session, ACCOUNTS.c.account_no_bidx,
                                       set(digests.values())))).mappings().all()

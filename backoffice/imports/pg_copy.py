@@ -96,10 +96,10 @@ def new_ids(connection, table: Table, count: int) -> list[int]:
     """``count`` fresh ids from the table's id sequence, ascending (one round trip)."""
     sequence = connection.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
                                   {"t": table.name}).scalar()
-    rows = connection.execute(text(
-        "SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
-        {"s": sequence, "n": count}).scalars()
-    return sorted(rows)
+    ids = connection.execute(text(
+        "SELECT array_agg(nextval(CAST(:s AS regclass))) FROM generate_series(1, :n)"),
+        {"s": sequence, "n": count}).scalar()  # one array value: no per-row fetch
+    return sorted(ids)
 
 
 def copy_rows(connection, raw, table: Table, keys: list[str], rows: list[dict],

@@ -303,16 +303,23 @@ class FileDuplicates:
                       if (value := result.values.get(key)) is not None]
             if not claims:
                 continue
-            recent = self._seen.setdefault(key, {})
-            earlier = self._earlier(key, [digest for _, digest in claims])
             header = columns.get(key, key)
-            for (result, digest), before in zip(claims, earlier):
-                first = before if before is not None else recent.setdefault(digest, result.row)
+            firsts = self.first_rows(key, [(digest, result.row) for result, digest in claims])
+            for (result, _), first in zip(claims, firsts):
                 if first != result.row:
                     result.problems.append((header, _l(
                         "Same value as row %(first)s of this file.", first=first)))
-            if len(recent) >= self.MERGE_AT:
-                self._merge(key)
+
+    def first_rows(self, key: str, claims: list[tuple[int, int]]) -> list[int]:
+        """For each ``(digest, row)`` in file order, the first row that claimed the digest
+        under ``key`` (the row itself when it is the first); the claims are remembered."""
+        recent = self._seen.setdefault(key, {})
+        earlier = self._earlier(key, [digest for digest, _ in claims])
+        firsts = [before if before is not None else recent.setdefault(digest, row)
+                  for (digest, row), before in zip(claims, earlier)]
+        if len(recent) >= self.MERGE_AT:
+            self._merge(key)
+        return firsts
 
     def _earlier(self, key: str, digests: list[int]) -> list:
         """The first row of each digest among the merged values, or None."""

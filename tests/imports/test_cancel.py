@@ -34,6 +34,7 @@ def cancel_after(monkeypatch, chunks: int) -> None:
         return seen["checks"] >= chunks
 
     monkeypatch.setattr(pipeline, "cancel_requested", flag)
+    monkeypatch.setattr(pipeline, "CANCEL_CHECK_SECONDS", 0)  # read after every chunk
 
 
 def undo_rows(batch_id) -> int:
