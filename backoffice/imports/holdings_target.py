@@ -141,9 +141,8 @@ class AppendOnlyTarget:
         columns = [table.c[c] for c in self.key_columns]
         for index in range(0, len(wanted), 500):
             part = wanted[index:index + 500]
-            rows = self.ctx.session.execute(
-                select(*columns, func.count()).where(
-                    tuple_(*columns).in_(part), table.c.id.not_in(mine)).group_by(*columns)).all()
+            rows = writes.read_by_index(self.ctx.session, select(*columns, func.count()).where(
+                tuple_(*columns).in_(part), table.c.id.not_in(mine)).group_by(*columns)).all()
             for row in rows:
                 self.before[tuple(row[:-1])] = row[-1]
         for key in wanted:

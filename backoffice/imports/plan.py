@@ -15,6 +15,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from backoffice.fields import values as field_values
+from backoffice.imports import writes
 from backoffice.imports.rows import RowResult, row_message
 from backoffice.security.masking import mask_custom, mask_field
 
@@ -201,9 +202,9 @@ class UniqueValues:
         operands = [v if spec.type in ("decimal", "money", "integer")
                     else field_values.plain_storage(spec, v) for v in values]
         expr = element(spec, self.model, session.get_bind().dialect.name)
-        rows = session.execute(select(self.model.id, self.model.custom_fields)
-                               .where(expr.in_(operands))
-                               .execution_options(crm_unscoped=True)).all()
+        rows = writes.read_by_index(session, select(self.model.id, self.model.custom_fields)
+                                    .where(expr.in_(operands))
+                                    .execution_options(crm_unscoped=True)).all()
         taken: dict = {}
         for record_id, document in rows:
             stored = (document or {}).get(spec.key)
