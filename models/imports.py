@@ -163,7 +163,9 @@ class ImportRowChange(Model):
 
     ``previous`` holds the updated columns' values before the import (storage form: ciphertext
     stays ciphertext); ``after`` the row's columns right after it, compared at revert time to
-    tell an untouched row from one edited since.
+    tell an untouched row from one edited since. The customers a chunk created share one row:
+    ``entity_id`` is the first of them and ``after`` also lists ``ids`` and their ``rows``
+    (``backoffice.imports.writes.undo_entries`` reads both forms).
     """
 
     __tablename__ = "import_row_change"

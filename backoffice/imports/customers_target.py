@@ -263,15 +263,15 @@ class CustomerTarget:
     def apply(self, plan: ChunkPlan) -> None:
         session, ctx = self.ctx.session, self.ctx
         ids = writes.insert_rows(session, TABLE, [i.values for i in plan.inserts])
-        changes = [{"entity_id": new_id, "op": "create", "row_number": i.row, "after": i.after}
-                   for new_id, i in zip(ids, plan.inserts)]
+        writes.record_creates(session, ctx.batch_id, ids, [i.row for i in plan.inserts],
+                              _AFTER_CREATE)
         if plan.updates:
             writes.update_versioned(session, TABLE, [(u.entity_id, u.version, u.values)
                                                      for u in plan.updates])
-            changes += [{"entity_id": u.entity_id, "op": "update", "row_number": u.row,
-                         "previous": {k: v for k, v in u.previous.items() if k != "updated_at"},
-                         "after": u.after} for u in plan.updates]
-        writes.record_changes(session, ctx.batch_id, changes)
+            writes.record_changes(session, ctx.batch_id, [
+                {"entity_id": u.entity_id, "op": "update", "row_number": u.row,
+                 "previous": {k: v for k, v in u.previous.items() if k != "updated_at"},
+                 "after": u.after} for u in plan.updates])
 
 
 def seal_new(keyring, batch_id: int, results: list[RowResult]) -> list[dict]:

@@ -16,7 +16,7 @@ import datetime as dt
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from backoffice.audit import hooks as audit_hooks
 from backoffice.audit import log
@@ -29,7 +29,8 @@ from models.review import ChangeRequest
 
 TABLES = {"customers": Customer.__table__, "accounts": Account.__table__,
           "transactions": Transaction.__table__, "interactions": Interaction.__table__}
-CHUNK = 2000
+CHUNK = 2000  # records reverted per statement
+FETCH = 200  # undo rows read per query
 MAX_LISTED_CONFLICTS = 1000
 
 
@@ -60,37 +61,29 @@ def revert(session, batch_id: int, user_id=None, progress=None) -> dict:
             "Only a committed batch can be reverted, within %(days)s days of its commit.",
             days=revert_window().days)})
     table = TABLES[batch.kind]
-    total = session.execute(select(func.count()).select_from(ImportRowChange).where(
-        ImportRowChange.batch_id == batch_id)).scalar()
+    total = (batch.created_count or 0) + (batch.updated_count or 0)  # for the progress bar
     reverted, conflicts, listed, done = {"create": 0, "update": 0}, 0, [], 0
     with audit_hooks.paused(session):
-        last_id = 0
-        while True:
-            changes = session.execute(select(ImportRowChange).where(
-                ImportRowChange.batch_id == batch_id, ImportRowChange.id > last_id)
-                .order_by(ImportRowChange.id).limit(CHUNK)).scalars().all()
-            if not changes:
-                break
-            last_id = changes[-1].id
-            current = _current_rows(session, table, [c.entity_id for c in changes])
-            in_use = _in_use(session, batch.kind, [c.entity_id for c in changes
-                                                   if c.op == "create"])
+        for entries in _undo_pieces(session, batch_id):
+            current = _current_rows(session, table, [e.entity_id for e in entries])
+            in_use = _in_use(session, batch.kind, [e.entity_id for e in entries
+                                                   if e.op == "create"])
             deletes, restores = [], []
-            for change in changes:
-                row = current.get(change.entity_id)
-                if row is None or not _untouched(batch.kind, table, row, change) or (
-                        change.op == "create" and change.entity_id in in_use):
+            for entry in entries:
+                row = current.get(entry.entity_id)
+                if row is None or not _untouched(table, row, entry.after) or (
+                        entry.op == "create" and entry.entity_id in in_use):
                     conflicts += 1
                     if len(listed) < MAX_LISTED_CONFLICTS:
-                        listed.append({"row": change.row_number, "id": change.entity_id,
-                                       "op": change.op})
+                        listed.append({"row": entry.row_number, "id": entry.entity_id,
+                                       "op": entry.op})
                     continue
-                if change.op == "create":
-                    deletes.append(change.entity_id)
+                if entry.op == "create":
+                    deletes.append(entry.entity_id)
                 else:
-                    restores.append((change.entity_id, {
+                    restores.append((entry.entity_id, {
                         k: writes.from_json(table, k, v) if k != "custom_fields" else v
-                        for k, v in (change.previous or {}).items()}))
+                        for k, v in (entry.previous or {}).items()}))
             if deletes:
                 writes._connection(session).execute(delete(table).where(table.c.id.in_(deletes)))
             if restores:
@@ -101,7 +94,7 @@ def revert(session, batch_id: int, user_id=None, progress=None) -> dict:
                                    bump_version="version" in table.c)
             reverted["create"] += len(deletes)
             reverted["update"] += len(restores)
-            done += len(changes)
+            done += len(entries)
             if progress is not None:
                 progress.update(done, total=total)
     user = session.get(Staff, user_id) if user_id else None
@@ -124,8 +117,28 @@ def _current_rows(session, table, ids) -> dict:
     return {row["id"]: row for row in rows}
 
 
-def _untouched(kind: str, table, row, change: ImportRowChange) -> bool:
-    after = change.after or {}
+def _undo_pieces(session, batch_id: int):
+    """The batch's undo entries in pieces of at most ``CHUNK`` records, in the order written.
+
+    Undo rows are read ``FETCH`` at a time: one row holds a whole chunk's created records."""
+    last_id, pending = 0, []
+    while True:
+        changes = session.execute(select(ImportRowChange).where(
+            ImportRowChange.batch_id == batch_id, ImportRowChange.id > last_id)
+            .order_by(ImportRowChange.id).limit(FETCH)).scalars().all()
+        if not changes:
+            break
+        last_id = changes[-1].id
+        pending.extend(writes.undo_entries(changes))
+        while len(pending) >= CHUNK:
+            yield pending[:CHUNK]
+            pending = pending[CHUNK:]
+    if pending:
+        yield pending
+
+
+def _untouched(table, row, after: dict) -> bool:
+    after = after or {}
     if "version" in after:
         return row["version"] == after["version"]
     return all(writes.to_json(row[column]) == value for column, value in after.items()

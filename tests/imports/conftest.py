@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from backoffice.extensions import db
-from backoffice.imports import pipeline, service
+from backoffice.imports import pipeline, service, writes
 from models import Account, Customer, Interaction, Transaction
 from models.imports import ImportBatch, ImportFile, ImportRowChange
 
@@ -79,9 +79,10 @@ def remove_batches_data(batch_ids) -> None:
         batch_ids_of_kind = [b for b, k in kinds.items() if k == kind]
         if not batch_ids_of_kind:
             continue
-        created = select(ImportRowChange.entity_id).where(
-            ImportRowChange.batch_id.in_(batch_ids_of_kind), ImportRowChange.op == "create")
-        db.session.execute(delete(tables[kind]).where(tables[kind].c.id.in_(created)))
+        created = writes.created_ids(db.session, batch_ids_of_kind)
+        for start in range(0, len(created), 5000):
+            db.session.execute(delete(tables[kind]).where(
+                tables[kind].c.id.in_(created[start:start + 5000])))
     db.session.execute(delete(ImportRowChange).where(ImportRowChange.batch_id.in_(ids)))
     db.session.execute(delete(ImportFile).where(ImportFile.batch_id.in_(ids)))
     db.session.execute(delete(ImportBatch).where(ImportBatch.id.in_(ids)))

@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.imports import pipeline, service
+from backoffice.imports import pipeline, service, writes
 from backoffice.imports.reading import ImportFileError
 from models import Customer
-from models.imports import ImportRowChange
 from tests.imports.conftest import csv_bytes, remove_batches_data, xlsx_bytes
 
 HEADER = ["客户号", "姓名", "手机号", "出生日期"]
@@ -48,8 +47,7 @@ def broken_files(draw):
 
 
 def created_rows(batch_id: int) -> int:
-    created = select(ImportRowChange.entity_id).where(ImportRowChange.batch_id == batch_id,
-                                                      ImportRowChange.op == "create")
+    created = writes.created_ids(db.session, [batch_id])
     return db.session.execute(select(func.count()).select_from(Customer).where(
         Customer.id.in_(created)).execution_options(crm_unscoped=True)).scalar()
 

@@ -52,3 +52,34 @@ def test_revert_restores_untouched_rows_and_reports_conflicts(imports):
     rv3 = next(row for row in after if row["customer_no"] == "RV3")
     assert rv3["occupation"] == "律师" and rv3["name"] == "新名3"
     assert "RVNEW" not in {row["customer_no"] for row in after}
+
+
+def test_revert_in_pieces_across_grouped_undo_rows(imports, app, monkeypatch):
+    """The customers a chunk creates share one undo row; revert reads undo rows a few at a time
+    and reverts records a few at a time, so a piece ends inside a chunk's group and the next
+    one starts there. Every created customer goes but the one edited since (a conflict that
+    names its own spreadsheet row); every updated one is restored."""
+    app.config["CRM_IMPORT_CHUNK_SIZE"] = 7
+    monkeypatch.setattr(revert, "CHUNK", 5)
+    monkeypatch.setattr(revert, "FETCH", 2)
+    try:
+        ids = [make_prc_id(dt.date(1976, 6, 6), 400 + i) for i in range(3)]
+        base = [[f"RP{i}", f"原名{i}", "", ids[i], "教师"] for i in range(3)]
+        assert commit(csv_bytes(HEADER, base))["created"] == 3
+        rows = [[f"RP{i}", f"新名{i}", "", "", "医生"] for i in range(3)]  # rows 2-4: updates
+        rows += [[f"RPN{i:02d}", f"新客户{i}", "", "", ""] for i in range(30)]  # rows 5-34
+        result = commit(csv_bytes(HEADER, rows))
+        assert (result["updated"], result["created"]) == (3, 30)
+    finally:
+        app.config.pop("CRM_IMPORT_CHUNK_SIZE")
+    edited = db.session.execute(select(Customer).where(Customer.customer_no == "RPN17")
+                                .execution_options(crm_unscoped=True)).scalar_one()
+    edited.occupation = "律师"
+    db.session.commit()
+
+    outcome = revert.revert(db.session, result["batch_id"])
+    assert (outcome["removed"], outcome["restored"], outcome["conflicts"]) == (29, 3, 1)
+    assert [(c["row"], c["op"]) for c in outcome["conflict_rows"]] == [(22, "create")]
+    left = {row["customer_no"]: row for row in snapshot("RP")}
+    assert sorted(left) == ["RP0", "RP1", "RP2", "RPN17"]
+    assert [left[f"RP{i}"]["name"] for i in range(3)] == ["原名0", "原名1", "原名2"]

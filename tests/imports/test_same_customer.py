@@ -14,7 +14,7 @@ import random
 import uuid
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 
 from backoffice.extensions import db
 from backoffice.imports import writes
@@ -100,9 +100,35 @@ def test_key_lookup_uses_the_index_on_a_table_analysed_small(imports):
     if db.session.get_bind().dialect.name != "postgresql":
         pytest.skip("a PostgreSQL planner question")
     keys = [f"K{i:06d}" for i in range(2000)]
-    statement = text("EXPLAIN SELECT id FROM customer WHERE customer_no = ANY(:keys) "
-                     "OR id_number_bidx = ANY(:keys)").bindparams(keys=keys)
+    lookup = select(Customer.id).where(or_(
+        writes.in_values(db.session, Customer.customer_no, keys),
+        writes.in_values(db.session, Customer.id_number_bidx, keys)))
+    compiled = lookup.compile(dialect=db.session.get_bind().dialect)
     db.session.execute(text("ANALYZE customer"))
-    plan = "\n".join(row[0] for row in writes.read_by_index(db.session, statement))
+    connection = db.session.connection()
+    db.session.execute(text("SELECT set_config('enable_seqscan', 'off', true)"))  # as read_by_index
+    plan = "\n".join(row[0] for row in connection.exec_driver_sql(
+        "EXPLAIN " + str(compiled), compiled.params))
     assert "Seq Scan" not in plan and "Index" in plan, plan
-    assert db.session.execute(text("SHOW enable_seqscan")).scalar() == "on"
+    db.session.execute(text("SELECT set_config('enable_seqscan', 'on', true)"))
+    found = writes.read_by_index(db.session, lookup).all()
+    assert found == [] and db.session.execute(text("SHOW enable_seqscan")).scalar() == "on"
+
+
+def test_key_lookup_finds_every_kind_of_value(imports):
+    """Texts go to PostgreSQL joined into one parameter; a text holding the separator (or a
+    value that is not text) goes as an array, and both find the same rows."""
+    prefix = f"S{uuid.uuid4().hex[:6]}"
+    run(csv_bytes(list(MAPPING), [[f"{prefix}1", "甲", "", "B1"], [f"{prefix}2", "乙", "", "B1"]]),
+        "customers", "skip_bad", MAPPING)
+    for keys in ([f"{prefix}1", f"{prefix}2", "nobody"], [f"{prefix}1", f"{prefix}2", "a\x1fb"],
+                 [f"{prefix}1", f"{prefix}2", ""]):
+        found = db.session.execute(select(Customer.customer_no).where(
+            writes.in_values(db.session, Customer.customer_no, keys))
+            .execution_options(**UNSCOPED)).scalars()
+        assert sorted(found) == [f"{prefix}1", f"{prefix}2"], keys
+    ids = db.session.execute(select(Customer.id).where(Customer.customer_no.like(f"{prefix}%"))
+                             .execution_options(**UNSCOPED)).scalars().all()
+    found = db.session.execute(select(Customer.id).where(
+        writes.in_values(db.session, Customer.id, ids)).execution_options(**UNSCOPED)).scalars()
+    assert sorted(found) == sorted(ids)
