@@ -237,8 +237,8 @@ def read_by_index(session, statement):
     import inserts in its own transaction make that table grow under the same plan: each
     chunk's lookup scans all the rows before it, times the chunk's keys (seen: 5.6 s for one
     chunk at 30,000 rows, an import falling from 10,000 to 400 rows/s; psycopg's prepared
-    statements keep such a generic plan for later imports on the connection). The keys are
-    unique-indexed, so the index is always the right way in.
+    statements keep such a generic plan for later imports on the connection). The looked-up
+    columns are indexed, and a chunk's keys are few beside the table: the index is the way in.
     """
     if session.get_bind().dialect.name != "postgresql":
         return session.execute(statement)
