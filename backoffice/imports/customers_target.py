@@ -90,19 +90,22 @@ class CustomerTarget:
                 "id_number", [id_texts[i] for i in present])):
             digests[i] = digest
         by_no, by_bidx = self._existing(results, digests)
+        matches = [(by_no.get(r.values.get("customer_no")) if r.values.get("customer_no")
+                    else None, by_bidx.get(bidx) if bidx else None)
+                   for r, bidx in zip(results, digests)]
+        firsts = self._first_claims(results, matches)
         checked = []
-        for result, bidx in zip(results, digests):
+        for result, (match_no, match_id), first in zip(results, matches, firsts):
             values = result.values
-            number = values.get("customer_no")
-            match_no = by_no.get(number) if number else None
-            match_id = by_bidx.get(bidx) if bidx else None
             if match_no is not None and match_id is not None and match_no["id"] != match_id["id"]:
                 result.problems.append((ctx.header("id_number"), _l(
                     "This ID number belongs to another customer than the customer number.")))
             existing = match_no if match_no is not None else match_id
-            if existing is not None:
-                self._claim_once(result, existing["id"],
-                                 "customer_no" if match_no is not None else "id_number")
+            if first is not None and first != result.row:
+                result.problems.append((ctx.header(
+                    "customer_no" if match_no is not None else "id_number"), _l(
+                    "This row names the same customer as row %(first)s of this file.",
+                    first=first)))
             typed_custom = check_custom(ctx, result, new=existing is None)
             if existing is None and not values.get("id_number") and ctx.require_id_number:
                 result.problems.append((ctx.header("id_number"), _l("A value is required.")))
@@ -130,15 +133,20 @@ class CustomerTarget:
         self.expect_inserts = len(plan.inserts) * 2 >= len(results)
         return plan
 
-    def _claim_once(self, result: RowResult, customer_id: int, key: str) -> None:
-        """A file names each existing customer once: a second row finding the same customer
-        (by the other key, as the same key is a duplicate already) is rejected, as the two
-        rows' values would overwrite each other in an order nobody chose."""
-        first = self.claimed.first_rows("customer", [(customer_id, result.row)])[0]
-        if first != result.row:
-            result.problems.append((self.ctx.header(key), _l(
-                "This row names the same customer as row %(first)s of this file.",
-                first=first)))
+    def _first_claims(self, results: list[RowResult], matches: list) -> list:
+        """Per row, the first row of the file that found the same existing customer (the row
+        itself when it is the first; None when it found none).
+
+        A file names each existing customer once: a second row finding it (by the other key,
+        as the same key is a duplicate already) is rejected, as the two rows' values would
+        overwrite each other in an order nobody chose.
+        """
+        claims = [((match_no or match_id)["id"], result.row)
+                  for result, (match_no, match_id) in zip(results, matches)
+                  if match_no is not None or match_id is not None]
+        firsts = iter(self.claimed.first_rows("customer", claims))
+        return [next(firsts) if match_no is not None or match_id is not None else None
+                for match_no, match_id in matches]
 
     def prepare(self, results: list[RowResult]) -> None:
         """Seal the valid rows ahead of planning, on the reading thread
