@@ -28,7 +28,6 @@ from sqlalchemy import (
     cast,
     func,
     insert,
-    select,
     text,
     update,
 )
@@ -195,14 +194,6 @@ def undo_entries(changes) -> Iterator[UndoEntry]:
         else:
             yield UndoEntry(change.entity_id, change.op, change.row_number, change.previous,
                             after)
-
-
-def created_ids(session, batch_ids) -> list[int]:
-    """Ids of the records the given batches created (for clean-ups and checks)."""
-    changes = session.execute(select(ImportRowChange).where(
-        ImportRowChange.batch_id.in_(list(batch_ids)), ImportRowChange.op == "create")
-        .order_by(ImportRowChange.id)).scalars()
-    return [entry.entity_id for entry in undo_entries(changes)]
 
 
 # Joins the texts of a lookup into one parameter; a value holding it goes as an array instead.

@@ -64,6 +64,14 @@ def customers_with_prefix(prefix: str) -> list[Customer]:
                               .execution_options(**UNSCOPED)).scalars().all()
 
 
+def created_ids(batch_ids) -> list[int]:
+    """Ids of the records the given batches created (undo rows of either form)."""
+    changes = db.session.execute(select(ImportRowChange).where(
+        ImportRowChange.batch_id.in_(list(batch_ids)), ImportRowChange.op == "create")
+        .order_by(ImportRowChange.id)).scalars()
+    return [entry.entity_id for entry in writes.undo_entries(changes)]
+
+
 def remove_batches_data(batch_ids) -> None:
     """Delete every row the given batches created (children first), and the batches."""
     ids = list(batch_ids)
@@ -79,7 +87,7 @@ def remove_batches_data(batch_ids) -> None:
         batch_ids_of_kind = [b for b, k in kinds.items() if k == kind]
         if not batch_ids_of_kind:
             continue
-        created = writes.created_ids(db.session, batch_ids_of_kind)
+        created = created_ids(batch_ids_of_kind)
         for start in range(0, len(created), 5000):
             db.session.execute(delete(tables[kind]).where(
                 tables[kind].c.id.in_(created[start:start + 5000])))

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.imports import pipeline, service, writes
+from backoffice.imports import pipeline, service
 from backoffice.imports.reading import ImportFileError
 from models import Customer
-from tests.imports.conftest import csv_bytes, remove_batches_data, xlsx_bytes
+from tests.imports.conftest import created_ids, csv_bytes, remove_batches_data, xlsx_bytes
 
 HEADER = ["客户号", "姓名", "手机号", "出生日期"]
 ROWS = [[f"HY{i}", f"名{i}", f"1391234{i:04d}", f"1990-01-0{1 + i % 9}"]
@@ -47,7 +47,7 @@ def broken_files(draw):
 
 
 def created_rows(batch_id: int) -> int:
-    created = writes.created_ids(db.session, [batch_id])
+    created = created_ids([batch_id])
     return db.session.execute(select(func.count()).select_from(Customer).where(
         Customer.id.in_(created)).execution_options(crm_unscoped=True)).scalar()
 
