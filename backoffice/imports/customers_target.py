@@ -72,17 +72,17 @@ class CustomerTarget:
 
     def plan(self, results: list[RowResult]) -> ChunkPlan:
         ctx, plan = self.ctx, ChunkPlan()
-        refs = ctx.refs
-        refs.resolve("branch", [r.references.get("branch") for r in results])
-        refs.resolve("owner", [r.references.get("owner") for r in results])
-        for result in results:
-            for kind in ("branch", "owner"):
-                text = result.references.get(kind)
-                if text and refs.get(kind, text) is None:
-                    result.problems.append((ctx.header(kind), MISSING[kind]))
+        for kind in ("branch", "owner"):
+            texts = [r.references.get(kind) for r in results]
+            known = ctx.refs.resolve(kind, texts)
+            if any(known.get(text) is None for text in set(texts) if text):
+                for result, text in zip(results, texts):
+                    if text and known.get(text) is None:
+                        result.problems.append((ctx.header(kind), MISSING[kind]))
         # The ID number's normal form and blind index, computed once per row: they find the
         # existing customer, and a new customer stores them.
-        id_texts = [_normal("id_number", r.values.get("id_number")) for r in results]
+        id_texts = [r.prepared["id_text"] if r.prepared is not None
+                    else _normal("id_number", r.values.get("id_number")) for r in results]
         digests = [r.prepared["id_digest"] if r.prepared is not None else None
                    for r in results]
         present = [i for i, text in enumerate(id_texts) if text and digests[i] is None]
@@ -165,13 +165,14 @@ class CustomerTarget:
         digests = {d for d in digests if d}
         if not numbers and not digests:
             return {}, {}
-        session = self.ctx.session
-        conditions = []
+        session = self.ctx.reads
+        conditions, params = [], {}
         if numbers:
-            conditions.append(writes.in_values(session, TABLE.c.customer_no, numbers))
+            conditions.append(writes.in_values(session, TABLE.c.customer_no, numbers, params))
         if digests:
-            conditions.append(writes.in_values(session, TABLE.c.id_number_bidx, digests))
-        found = writes.read_by_index(session, select(*_READ).where(or_(*conditions)))
+            conditions.append(writes.in_values(session, TABLE.c.id_number_bidx, digests,
+                                               params))
+        found = writes.read_by_index(session, select(*_READ).where(or_(*conditions)), params)
         keys = list(found.keys())
         rows = [dict(zip(keys, row)) for row in found.all()]  # one plain dict a row (read only)
         by_no = {row["customer_no"]: row for row in rows}
@@ -188,20 +189,19 @@ class CustomerTarget:
         unsealed = [result for result, *_ in new if result.prepared is None]
         for result, sealed in zip(unsealed, seal_new(self.keyring, ctx.batch_id, unsealed)):
             result.prepared = sealed
-        now, default_branch = ctx.now, ctx.default_branch_id
+        now = ctx.now
+        branches = {None: ctx.default_branch_id, **refs.resolve("branch", ())}
+        owners = {None: None, **refs.resolve("owner", ())}
         inserts = []
         for result, typed_custom, _, _ in new:
-            references, sealed = result.references, result.prepared
-            row = sealed["row"]  # the row's own values, built with its seals
-            uid = row["record_uid"]
-            branch = references.get("branch")
-            row["branch_id"] = refs.get("branch", branch) if branch else default_branch
-            owner = references.get("owner")
-            row["owner_id"] = refs.get("owner", owner) if owner else None
-            row["custom_fields"] = (custom_document(ctx, typed_custom, uid) if typed_custom
-                                    else {})
+            references = result.references
+            row = result.prepared["row"]  # the row's own values, built with its seals
+            row["branch_id"] = branches[references.get("branch") or None]
+            row["owner_id"] = owners[references.get("owner") or None]
+            row["custom_fields"] = (custom_document(ctx, typed_custom, row["record_uid"])
+                                    if typed_custom else {})
             row["version"], row["created_at"], row["updated_at"] = 1, now, now
-            inserts.append(Insert(result.row, row, after=_AFTER_CREATE))
+            inserts.append(Insert(result.row, row, _AFTER_CREATE))
         return inserts
 
     def _update(self, result: RowResult, existing: dict, typed_custom: dict,
@@ -287,65 +287,73 @@ def seal_new(keyring, batch_id: int, results: list[RowResult]) -> list[dict]:
     database (branch, owner, custom fields) and the stamps, with its record uid, customer
     number (given or generated) and its sensitive values sealed and blind-indexed; and
     ``id_digest``, the blind index of the row's own ID number (which finds an existing
-    customer).
+    customer; None for the placeholder).
 
     Sealed a column at a time (``KeyRing.encrypt_many``/``blind_index_many``, one random read
     for every nonce and record uid of the chunk) rather than by ``crypto.seal_row`` per row:
-    the values are normalised already, so a value costs a few microseconds. A row without an
-    ID number gets the placeholder ``UNKNOWN-<customer number>``. Pure (no database, no app):
-    it runs on the reading thread.
+    the values are validated, so normal already, and a value costs a few microseconds. A row
+    without an ID number gets the placeholder ``UNKNOWN-<customer number>``. Pure (no
+    database, no app): it runs on the reading thread.
     """
     if not results:
         return []
     uids = crypto.new_record_uids(len(results))
-    out = []
-    for result, uid in zip(results, uids):
-        values = result.values
-        number = values.get("customer_no") or generated_number(batch_id, result.row)
-        id_text = _normal("id_number", values.get("id_number"))
-        out.append({"record_uid": uid, "customer_no": number, "placeholder": not id_text,
-                    "id_text": id_text or crypto.normalise("id_number", f"UNKNOWN-{number}"),
-                    "id_digest": None, "columns": {}})
+    all_values = [result.values for result in results]
+    numbers = [values.get("customer_no") or generated_number(batch_id, result.row)
+               for values, result in zip(all_values, results)]
+    given_ids = [_normal("id_number", values.get("id_number")) for values in all_values]
+    columns: dict[str, list] = {}
     for name in SEALED:
         spec = _SPECS[name]
         if name == "id_number":
-            texts = [sealed["id_text"] for sealed in out]
+            texts = [text or crypto.normalise("id_number", f"UNKNOWN-{number}")
+                     for text, number in zip(given_ids, numbers)]
         else:
-            texts = [_normal(spec.kind, result.values.get(name)) for result in results]
+            texts = _normal_column(spec.kind, [values.get(name) for values in all_values])
         present = [i for i, text in enumerate(texts) if text]
-        tokens = [None] * len(out)
+        aad = f"customer/{name}/"
+        tokens = [None] * len(texts)
         for i, token in zip(present, keyring.encrypt_many(
-                [texts[i] for i in present],
-                [f"customer/{name}/{out[i]['record_uid']}".encode() for i in present])):
+                [texts[i] for i in present], [(aad + uids[i]).encode() for i in present])):
             tokens[i] = token
-        digests = [None] * len(out)
+        columns[spec.column] = tokens
         if spec.index_column:
+            digests = [None] * len(texts)
             for i, digest in zip(present, keyring.blind_index_many(
                     spec.kind, [texts[i] for i in present])):
                 digests[i] = digest
-        for i, sealed in enumerate(out):
-            sealed["columns"][spec.column] = tokens[i]
-            if spec.index_column:
-                sealed["columns"][spec.index_column] = digests[i]
+            columns[spec.index_column] = digests
     plain = [k for k in PLAIN if k not in DEFAULTS]
-    for result, sealed in zip(results, out):
-        if not sealed["placeholder"]:
-            sealed["id_digest"] = sealed["columns"]["id_number_bidx"]
-        del sealed["id_text"]
-        values = result.values
+    names = list(columns)
+    out = []
+    for index, (values, uid, number, given) in enumerate(
+            zip(all_values, uids, numbers, given_ids)):
         row = dict(DEFAULTS)
         for k in plain:
             row[k] = values.get(k)
         for k in DEFAULTS:
             if k in values:
                 row[k] = values[k]
-        row.update(sealed.pop("columns"))
-        row["customer_no"] = sealed["customer_no"]
-        row["record_uid"] = sealed["record_uid"]  # the ciphertexts are bound to it
-        if sealed["placeholder"]:
+        for column in names:
+            row[column] = columns[column][index]
+        row["customer_no"] = number
+        row["record_uid"] = uid  # the ciphertexts are bound to it
+        if not given:
             row["id_type"] = PLACEHOLDER_ID_TYPE
-        sealed["row"] = row
+        out.append({"row": row, "id_text": given,
+                    "id_digest": row["id_number_bidx"] if given else None})
     return out
+
+
+def _normal_column(kind: str, values: list) -> list:
+    """:func:`_normal` of a column of validated values (mobiles, e-mails, addresses): the
+    usual value is its own normal form, checked here without a call per value."""
+    if kind == "text":
+        return [value if type(value) is str else _normal(kind, value) for value in values]
+    if kind == "mobile":
+        return [value if type(value) is str and len(value) == 11 and value.isdigit()
+                else _normal(kind, value) for value in values]
+    return [_normal(kind, value) for value in values]
 
 
 def _normal(kind: str, value):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 
 from backoffice.imports import writes
 from backoffice.imports.plan import ChunkPlan, Context, Insert, Update, masked_diff
@@ -54,10 +54,11 @@ class AccountTarget:
             "account_no", r.values["account_no"])) for r in results if r.values.get("account_no")}
         existing = {}
         if digests:
+            params: dict = {}
             rows = writes.read_by_index(ctx.session, select(
                 ACCOUNTS.c.id, ACCOUNTS.c.account_no_bidx, *(ACCOUNTS.c[c] for c in ACCOUNT_COLUMNS))
                 .where(writes.in_values(ctx.session, ACCOUNTS.c.account_no_bidx,
-                                      set(digests.values())))).mappings().all()
+                                        set(digests.values()), params)), params).mappings().all()
             existing = {row["account_no_bidx"]: dict(row) for row in rows}
         for result in results:
             if not result.ok:
@@ -142,7 +143,8 @@ class AppendOnlyTarget:
         for index in range(0, len(wanted), 500):
             part = wanted[index:index + 500]
             rows = writes.read_by_index(self.ctx.session, select(*columns, func.count()).where(
-                tuple_(*columns).in_(part), table.c.id.not_in(mine)).group_by(*columns)).all()
+                tuple_(*columns).in_(bindparam("crm_keys", expanding=True)),
+                table.c.id.not_in(mine)).group_by(*columns), {"crm_keys": part}).all()
             for row in rows:
                 self.before[tuple(row[:-1])] = row[-1]
         for key in wanted:

@@ -94,11 +94,10 @@ def _defaults(table: Table, given: list[str]) -> tuple[list[str], list]:
 
 def new_ids(connection, table: Table, count: int) -> list[int]:
     """``count`` fresh ids from the table's id sequence, ascending (one round trip)."""
-    sequence = connection.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
-                                  {"t": table.name}).scalar()
     ids = connection.execute(text(
-        "SELECT array_agg(nextval(CAST(:s AS regclass))) FROM generate_series(1, :n)"),
-        {"s": sequence, "n": count}).scalar()  # one array value: no per-row fetch
+        "WITH s AS (SELECT CAST(pg_get_serial_sequence(:t, 'id') AS regclass) AS seq) "
+        "SELECT array_agg(nextval(s.seq)) FROM s, generate_series(1, :n)"),
+        {"t": table.name, "n": count}).scalar()  # one array value: no per-row fetch
     return sorted(ids)
 
 

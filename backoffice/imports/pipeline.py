@@ -13,10 +13,19 @@ row and its error report) and the commit. Modes:
 
 Automatic per-row audit capture is paused; the operation log gets one row per batch with its
 counts, in the transaction of the last write.
+
+Three threads share a pass on PostgreSQL (customers): one reads, validates and seals the next
+chunks (:func:`validated_chunks`), the caller's plans a chunk, and one writes the chunk planned
+before (:class:`ChunkWriter`) on the batch's session, while the planning reads (existing
+customers, references, unique values) go through a second session. Planning against the data
+as committed is what planning against the chunks before would give: a row of a later chunk that
+named a customer an earlier chunk creates or updates is rejected by the file's own rules (the
+same customer number or ID number twice, the same customer twice), as within one chunk.
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import gc
 import queue
 import threading
@@ -25,6 +34,7 @@ import time
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from backoffice.audit import hooks as audit_hooks
 from backoffice.audit import log
@@ -82,16 +92,17 @@ def default_branch_id(session) -> int | None:
     return session.execute(query.limit(1)).scalar()
 
 
-def build_context(session, batch: ImportBatch) -> Context:
+def build_context(session, batch: ImportBatch, reads=None) -> Context:
     from backoffice.review.service import reviewed_fields
 
+    reads = reads if reads is not None else session
     entity = ENTITY_OF[batch.kind]
     specs = {s.key: s for s in field_catalog(entity, session=session)} if entity else {}
     mapped = set((batch.mapping or {}).values())
     columns = {key: header for header, key in (batch.mapping or {}).items()}
     return Context(
-        session=session, batch_id=batch.id, kind=batch.kind, columns=columns,
-        refs=ReferenceCache(session),
+        session=session, reads=reads, batch_id=batch.id, kind=batch.kind, columns=columns,
+        refs=ReferenceCache(reads),
         custom_specs={k: s for k, s in specs.items() if k in mapped}, all_custom=specs,
         default_branch_id=default_branch_id(session) if batch.kind == "customers" else None,
         require_id_number=bool(current_app.config.get("CRM_IMPORT_REQUIRE_ID_NUMBER", False)),
@@ -131,23 +142,39 @@ class Run:
                 data, batch.filename, batch.sheet).chunks(chunk_size()))
         if total is None and table.format == "csv":
             total = max(0, data.count(b"\n") - 1)  # an estimate until the end
-        ctx = build_context(session, batch)
+        overlapped = (self.apply and OVERLAPPED.get(batch.kind, False)
+                      and session.get_bind().dialect.name == "postgresql")
+        reads = Session(bind=session.get_bind()) if overlapped else None
+        ctx = build_context(session, batch, reads)
         target = targets()[batch.kind](ctx)
         duplicates = FileDuplicates()
         report = ErrorReport(list(table.headers))
         writing = self.apply
         pause = chunk_pause()
         self._report_progress(total)
-        with audit_hooks.paused(session), fewer_collections(), validated_chunks(
+
+        def write(plan, row_number, counts, rows_read):
+            target.apply(plan)
+            if not atomic:
+                self._checkpoint(row_number, counts, rows_read)
+
+        with audit_hooks.paused(session), no_cycle_collection(), validated_chunks(
                 table, chunk_size(), batch.kind, batch.mapping or {}, duplicates,
-                getattr(target, "prepare", None)) as chunks:
+                getattr(target, "prepare", None)) as chunks, \
+                ChunkWriter(write, overlapped) as writer, _closing(reads):
             for chunk, results in chunks:
                 self.rows_read += len(chunk)
-                if resume_after and chunk[-1].number <= resume_after:
-                    target.observe(results)  # committed by the earlier run: only remembered
-                    self._collect_rejects(report, chunk, [r for r in results if not r.ok])
-                    self._report_progress(total)
-                    continue
+                if resume_after and chunk[0].number <= resume_after:
+                    # Committed by the earlier run (all of the chunk, or its first rows when
+                    # the chunks fall differently): only remembered.
+                    done = [r for r in results if r.row <= resume_after]
+                    target.observe(done)
+                    self._collect_rejects(report, chunk, [r for r in done if not r.ok])
+                    results = [r for r in results if r.row > resume_after]
+                    if not results:
+                        self._report_progress(total)
+                        continue
+                    chunk = [row for row in chunk if row.number > resume_after]
                 plan = target.plan(results)
                 self._collect_rejects(report, chunk, plan.rejected)
                 self.counts["unchanged"] += plan.unchanged
@@ -158,13 +185,12 @@ class Run:
                 if writing and atomic and plan.rejected:
                     writing = False  # nothing of this batch will be kept: stop writing
                 if writing:
-                    target.apply(plan)
-                    if not atomic:
-                        self._checkpoint(chunk[-1].number)
+                    writer.submit(plan, chunk[-1].number, dict(self.counts), self.rows_read)
                 self._check_cancel()
                 self._report_progress(total)
                 if pause:
                     time.sleep(pause)
+            writer.wait()
         self.total = self.rows_read
         self.report = report
         return self.counts
@@ -184,12 +210,12 @@ class Run:
             report.add(result.row, raw.get(result.row, {}), problems, kinds)
         self.counts["rejected"] += len(rejected)
 
-    def _checkpoint(self, row_number: int) -> None:
+    def _checkpoint(self, row_number: int, counts: dict, rows_read: int) -> None:
         """skip_bad: the chunk's writes and the checkpoint commit together."""
         self.session.execute(update(ImportBatch).where(ImportBatch.id == self.batch_id).values(
-            checkpoint_row=row_number, rows_done=self.rows_read,
-            created_count=self.counts["created"], updated_count=self.counts["updated"],
-            unchanged_count=self.counts["unchanged"]))
+            checkpoint_row=row_number, rows_done=rows_read,
+            created_count=counts["created"], updated_count=counts["updated"],
+            unchanged_count=counts["unchanged"]))
         self.session.commit()
 
     def _check_cancel(self) -> None:
@@ -275,21 +301,92 @@ def validated_chunks(table, size: int, kind: str, mapping: dict, duplicates: Fil
         worker.join()
 
 
-@contextlib.contextmanager
-def fewer_collections(first_generation: int = 50_000):
-    """Run the cyclic garbage collector less often during a pass.
+# Import kinds whose chunks are written while the next is planned (on PostgreSQL). Accounts,
+# transactions and interactions count or find rows the chunks before them wrote, so they stay
+# one chunk after another.
+OVERLAPPED = {"customers": True}
 
-    A pass allocates millions of short-lived rows, dicts and strings without reference cycles;
-    with the default threshold (700 allocations) the collector runs thousands of times and
-    walks the surviving chunk each time (about a tenth of an import's time). Reference
-    counting still frees everything at once; the threshold is restored afterwards.
+
+class ChunkWriter:
+    """Writes a pass's chunks: when ``overlapped``, each on a thread of its own while the
+    caller plans the next (at most one in flight), else at once on the caller's thread.
+
+    Why: a chunk's write is mostly PostgreSQL's work (a 10,000-customer COPY keeps fourteen
+    indexes and three foreign keys), during which the interpreter is free; planning the next
+    chunk meanwhile made a 100,000-customer import about 13 % faster (alternating runs,
+    2 cores). The thread runs in a copy of the caller's context, so on the same app context
+    and session; the caller touches that session again only after :meth:`wait`. A write's
+    exception is raised on the caller's thread at the next :meth:`submit` or :meth:`wait`.
     """
-    previous = gc.get_threshold()
-    gc.set_threshold(max(previous[0], first_generation), *previous[1:])
+
+    def __init__(self, write, overlapped: bool):
+        self._write, self.overlapped = write, overlapped
+        self._thread = None
+        self._error = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._join()  # a write still in flight ends before the caller rolls back or commits
+        return False
+
+    def submit(self, *args) -> None:
+        if not self.overlapped:
+            self._write(*args)
+            return
+        self.wait()
+        context = contextvars.copy_context()  # the app context, so the same session
+        self._thread = threading.Thread(target=context.run, args=(self._run, *args),
+                                        name="import-writer", daemon=True)
+        self._thread.start()
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self, *args) -> None:
+        try:
+            self._write(*args)
+        except BaseException as problem:  # noqa: BLE001 - raised on the caller's thread
+            self._error = problem
+
+    def wait(self) -> None:
+        """Wait for the chunk in flight; raise its write's exception, if any."""
+        self._join()
+        if self._error is not None:
+            problem, self._error = self._error, None
+            raise problem
+
+
+@contextlib.contextmanager
+def _closing(session):
+    """Close the planning's own session (when there is one) at the end of the pass."""
+    try:
+        yield session
+    finally:
+        if session is not None:
+            session.close()
+
+
+@contextlib.contextmanager
+def no_cycle_collection():
+    """Pause the cyclic garbage collector during a pass; put it back as it was after.
+
+    A pass allocates millions of short-lived rows, dicts and strings, and reference counting
+    frees them all; they make almost no reference cycles (396 cyclic objects were left by a
+    100,000-row import). The collector, run every few thousand allocations, kept walking the
+    chunks in flight and the whole application: 43 young and 5 older collections took 0.76 s
+    of a 5.9 s import (100,000 customers). The few cycles a pass leaves are collected after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(*previous)
+        if was_enabled:
+            gc.enable()
 
 
 def cancel_requested(batch_id: int) -> bool:

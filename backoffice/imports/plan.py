@@ -68,6 +68,11 @@ class Context:
     today: dt.date = field(default_factory=dt.date.today)
     now: dt.datetime | None = None
     reviewed_fields: tuple = ()
+    reads: Any = None  # the session planning reads through (``session`` unless overlapped)
+
+    def __post_init__(self):
+        if self.reads is None:
+            self.reads = self.session
 
     def header(self, key: str):
         return self.columns.get(key, key)
@@ -194,17 +199,18 @@ class UniqueValues:
 
     def _taken(self, spec, values: set) -> dict:
         """comparable value -> ids of the records that hold it."""
-        from sqlalchemy import select
+        from sqlalchemy import bindparam, select
 
         from backoffice.fields.filters import element
 
-        session = self.ctx.session
+        session = self.ctx.reads
         operands = [v if spec.type in ("decimal", "money", "integer")
                     else field_values.plain_storage(spec, v) for v in values]
         expr = element(spec, self.model, session.get_bind().dialect.name)
         rows = writes.read_by_index(session, select(self.model.id, self.model.custom_fields)
-                                    .where(expr.in_(operands))
-                                    .execution_options(crm_unscoped=True)).all()
+                                    .where(expr.in_(bindparam("crm_values", expanding=True)))
+                                    .execution_options(crm_unscoped=True),
+                                    {"crm_values": operands}).all()
         taken: dict = {}
         for record_id, document in rows:
             stored = (document or {}).get(spec.key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from models import Account, Branch, Customer, Product, Staff, crypto
 
@@ -44,8 +44,14 @@ class ReferenceCache:
             known.pop(text, None)
 
 
-def _rows(session, query):
-    return session.execute(query.execution_options(**UNSCOPED)).all()
+def _rows(session, query, params: dict | None = None):
+    return session.execute(query.execution_options(**UNSCOPED), params or {}).all()
+
+
+def _wanted(name: str):
+    """An ``IN`` list passed at execution (``{name: [...]}``), not held by the statement:
+    a statement's objects are freed by the cycle collector only, which a pass pauses."""
+    return bindparam(name, expanding=True)
 
 
 def _branches(session, texts: list[str]) -> dict:
@@ -82,7 +88,8 @@ def _products(session, texts: list[str]) -> dict:
 def _customers(session, texts: list[str]) -> dict:
     """Customer number -> id."""
     return {no: cid for cid, no in _rows(session, select(Customer.id, Customer.customer_no)
-                                          .where(Customer.customer_no.in_(texts)))}
+                                          .where(Customer.customer_no.in_(_wanted("numbers"))),
+                                          {"numbers": list(texts)})}
 
 
 def _accounts(session, texts: list[str]) -> dict:
@@ -90,7 +97,8 @@ def _accounts(session, texts: list[str]) -> dict:
     digests = {crypto.blind_index("account_no", t): t for t in texts}
     digests.pop(None, None)
     rows = _rows(session, select(Account.id, Account.customer_id, Account.account_no_bidx)
-                 .where(Account.account_no_bidx.in_(list(digests))))
+                 .where(Account.account_no_bidx.in_(_wanted("digests"))),
+                 {"digests": list(digests)})
     return {digests[bidx]: (aid, cid) for aid, cid, bidx in rows}
 
 

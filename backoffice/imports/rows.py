@@ -494,7 +494,8 @@ def _customer_checks(result: RowResult, columns: Mapping[str, Any], today: dt.da
                 elif values["gender"] != prc_id_gender(number):
                     problem = _l("ID number does not agree with the gender given.")
                 if "birth_date" not in values:
-                    values["birth_date"] = prc_id_birth_date(number)
+                    values["birth_date"] = prc_id_birth_date(number) if ids is None \
+                        else ids.birth_date(number)
         elif id_type == "USCC":
             problem = check_uscc(number)
             values["id_number"] = number.upper()

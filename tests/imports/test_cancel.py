@@ -81,3 +81,24 @@ def test_cancel_sets_the_flag_a_running_job_reads(imports):
     assert pipeline.cancel_requested(batch.id) is False
     service.cancel(db.session, batch, None)
     assert pipeline.cancel_requested(batch.id) is True
+
+
+def test_resume_with_other_chunk_size_skips_committed_rows(imports, small_chunks, monkeypatch,
+                                                            app):
+    """The chunks of a resumed run may fall differently (the chunk size was changed between
+    the runs): the rows at or before the checkpoint are not applied again, even inside a
+    chunk that straddles it, and the counts are those of an uninterrupted run."""
+    prefix = f"CR{uuid.uuid4().hex[:5]}"
+    rows = [[f"{prefix}{i:03d}", f"续{i}", "B1"] for i in range(ROWS)]
+    batch, _ = service.upload(db.session, csv_bytes(["客户号", "姓名", "支行"], rows),
+                              "resume.csv", "customers", mode="skip_bad")
+    cancel_after(monkeypatch, 2)
+    assert pipeline.commit(db.session, batch.id)["status"] == "cancelled"
+    assert db.session.get(ImportBatch, batch.id).checkpoint_row == 2 * CHUNK + 1
+    app.config["CRM_IMPORT_CHUNK_SIZE"] = 7  # rows 16-22 now form one chunk (checkpoint: 21)
+    monkeypatch.setattr(pipeline, "cancel_requested", lambda batch_id: False)
+    resumed = pipeline.commit(db.session, batch.id)
+    assert (resumed["status"], resumed["created"], resumed["updated"], resumed["unchanged"],
+            resumed["rejected"]) == ("committed", ROWS, 0, 0, 0)
+    assert count(Customer, Customer.customer_no.like(f"{prefix}%")) == ROWS
+    assert undo_rows(batch.id) == ROWS
