@@ -208,10 +208,10 @@ def in_values(session, column, values, params: dict | None = None):
     of 20,000 strings is adapted item by item, which took a chunk's lookup about as long as
     PostgreSQL took to answer it.
 
-    With ``params``, the parameter's value goes into that dict under the
-    parameter's name, to be passed at execution, not into the statement: a statement's
-    objects reference each other, so what they hold is freed only by the cycle collector,
-    which a pass pauses (a million-row import kept 74 MiB of old chunks' keys that way).
+    With ``params``, the value goes into that dict under the parameter's name, to be passed
+    at execution, not into the statement: a statement's objects reference each other, so what
+    they hold is freed only by the cycle collector, which a pass pauses (a million-row dry run
+    kept 74 MiB of old chunks' keys that way).
     """
     values = list(values)
     if session.get_bind().dialect.name != "postgresql":
