@@ -54,7 +54,19 @@ _READ = [TABLE.c[name] for name in (
 
 def generated_number(batch_id: int, row: int) -> str:
     """A customer number for a new customer whose row has none (stable across re-runs)."""
-    return f"IMP{batch_id % 10_000_000:07d}{row % 100_000_000:08d}"
+    return f"{generated_prefix(batch_id)}{row % 100_000_000:08d}"
+
+
+def generated_prefix(batch_id: int) -> str:
+    """What every number :func:`generated_number` gives in this batch starts with."""
+    return f"IMP{batch_id % 10_000_000:07d}"
+
+
+def is_generated_here(number: str, prefix: str) -> bool:
+    """Whether ``number`` has the form of a number this batch generates (reserved: a row given
+    one would name, or take, the customer another row of the file gets the number for)."""
+    rest = number[len(prefix):]
+    return number.startswith(prefix) and len(rest) == 8 and rest.isdigit()
 
 
 class CustomerTarget:
@@ -94,6 +106,7 @@ class CustomerTarget:
                     else None, by_bidx.get(bidx) if bidx else None)
                    for r, bidx in zip(results, digests)]
         firsts = self._first_claims(results, matches)
+        reserved = generated_prefix(ctx.batch_id)
         checked = []
         for result, (match_no, match_id), first in zip(results, matches, firsts):
             values = result.values
@@ -107,6 +120,11 @@ class CustomerTarget:
                     "This row names the same customer as row %(first)s of this file.",
                     first=first)))
             typed_custom = check_custom(ctx, result, new=existing is None)
+            number = values.get("customer_no")
+            if number and is_generated_here(number, reserved):
+                result.problems.append((ctx.header("customer_no"), _l(
+                    "Numbers %(prefix)s… are given by this import to rows without a customer "
+                    "number; use another number.", prefix=reserved)))
             if existing is None and not values.get("id_number") and ctx.require_id_number:
                 result.problems.append((ctx.header("id_number"), _l("A value is required.")))
             if existing is None and ctx.default_branch_id is None \

@@ -20,7 +20,7 @@ from backoffice.extensions import db
 from backoffice.imports import writes
 from models import Customer
 from tests.imports.conftest import csv_bytes
-from tests.imports.test_custom_field_rules import run
+from tests.imports.test_custom_field_rules import report_rows, run
 from tests.support.world import make_prc_id
 
 UNSCOPED = {"crm_unscoped": True}
@@ -130,3 +130,33 @@ def test_key_lookup_finds_every_kind_of_value(imports):
     found = db.session.execute(select(Customer.id).where(
         writes.in_values(db.session, Customer.id, ids)).execution_options(**UNSCOPED)).scalars()
     assert sorted(found) == sorted(ids)
+
+
+@pytest.mark.parametrize("size", [None, 1], ids=["one chunk", "chunks of one"])
+def test_a_number_of_the_form_the_batch_generates_is_a_row_error(imports, chunk_size, size):
+    """A row without a customer number gets ``IMP<batch><row>``; a new customer given such a
+    number of the same batch would collide with it (the whole batch failed on the unique
+    constraint): it is a row problem instead, and the rest of the file is written."""
+    from backoffice.imports import pipeline, service
+    from backoffice.imports.customers_target import generated_number
+
+    placeholder, _ = service.upload(db.session, csv_bytes(["客户号", "姓名"], [["X", "占位"]]),
+                                    "placeholder.csv", "customers")
+    batch_id = placeholder.id + 1  # the next batch: the one uploaded below
+    taken = generated_number(batch_id, 2)  # what row 2 (no number) will get
+    first, second = fresh_ids(2)
+    chunk_size(size)
+    batch, _ = service.upload(db.session, csv_bytes(list(MAPPING), [
+        ["", "甲", first, "B1"], [taken, "乙", second, "B1"]]), "reserved.csv", "customers",
+        mode="skip_bad")
+    assert batch.id == batch_id
+    service.set_mapping(db.session, batch, MAPPING)
+    db.session.commit()
+    summary = pipeline.commit(db.session, batch.id)
+    assert (summary["status"], summary["created"], summary["rejected"]) == ("committed", 1, 1)
+    (rejected,) = report_rows(pipeline.files.load(db.session, batch.id, "report"))
+    assert rejected[0] == 3 and rejected[-1] == (
+        f"第 3 行，客户号：{taken[:10]}… 形式的编号由本次导入分配给没有客户号的行，请使用其他编号。")
+    stored = db.session.execute(select(Customer.customer_no, Customer.name).where(
+        Customer.customer_no == taken).execution_options(**UNSCOPED)).all()
+    assert stored == [(taken, "甲")]
