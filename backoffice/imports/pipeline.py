@@ -20,7 +20,8 @@ before (:class:`ChunkWriter`) on the batch's session, while the planning reads (
 customers, references, unique values) go through a second session. Planning against the data
 as committed is what planning against the chunks before would give: a row of a later chunk that
 named a customer an earlier chunk creates or updates is rejected by the file's own rules (the
-same customer number or ID number twice, the same customer twice), as within one chunk.
+same customer number or ID number twice, the same customer twice, a number of the form the batch
+generates), as within one chunk.
 """
 from __future__ import annotations
 
