@@ -96,14 +96,13 @@ def default_branch_id(session) -> int | None:
 def build_context(session, batch: ImportBatch, reads=None) -> Context:
     from backoffice.review.service import reviewed_fields
 
-    reads = reads if reads is not None else session
     entity = ENTITY_OF[batch.kind]
     specs = {s.key: s for s in field_catalog(entity, session=session)} if entity else {}
     mapped = set((batch.mapping or {}).values())
     columns = {key: header for header, key in (batch.mapping or {}).items()}
     return Context(
         session=session, reads=reads, batch_id=batch.id, kind=batch.kind, columns=columns,
-        refs=ReferenceCache(reads),
+        refs=ReferenceCache(reads if reads is not None else session),
         custom_specs={k: s for k, s in specs.items() if k in mapped}, all_custom=specs,
         default_branch_id=default_branch_id(session) if batch.kind == "customers" else None,
         require_id_number=bool(current_app.config.get("CRM_IMPORT_REQUIRE_ID_NUMBER", False)),
@@ -162,7 +161,8 @@ class Run:
         with audit_hooks.paused(session), no_cycle_collection(), validated_chunks(
                 table, chunk_size(), batch.kind, batch.mapping or {}, duplicates,
                 getattr(target, "prepare", None)) as chunks, \
-                ChunkWriter(write, overlapped) as writer, _closing(reads):
+                ChunkWriter(write, overlapped) as writer, \
+                (contextlib.closing(reads) if reads is not None else contextlib.nullcontext()):
             for chunk, results in chunks:
                 self.rows_read += len(chunk)
                 if resume_after and chunk[0].number <= resume_after:
@@ -359,16 +359,6 @@ class ChunkWriter:
         if self._error is not None:
             problem, self._error = self._error, None
             raise problem
-
-
-@contextlib.contextmanager
-def _closing(session):
-    """Close the planning's own session (when there is one) at the end of the pass."""
-    try:
-        yield session
-    finally:
-        if session is not None:
-            session.close()
 
 
 @contextlib.contextmanager

@@ -121,3 +121,16 @@ def cleanup(app, world):
         made = db.session.execute(select(ImportBatch.id).where(ImportBatch.id > before)).scalars()
         remove_batches_data(list(made))
         db.session.remove()
+
+
+@pytest.fixture
+def chunk_size(app):
+    """``chunk_size(n)`` sets the import chunk size for the test (None: the default)."""
+    def set_size(size: int | None):
+        if size is None:
+            app.config.pop("CRM_IMPORT_CHUNK_SIZE", None)
+        else:
+            app.config["CRM_IMPORT_CHUNK_SIZE"] = size
+
+    yield set_size
+    app.config.pop("CRM_IMPORT_CHUNK_SIZE", None)

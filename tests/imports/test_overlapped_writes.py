@@ -19,7 +19,7 @@ from backoffice.imports.customers_target import CustomerTarget
 from models import Customer
 from tests.imports.conftest import count, csv_bytes
 from tests.imports.test_custom_field_rules import run
-from tests.imports.test_same_customer import MAPPING, chunk_size, fresh_ids  # noqa: F401
+from tests.imports.test_same_customer import MAPPING, fresh_ids
 
 UNSCOPED = {"crm_unscoped": True}
 
@@ -85,7 +85,7 @@ def outcome(prefix: str, ids: list[str], summary: dict, report: list) -> dict:
 
 
 @pytest.mark.parametrize("mode", ["atomic", "skip_bad"])
-def test_overlapped_pass_equals_the_sequential_one(imports, chunk_size, monkeypatch,  # noqa: F811
+def test_overlapped_pass_equals_the_sequential_one(imports, chunk_size, monkeypatch,
                                                    mode):
     needs_postgresql()
     results, threads = {}, {}
@@ -119,7 +119,7 @@ def test_overlapped_pass_equals_the_sequential_one(imports, chunk_size, monkeypa
 
 
 @pytest.mark.parametrize("mode", ["atomic", "skip_bad"])
-def test_a_failed_write_fails_the_batch(imports, chunk_size, monkeypatch, mode):  # noqa: F811
+def test_a_failed_write_fails_the_batch(imports, chunk_size, monkeypatch, mode):
     """A write that fails on the writer's thread (here the second chunk meets a customer
     changed since it was planned) reaches the pass: the batch fails with its message, atomic
     mode keeps nothing, skip-bad keeps the chunk committed before."""
@@ -169,7 +169,7 @@ def test_cycle_collector_paused_for_the_pass_only(imports, monkeypatch):
         gc.enable()
 
 
-def test_a_pass_leaves_no_keys_for_the_cycle_collector(imports, chunk_size):  # noqa: F811
+def test_a_pass_leaves_no_keys_for_the_cycle_collector(imports, chunk_size):
     """With the collector paused, what only reference cycles hold stays until the pass ends:
     a lookup's keys must travel as execution parameters, not inside its statement's objects
     (which reference each other): a million-row import kept 74 MiB of old keys that way."""

@@ -35,18 +35,6 @@ def fresh_ids(count: int) -> list[str]:
     return [make_prc_id(birth, first + i) for i in range(count)]
 
 
-@pytest.fixture
-def chunk_size(app):
-    def set_size(size: int | None):
-        if size is None:
-            app.config.pop("CRM_IMPORT_CHUNK_SIZE", None)
-        else:
-            app.config["CRM_IMPORT_CHUNK_SIZE"] = size
-
-    yield set_size
-    app.config.pop("CRM_IMPORT_CHUNK_SIZE", None)
-
-
 def names(prefix: str) -> dict:
     return dict(db.session.execute(select(Customer.customer_no, Customer.name).where(
         Customer.customer_no.like(f"{prefix}%")).execution_options(**UNSCOPED)).all())
