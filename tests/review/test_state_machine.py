@@ -83,9 +83,11 @@ def test_no_change_without_a_different_approver_and_no_stale_approval(app, bank)
         machine = type("ReviewMachine", (ReviewMachine,), {"bank": bank})
         run_state_machine_as_test(machine, settings=settings(
             max_examples=50, stateful_step_count=25, deadline=None, database=None,
-            suppress_health_check=[HealthCheck.too_slow]))
+            derandomize=True, suppress_health_check=[HealthCheck.too_slow]))
         db.session.remove()
-    # The run exercised what it guards (each is common; none depends on a lucky draw).
+    # The run exercised what it guards. The examples are derandomized (drawn from a seed fixed
+    # by the test), so this check holds or fails the same way on every run: with random
+    # draws, 50 examples once drew no stale approval and failed a correct build.
     for outcome in ("approve: applies", "approve: refused, stale",
                     "approve: refused, self-approval"):
         assert SEEN[outcome] > 0, (outcome, dict(SEEN))
