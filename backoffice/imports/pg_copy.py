@@ -18,10 +18,14 @@ model: ``created_at``, ``record_uid``...) are applied here, as SQLAlchemy's INSE
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
+from decimal import Decimal
 from operator import itemgetter
 
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 from sqlalchemy import JSON, Boolean, Table, text
 
 # Below this many rows an executemany is cheaper than a staging table's catalog work.
@@ -103,34 +107,133 @@ def new_ids(connection, table: Table, count: int) -> list[int]:
 
 def copy_rows(connection, raw, table: Table, keys: list[str], rows: list[dict],
               ids: list[int] | None = None) -> None:
-    """``COPY table`` the ``rows`` (values for ``keys``; missing keys are NULL), with ``ids``."""
+    """``COPY table`` the ``rows`` (values for ``keys``; missing keys are NULL), with ``ids``.
+
+    In PostgreSQL's binary format when every value has the Python type its column's binary
+    form is made from (:func:`binary_types`), else in text format, as before.
+    """
     extra, defaults = _defaults(table, keys)
     columns = (["id"] if ids is not None else []) + list(keys) + extra
     converters = _converters(connection, table, columns)
-    statement = (f"COPY {_quoted(table.name)} ({', '.join(_quoted(c) for c in columns)}) "
-                 "FROM STDIN")
     scalar = [d.arg if d.is_scalar else None for d in defaults]
     callables = [(i, d.arg) for i, d in enumerate(defaults) if d.is_callable]
     convert = [(i, f) for i, f in enumerate(converters) if f is not None]
     getter = itemgetter(*keys) if len(keys) > 1 else None
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        write = copy.write_row
-        for index, row in enumerate(rows):
-            try:  # rows of one target mostly carry every key
-                values = [ids[index]] if ids is not None else []
-                values.extend(getter(row) if getter is not None else [row[k] for k in keys])
-            except KeyError:
-                values = ([ids[index]] if ids is not None else []) + [row.get(k) for k in keys]
-            if extra:
-                filled = list(scalar)
-                for position, function in callables:
-                    filled[position] = function(None)  # SQLAlchemy wraps fn() as fn(context)
-                values += filled
-            for position, function in convert:
-                value = values[position]
-                if value is not None:
-                    values[position] = function(value)
-            write(values)
+    records = []
+    append = records.append
+    for index, row in enumerate(rows):
+        try:  # rows of one target mostly carry every key
+            values = [ids[index]] if ids is not None else []
+            values.extend(getter(row) if getter is not None else [row[k] for k in keys])
+        except KeyError:
+            values = ([ids[index]] if ids is not None else []) + [row.get(k) for k in keys]
+        if extra:
+            filled = list(scalar)
+            for position, function in callables:
+                filled[position] = function(None)  # SQLAlchemy wraps fn() as fn(context)
+            values += filled
+        for position, function in convert:
+            value = values[position]
+            if value is not None:
+                values[position] = function(value)
+        append(values)
+    types = binary_types(connection, table, columns, records)
+    statement = (f"COPY {_quoted(table.name)} ({', '.join(_quoted(c) for c in columns)}) "
+                 f"FROM STDIN{' WITH (FORMAT BINARY)' if types else ''}")
+    with raw.cursor() as cursor:
+        if types:
+            for dumper in _JSON_TEXT_DUMPERS:
+                cursor.adapters.register_dumper(None, dumper)
+        with cursor.copy(statement) as copy:
+            if types:
+                copy.set_types(types)
+            write = copy.write_row
+            for values in records:
+                write(values)
+
+
+# Binary COPY: per server type (built-in oids, fixed in every PostgreSQL), the Python types
+# whose values psycopg's binary dumper for that type takes, and, where the type alone does not
+# say, what each value must also be.
+_INT = {int}
+_TEXT = {str}
+_BINARY_FROM = {
+    21: _INT, 23: _INT, 20: _INT,  # int2, int4, int8
+    25: _TEXT, 1043: _TEXT,  # text, varchar
+    16: {bool},
+    1082: {dt.date},
+    1114: {dt.datetime},  # timestamp: naive values only (checked below)
+    1184: {dt.datetime},  # timestamptz: aware values only
+    1700: {Decimal},  # numeric: finite values only
+    701: {float},
+    114: _TEXT, 3802: _TEXT,  # json, jsonb: the document's text (see _converters)
+}
+_EACH_VALUE = {
+    1114: lambda value: value.tzinfo is None,
+    1184: lambda value: value.tzinfo is not None,
+    1700: lambda value: value.is_finite(),
+}
+
+
+def binary_types(connection, table: Table, columns: list[str], records: list[list]):
+    """The server type oids of ``columns`` when ``records`` can be copied in binary format;
+    None when some value cannot (a column of another type, a value of another Python type).
+
+    Why: in text format every value is written as text by the client and parsed back by the
+    server. Binary is the values' own representation: a 10,000-customer chunk took the
+    client a third of the time to write and the server less to read (measured: 100,000
+    customers, 0.6-0.75 s of client CPU in text format, 0.25 s in binary). Binary COPY has no
+    casts, so a value must be exactly of its column's type; the check is made before the COPY
+    starts, so a file whose values are not (a text in a date column) is copied in text format
+    and fails or succeeds exactly as it did.
+    """
+    oids = server_types(connection, table)
+    types = [oids.get(column) for column in columns]
+    for position, oid in enumerate(types):
+        accepted = _BINARY_FROM.get(oid)
+        if accepted is None:
+            return None
+        found = set(map(type, map(itemgetter(position), records)))
+        found.discard(type(None))
+        if not found <= accepted:
+            return None
+        check = _EACH_VALUE.get(oid)
+        if check is not None and not all(check(record[position]) for record in records
+                                         if record[position] is not None):
+            return None
+    return types
+
+
+def server_types(connection, table: Table) -> dict[str, int]:
+    """Column name -> type oid of ``table`` as the database has it (one catalog query)."""
+    found = connection.execute(text(
+        "SELECT attname, CAST(atttypid AS integer) FROM pg_attribute "
+        "WHERE attrelid = CAST(:t AS regclass) AND attnum > 0 AND NOT attisdropped"),
+        {"t": _quoted(table.name)})
+    return dict(found.all())
+
+
+class _JsonTextBinary(Dumper):
+    """A json document already serialised (``_converters``), in binary form: its text."""
+
+    format = Format.BINARY
+    oid = 114
+
+    def dump(self, obj):
+        return obj.encode()
+
+
+class _JsonbTextBinary(Dumper):
+    """A jsonb document already serialised, in binary form: version 1, then its text."""
+
+    format = Format.BINARY
+    oid = 3802
+
+    def dump(self, obj):
+        return b"\x01" + obj.encode()
+
+
+_JSON_TEXT_DUMPERS = (_JsonTextBinary, _JsonbTextBinary)
 
 
 def insert_rows(connection, raw, table: Table, keys: list[str], rows: list[dict]) -> list[int]:
