@@ -8,6 +8,7 @@ rows with no query text at all, at the speed of the physical limit:
 * inserts: the new ids are taken from the table's sequence first (one ``nextval`` over
   ``generate_series``), so the rows, their undo rows and the caller all know them without
   ``RETURNING``; the rows are then copied with their ids;
+* in binary format when the values allow it (:func:`binary_types`), else in text format;
 * updates: the changed columns are copied into a temporary staging table shaped like the target
   (``CREATE TEMP TABLE ... AS SELECT ... WITH NO DATA`` keeps the column types), then applied by
   one ``UPDATE ... FROM`` joined on the id (and on the version the plan was made against).
@@ -25,6 +26,7 @@ from decimal import Decimal
 from operator import itemgetter
 
 from psycopg.adapt import Dumper
+from psycopg.postgres import types as pg_types
 from psycopg.pq import Format
 from sqlalchemy import JSON, Boolean, Table, text
 
@@ -152,26 +154,25 @@ def copy_rows(connection, raw, table: Table, keys: list[str], rows: list[dict],
                 write(values)
 
 
-# Binary COPY: per server type (built-in oids, fixed in every PostgreSQL), the Python types
-# whose values psycopg's binary dumper for that type takes, and, where the type alone does not
-# say, what each value must also be.
-_INT = {int}
-_TEXT = {str}
-_BINARY_FROM = {
-    21: _INT, 23: _INT, 20: _INT,  # int2, int4, int8
-    25: _TEXT, 1043: _TEXT,  # text, varchar
-    16: {bool},
-    1082: {dt.date},
-    1114: {dt.datetime},  # timestamp: naive values only (checked below)
-    1184: {dt.datetime},  # timestamptz: aware values only
-    1700: {Decimal},  # numeric: finite values only
-    701: {float},
-    114: _TEXT, 3802: _TEXT,  # json, jsonb: the document's text (see _converters)
-}
+# Binary COPY: per server type, the Python types whose values psycopg's binary dumper for that
+# type takes, and, where the type alone does not say, what each value must also be.
+_OID = {name: pg_types[name].oid for name in (
+    "int2", "int4", "int8", "text", "varchar", "bool", "date", "timestamp", "timestamptz",
+    "numeric", "float8", "json", "jsonb")}
+_BINARY_FROM = {_OID[name]: accepted for names, accepted in (
+    (("int2", "int4", "int8"), {int}),
+    (("text", "varchar"), {str}),
+    (("json", "jsonb"), {str}),  # the document's text (see _converters)
+    (("bool",), {bool}),
+    (("date",), {dt.date}),
+    (("timestamp", "timestamptz"), {dt.datetime}),  # naive / aware: checked below
+    (("numeric",), {Decimal}),  # finite values only
+    (("float8",), {float}),
+) for name in names}
 _EACH_VALUE = {
-    1114: lambda value: value.tzinfo is None,
-    1184: lambda value: value.tzinfo is not None,
-    1700: lambda value: value.is_finite(),
+    _OID["timestamp"]: lambda value: value.tzinfo is None,
+    _OID["timestamptz"]: lambda value: value.tzinfo is not None,
+    _OID["numeric"]: lambda value: value.is_finite(),
 }
 
 
@@ -217,7 +218,7 @@ class _JsonTextBinary(Dumper):
     """A json document already serialised (``_converters``), in binary form: its text."""
 
     format = Format.BINARY
-    oid = 114
+    oid = _OID["json"]
 
     def dump(self, obj):
         return obj.encode()
@@ -227,7 +228,7 @@ class _JsonbTextBinary(Dumper):
     """A jsonb document already serialised, in binary form: version 1, then its text."""
 
     format = Format.BINARY
-    oid = 3802
+    oid = _OID["jsonb"]
 
     def dump(self, obj):
         return b"\x01" + obj.encode()
