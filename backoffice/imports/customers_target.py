@@ -65,8 +65,10 @@ def generated_prefix(batch_id: int) -> str:
 def is_generated_here(number: str, prefix: str) -> bool:
     """Whether ``number`` has the form of a number this batch generates (reserved: a row given
     one would name, or take, the customer another row of the file gets the number for)."""
+    if not number.startswith(prefix):  # the usual case, decided by one call
+        return False
     rest = number[len(prefix):]
-    return number.startswith(prefix) and len(rest) == 8 and rest.isdigit()
+    return len(rest) == 8 and rest.isdigit()
 
 
 class CustomerTarget:
@@ -149,6 +151,8 @@ class CustomerTarget:
                 plan.updates.append(update)
         plan.inserts.extend(self._inserts(new))
         self.expect_inserts = len(plan.inserts) * 2 >= len(results)
+        if ctx.reads is not None:  # written while the next chunk is planned: made ready here
+            plan.staged = writes.stage_inserts(ctx.reads, TABLE, [i.values for i in plan.inserts])
         return plan
 
     def _first_claims(self, results: list[RowResult], matches: list) -> list:
@@ -288,7 +292,8 @@ class CustomerTarget:
 
     def apply(self, plan: ChunkPlan) -> None:
         session, ctx = self.ctx.session, self.ctx
-        ids = writes.insert_rows(session, TABLE, [i.values for i in plan.inserts])
+        ids = writes.insert_rows(session, TABLE, [i.values for i in plan.inserts],
+                                 staged=plan.staged)
         writes.record_creates(session, ctx.batch_id, ids, [i.row for i in plan.inserts],
                               _AFTER_CREATE)
         if plan.updates:
@@ -370,6 +375,9 @@ def _normal_column(kind: str, values: list) -> list:
         return [value if type(value) is str else _normal(kind, value) for value in values]
     if kind == "mobile":
         return [value if type(value) is str and len(value) == 11 and value.isdigit()
+                else _normal(kind, value) for value in values]
+    if kind == "email":  # validated addresses are trimmed already (``cells.parse_email``)
+        return [value if type(value) is str and value and value == value.strip()
                 else _normal(kind, value) for value in values]
     return [_normal(kind, value) for value in values]
 

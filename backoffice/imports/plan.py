@@ -47,6 +47,7 @@ class ChunkPlan:
     rejected: list[RowResult] = field(default_factory=list)
     diffs: list[dict] = field(default_factory=list)  # masked samples of updates
     reviewed: set = field(default_factory=set)  # reviewed fields the updates change
+    staged: Any = None  # the inserts' write made ready while planning (writes.stage_inserts)
 
     def reject(self, result: RowResult, column, problem) -> None:
         result.problems.append((column, problem))

@@ -1,0 +1,144 @@
+"""On PostgreSQL a customer chunk's inserts are made ready while it is planned (ids from the
+sequence, COPY records, format) on the reading session, and copied later by the writing one
+(``writes.stage_inserts``, ``pg_copy.stage_insert``/``run_copy``); uploads kept in the database
+are compressed with lz4 where the server has it (migration 0018)."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from backoffice.extensions import db
+from backoffice.imports import customers_target, files, pg_copy, writes
+from models import Branch, Customer
+from tests.imports.conftest import commit, created_ids, csv_bytes, upload
+
+
+@pytest.fixture
+def pg(imports):
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the staged COPY and lz4 are PostgreSQL's")
+    return imports
+
+
+def test_new_ids_are_fresh_distinct_and_ascending(pg):
+    connection = db.session.connection()
+    ids = pg_copy.new_ids(connection, Customer.__table__, 500)
+    assert len(ids) == len(set(ids)) == 500 and ids == sorted(ids)
+    following = connection.execute(text(
+        "SELECT nextval(pg_get_serial_sequence('customer', 'id'))")).scalar()
+    assert following > ids[-1]
+
+
+def test_an_insert_staged_on_one_session_is_copied_by_another(pg):
+    """The ids are taken and the records built on a second session; the rows land, with
+    those ids, in the writing session's transaction (and leave with its rollback)."""
+    prefix = f"S{uuid.uuid4().hex[:6]}"
+    rows = [customers_target.seal_new(
+        pg_copy_keyring(), 1, [_result(n, f"{prefix}{n}", f"分阶段{n}")])[0]["row"]
+        for n in (1, 2)]
+    branch_id = db.session.execute(select(Branch.id).where(Branch.code == "B1")).scalar()
+    for row in rows:
+        row.update(branch_id=branch_id, owner_id=None, custom_fields={}, version=1,
+                   created_at=_now(), updated_at=_now())
+    reads = Session(bind=db.session.get_bind())
+    try:
+        staged = writes.stage_inserts(reads, Customer.__table__, rows)
+    finally:
+        reads.close()
+    assert staged is not None and staged.types is not None  # binary format
+    ids = writes.insert_rows(db.session, Customer.__table__, rows, staged=staged)
+    assert ids == staged.ids
+    found = db.session.execute(select(Customer.id, Customer.customer_no, Customer.name).where(
+        Customer.customer_no.like(f"{prefix}%")).order_by(Customer.customer_no)
+        .execution_options(crm_unscoped=True)).all()
+    assert [tuple(row) for row in found] == [
+        (ids[0], f"{prefix}1", "分阶段1"), (ids[1], f"{prefix}2", "分阶段2")]
+    db.session.rollback()
+    assert not db.session.execute(select(Customer.id).where(
+        Customer.customer_no.like(f"{prefix}%")).execution_options(crm_unscoped=True)).all()
+
+
+def test_a_customer_import_copies_what_its_planning_staged(pg, monkeypatch):
+    """Every chunk's inserts were staged while planning (the unstaged path never ran), and
+    the undo data names exactly the customers created."""
+    staged, unstaged = [], []
+    real_stage, real_insert = writes.stage_inserts, pg_copy.insert_rows
+
+    def stage(*args, **kwargs):
+        result = real_stage(*args, **kwargs)
+        staged.append(result)
+        return result
+
+    def insert(*args, **kwargs):
+        unstaged.append(args[2].name)
+        return real_insert(*args, **kwargs)
+
+    monkeypatch.setattr(writes, "stage_inserts", stage)
+    monkeypatch.setattr(pg_copy, "insert_rows", insert)
+    from flask import current_app
+
+    monkeypatch.setitem(current_app.config, "CRM_IMPORT_CHUNK_SIZE", 2)
+    prefix = f"T{uuid.uuid4().hex[:6]}"
+    summary = commit(csv_bytes(["客户号", "姓名", "支行"], [
+        [f"{prefix}{n}", f"预备{n}", "B1"] for n in range(1, 6)]))
+    assert summary["created"] == 5, summary
+    assert len([s for s in staged if s is not None]) == 3  # chunks of 2, 2 and 1
+    assert "customer" not in unstaged
+    customers = db.session.execute(select(Customer.id).where(
+        Customer.customer_no.like(f"{prefix}%")).execution_options(crm_unscoped=True)
+    ).scalars().all()
+    assert sorted(created_ids([summary["batch_id"]])) == sorted(customers)
+    assert sorted(i for s in staged if s is not None for i in s.ids) == sorted(customers)
+
+
+def lz4_available() -> bool:
+    return bool(db.session.execute(text(
+        "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
+        "AND 'lz4' = ANY(enumvals)")).scalar())
+
+
+def stored_compression(batch_id: int, role: str) -> str | None:
+    return db.session.execute(text(
+        "SELECT pg_column_compression(content) FROM import_file "
+        "WHERE batch_id = :b AND role = :r"), {"b": batch_id, "r": role}).scalar()
+
+
+def test_uploads_are_kept_with_lz4_and_older_files_still_read(pg):
+    if not lz4_available():
+        pytest.skip("this PostgreSQL has no lz4")
+    data = csv_bytes(["客户号", "姓名"], [[f"Z{n:08d}", f"压缩{n}"] for n in range(5000)])
+    batch = upload(data)
+    assert stored_compression(batch.id, "upload") == "lz4"
+    assert files.load(db.session, batch.id) == data
+    # A file stored before the migration (pglz) reads back the same after it.
+    db.session.execute(text("ALTER TABLE import_file ALTER COLUMN content SET COMPRESSION pglz"))
+    older = data.replace(b"Z", b"Y")
+    files.store(db.session, batch.id, "report", older)
+    db.session.flush()
+    db.session.execute(text("ALTER TABLE import_file ALTER COLUMN content SET COMPRESSION lz4"))
+    assert stored_compression(batch.id, "report") == "pglz"
+    assert files.load(db.session, batch.id, "report") == older
+    db.session.rollback()
+
+
+def pg_copy_keyring():
+    from models import crypto
+
+    return crypto.current_keyring()
+
+
+def _result(row: int, number: str, name: str):
+    from backoffice.imports.rows import RowResult
+
+    result = RowResult(row)
+    result.values.update(customer_no=number, name=name)
+    return result
+
+
+def _now():
+    from models.base import utcnow
+
+    return utcnow()
