@@ -46,6 +46,8 @@ DEFAULTS = {"customer_type": "individual", "status": "active", "consent_sms": Fa
             "consent_email": False, "consent_phone": False, "consent_wechat": False,
             "flag_elderly": False, "flag_disability": False, "flag_vip": False}
 _SPECS = {name: crypto.field_spec("customer", name) for name in SEALED}
+_PLAIN_KEYS = frozenset(PLAIN)
+_BLANK_ROW = {**dict.fromkeys(PLAIN), **DEFAULTS}  # a new customer's plain columns, unset
 _AFTER_CREATE = {"version": 1}  # shared, never mutated: what revert compares a created row to
 _READ = [TABLE.c[name] for name in (
     "id", "customer_no", "record_uid", "version", "owner_id", "branch_id", "custom_fields",
@@ -121,7 +123,8 @@ class CustomerTarget:
                     "customer_no" if match_no is not None else "id_number"), _l(
                     "This row names the same customer as row %(first)s of this file.",
                     first=first)))
-            typed_custom = check_custom(ctx, result, new=existing is None)
+            typed_custom = check_custom(ctx, result, new=existing is None) \
+                if result.custom or ctx.all_custom else {}  # no custom fields: none
             number = values.get("customer_no")
             if number and is_generated_here(number, reserved):
                 result.problems.append((ctx.header("customer_no"), _l(
@@ -346,19 +349,13 @@ def seal_new(keyring, batch_id: int, results: list[RowResult]) -> list[dict]:
                     spec.kind, [texts[i] for i in present])):
                 digests[i] = digest
             columns[spec.index_column] = digests
-    plain = [k for k in PLAIN if k not in DEFAULTS]
     names = list(columns)
     out = []
-    for index, (values, uid, number, given) in enumerate(
-            zip(all_values, uids, numbers, given_ids)):
-        row = dict(DEFAULTS)
-        for k in plain:
-            row[k] = values.get(k)
-        for k in DEFAULTS:
-            if k in values:
-                row[k] = values[k]
-        for column in names:
-            row[column] = columns[column][index]
+    for values, uid, number, given, sealed in zip(all_values, uids, numbers, given_ids,
+                                                  zip(*columns.values())):
+        row = _BLANK_ROW.copy()  # every plain column: the file's value, else its default
+        row.update({k: v for k, v in values.items() if k in _PLAIN_KEYS})
+        row.update(zip(names, sealed))
         row["customer_no"] = number
         row["record_uid"] = uid  # the ciphertexts are bound to it
         if not given:

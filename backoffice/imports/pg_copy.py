@@ -232,8 +232,8 @@ def binary_types(connection, table: Table, columns: list[str], values: list[list
         if not found <= accepted:
             return None
         check = _EACH_VALUE.get(oid)
-        if check is not None and not all(check(value) for value in column
-                                         if value is not None):
+        if check is not None and not all(check(value) for value in set(column)
+                                         if value is not None):  # each distinct value once
             return None
     return types
 
