@@ -17,7 +17,8 @@ counts, in the transaction of the last write.
 Three threads share a pass on PostgreSQL (customers): one reads, validates and seals the next
 chunks (:func:`validated_chunks`), the caller's plans a chunk, and one writes the chunk planned
 before (:class:`ChunkWriter`) on the batch's session, while the planning reads (existing
-customers, references, unique values) go through a second session. Planning against the data
+customers, references, unique values) go through a second session, on which the planning also
+makes the chunk's COPY ready (``writes.stage_inserts``: ids taken, records built). Planning against the data
 as committed is what planning against the chunks before would give: a row of a later chunk that
 named a customer an earlier chunk creates or updates is rejected by the file's own rules (the
 same customer number or ID number twice, the same customer twice, a number of the form the batch

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -423,9 +424,13 @@ def validate_chunk(kind: str, chunk: Iterable, mapping: Mapping[str, str],
     header_of = {key: header for header, key in mapping.items()}  # map_row's key order
     keys = list(header_of)
     parsed, custom = [], []
+    cells_of = [raw_row.values for raw_row in chunk]
     for key in keys:
         header = header_of[key]
-        texts = [raw_row.values.get(header, "") for raw_row in chunk]
+        try:  # the reader gives every row every header: one C-level pass a column
+            texts = list(map(itemgetter(header), cells_of))
+        except KeyError:
+            texts = [row_cells.get(header, "") for row_cells in cells_of]
         rule = rules.get(key)
         if rule is None:
             custom.append((key, texts))

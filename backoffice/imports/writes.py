@@ -96,7 +96,8 @@ def stage_inserts(session, table: Table, rows: list[dict]) -> pg_copy.StagedCopy
     Why: the import writes a chunk on one thread while it plans the next on another, and the
     writing is the longer of the two (PostgreSQL's index upkeep). Taking the ids (a round
     trip of 10,000 ``nextval``) and building the records on the planning side took about a
-    sixth of each chunk's writing time off the writing side.
+    fifth of each chunk's writing time off the writing side (100,000 customers: 4.2-4.6 s of
+    writing, 3.4-3.6 s after).
     """
     if not rows:
         return None
