@@ -154,9 +154,15 @@ class CustomerTarget:
                 plan.updates.append(update)
         plan.inserts.extend(self._inserts(new))
         self.expect_inserts = len(plan.inserts) * 2 >= len(results)
-        if ctx.reads is not None:  # written while the next chunk is planned: made ready here
-            plan.staged = writes.stage_inserts(ctx.reads, TABLE, [i.values for i in plan.inserts])
         return plan
+
+    def stage(self, plan: ChunkPlan) -> None:
+        """Make the plan's inserts ready to copy, on the planning side (``writes.stage_inserts``:
+        ids taken, records built), when the pass writes while it plans the next chunk; called by
+        the pipeline only for a plan that will be written."""
+        if self.ctx.reads is not None:
+            plan.staged = writes.stage_inserts(self.ctx.reads, TABLE,
+                                               [i.values for i in plan.inserts])
 
     def _first_claims(self, results: list[RowResult], matches: list) -> list:
         """Per row, the first row of the file that found the same existing customer (the row

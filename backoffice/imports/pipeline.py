@@ -18,11 +18,11 @@ Three threads share a pass on PostgreSQL (customers): one reads, validates and s
 chunks (:func:`validated_chunks`), the caller's plans a chunk, and one writes the chunk planned
 before (:class:`ChunkWriter`) on the batch's session, while the planning reads (existing
 customers, references, unique values) go through a second session, on which the planning also
-makes the chunk's COPY ready (``writes.stage_inserts``: ids taken, records built). Planning against the data
-as committed is what planning against the chunks before would give: a row of a later chunk that
-named a customer an earlier chunk creates or updates is rejected by the file's own rules (the
-same customer number or ID number twice, the same customer twice, a number of the form the batch
-generates), as within one chunk.
+makes the chunk's COPY ready (``writes.stage_inserts``: ids taken, records built). Planning
+against the data as committed is what planning against the chunks before would give: a row of a
+later chunk that named a customer an earlier chunk creates or updates is rejected by the file's
+own rules (the same customer number or ID number twice, the same customer twice, a number of the
+form the batch generates), as within one chunk.
 """
 from __future__ import annotations
 
@@ -151,6 +151,7 @@ class Run:
         duplicates = FileDuplicates()
         report = ErrorReport(list(table.headers))
         writing = self.apply
+        stage = getattr(target, "stage", None)  # a write's preparation done while planning
         pause = chunk_pause()
         self._report_progress(total)
 
@@ -187,6 +188,8 @@ class Run:
                 if writing and atomic and plan.rejected:
                     writing = False  # nothing of this batch will be kept: stop writing
                 if writing:
+                    if stage is not None:
+                        stage(plan)
                     writer.submit(plan, chunk[-1].number, dict(self.counts), self.rows_read)
                 self._check_cancel()
                 self._report_progress(total)

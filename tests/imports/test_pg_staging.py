@@ -7,12 +7,15 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from flask import current_app
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backoffice.extensions import db
 from backoffice.imports import customers_target, files, pg_copy, writes
-from models import Branch, Customer
+from backoffice.imports.rows import RowResult
+from models import Branch, Customer, crypto
+from models.base import utcnow
 from tests.imports.conftest import commit, created_ids, csv_bytes, upload
 
 
@@ -36,13 +39,15 @@ def test_an_insert_staged_on_one_session_is_copied_by_another(pg):
     """The ids are taken and the records built on a second session; the rows land, with
     those ids, in the writing session's transaction (and leave with its rollback)."""
     prefix = f"S{uuid.uuid4().hex[:6]}"
-    rows = [customers_target.seal_new(
-        pg_copy_keyring(), 1, [_result(n, f"{prefix}{n}", f"分阶段{n}")])[0]["row"]
-        for n in (1, 2)]
+    results = [RowResult(n, values={"customer_no": f"{prefix}{n}", "name": f"分阶段{n}"})
+               for n in (1, 2)]
+    rows = [sealed["row"] for sealed in customers_target.seal_new(
+        crypto.current_keyring(), 1, results)]
     branch_id = db.session.execute(select(Branch.id).where(Branch.code == "B1")).scalar()
+    now = utcnow()
     for row in rows:
         row.update(branch_id=branch_id, owner_id=None, custom_fields={}, version=1,
-                   created_at=_now(), updated_at=_now())
+                   created_at=now, updated_at=now)
     reads = Session(bind=db.session.get_bind())
     try:
         staged = writes.stage_inserts(reads, Customer.__table__, rows)
@@ -78,8 +83,6 @@ def test_a_customer_import_copies_what_its_planning_staged(pg, monkeypatch):
 
     monkeypatch.setattr(writes, "stage_inserts", stage)
     monkeypatch.setattr(pg_copy, "insert_rows", insert)
-    from flask import current_app
-
     monkeypatch.setitem(current_app.config, "CRM_IMPORT_CHUNK_SIZE", 2)
     prefix = f"T{uuid.uuid4().hex[:6]}"
     summary = commit(csv_bytes(["客户号", "姓名", "支行"], [
@@ -93,6 +96,27 @@ def test_a_customer_import_copies_what_its_planning_staged(pg, monkeypatch):
     assert sorted(created_ids([summary["batch_id"]])) == sorted(customers)
     assert sorted(i for s in staged if s is not None for i in s.ids) == sorted(customers)
 
+
+
+def test_an_atomic_import_stages_nothing_once_a_row_is_rejected(pg, monkeypatch):
+    """Nothing of the batch will be kept after a rejected row (atomic): its later chunks take
+    no ids from the sequence and build no records."""
+    staged = []
+    real_stage = writes.stage_inserts
+
+    def stage(*args, **kwargs):
+        result = real_stage(*args, **kwargs)
+        staged.append(result)
+        return result
+
+    monkeypatch.setattr(writes, "stage_inserts", stage)
+    monkeypatch.setitem(current_app.config, "CRM_IMPORT_CHUNK_SIZE", 2)
+    prefix = f"R{uuid.uuid4().hex[:6]}"
+    rows = [[f"{prefix}{n}", f"拒绝{n}", "B1"] for n in range(1, 7)]
+    rows[2][1] = ""  # row 4 of the file (the second chunk): no name
+    summary = commit(csv_bytes(["客户号", "姓名", "支行"], rows))
+    assert summary["status"] == "failed" and summary["rejected"] == 1, summary
+    assert [len(s.ids) for s in staged] == [2]  # the first chunk only
 
 def lz4_available() -> bool:
     return bool(db.session.execute(text(
@@ -123,22 +147,3 @@ def test_uploads_are_kept_with_lz4_and_older_files_still_read(pg):
     assert files.load(db.session, batch.id, "report") == older
     db.session.rollback()
 
-
-def pg_copy_keyring():
-    from models import crypto
-
-    return crypto.current_keyring()
-
-
-def _result(row: int, number: str, name: str):
-    from backoffice.imports.rows import RowResult
-
-    result = RowResult(row)
-    result.values.update(customer_no=number, name=name)
-    return result
-
-
-def _now():
-    from models.base import utcnow
-
-    return utcnow()
