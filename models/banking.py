@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from models import crypto
-from models.base import JsonDocument, Money, utcnow
+from models.base import JsonDocument, Money, identifier, utcnow
 from models.catalog import Product
 from models.customers import Customer
 
@@ -40,9 +40,9 @@ class Account(Model):
     )
     id = Column(Integer, primary_key=True)
     # The account number is stored encrypted with a unique blind index (see models.crypto).
-    record_uid = Column(String(32), nullable=False, default=crypto.new_record_uid)
+    record_uid = Column(identifier(32), nullable=False, default=crypto.new_record_uid)
     account_no_enc = Column(Text, nullable=False)
-    account_no_bidx = Column(String(64), nullable=False)
+    account_no_bidx = Column(identifier(64), nullable=False)
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"), nullable=False)
     product_id = Column(Integer, ForeignKey("product.id"), nullable=False, index=True)
     balance = Column(Money, nullable=False, default=0)

@@ -7,13 +7,27 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Numeric
+from sqlalchemy import JSON, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 
 Money = Numeric(18, 2, asdecimal=True)
 
 # JSONB (with GIN indexes) on PostgreSQL, plain JSON elsewhere.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def identifier(length: int) -> String:
+    """A string column of machine-made identifiers (record uids, blind indexes, customer
+    numbers), compared byte by byte: collation ``"C"`` on PostgreSQL (migration 0019).
+
+    Why: they are only matched for equality, looked up by prefix or kept unique, never sorted
+    for people, and a locale's collation made every comparison in their indexes cost a call to
+    the C library's (or ICU's) collation: on a 100,000-customer import the server spent about
+    0.3 s (on a ``C.UTF-8`` database; twice that per index with a Chinese ICU collation) more
+    keeping the customer table's four such indexes. Byte order is also the order of these
+    ASCII values under any collation that sorts by code point.
+    """
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 def utcnow() -> dt.datetime:

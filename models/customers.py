@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from models import crypto
-from models.base import JsonDocument, utcnow
+from models.base import JsonDocument, identifier, utcnow
 from models.org import Branch, Staff
 
 
@@ -54,7 +54,7 @@ class Customer(Model):
     )
 
     id = Column(Integer, primary_key=True)
-    customer_no = Column(String(20), unique=True, nullable=False)
+    customer_no = Column(identifier(20), unique=True, nullable=False)
     name = Column(String(100), nullable=False)
     customer_type = Column(String(12), nullable=False, default="individual")
     gender = Column(String(1))
@@ -64,11 +64,11 @@ class Customer(Model):
     # ciphertext, ``<field>_bidx`` the blind index of the searchable ones, and the hybrid
     # attributes below (``id_number``, ``mobile``, ...) read and write them as plain values.
     # ``record_uid`` is the row identity bound into every ciphertext, set before the insert.
-    record_uid = Column(String(32), nullable=False, default=crypto.new_record_uid)
+    record_uid = Column(identifier(32), nullable=False, default=crypto.new_record_uid)
     id_number_enc = Column(Text, nullable=False)
-    id_number_bidx = Column(String(64), nullable=False)
+    id_number_bidx = Column(identifier(64), nullable=False)
     mobile_enc = Column(Text)
-    mobile_bidx = Column(String(64))
+    mobile_bidx = Column(identifier(64))
     email_enc = Column(Text)
     address_enc = Column(Text)
     occupation = Column(String(100))

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from models import crypto
-from models.base import JsonDocument, utcnow
+from models.base import JsonDocument, identifier, utcnow
 from models.customers import Customer
 from models.org import Branch, Staff
 
@@ -53,7 +53,7 @@ class ChangeRequest(Model):
     )
 
     id = Column(Integer, primary_key=True)
-    record_uid = Column(String(32), unique=True, nullable=False, default=crypto.new_record_uid)
+    record_uid = Column(identifier(32), unique=True, nullable=False, default=crypto.new_record_uid)
     entity = Column(String(30), nullable=False, default="customer")
     kind = Column(String(10), nullable=False)
     status = Column(String(10), nullable=False, default="pending")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
-import uuid
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -428,25 +427,6 @@ def test_the_app_key_ring_is_the_configured_one(app):
 # --- migration 0002 on a database that already holds plaintext ----------------------------------
 
 
-def _scratch_database(tmp_path):
-    """(url, cleanup) of an empty database: SQLite, or a scratch schema on the test PostgreSQL."""
-    url = services.database_url()
-    if not url:
-        return f"sqlite:///{tmp_path / 'migrate.sqlite3'}", lambda: None
-    schema = f"mig_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-
-    def cleanup():
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
-
-    joiner = "&" if "?" in url else "?"
-    return f"{url}{joiner}options=-csearch_path%3D{schema}", cleanup
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "configured"])
 def test_migration_0002_encrypts_existing_plaintext(tmp_path, backend):
     from flask_migrate import downgrade, upgrade
@@ -459,7 +439,7 @@ def test_migration_0002_encrypts_existing_plaintext(tmp_path, backend):
     else:
         if not services.database_url():
             pytest.skip("needs PostgreSQL: set CRM_TEST_DATABASE_URL to a postgresql:// URL")
-        url, cleanup = _scratch_database(tmp_path)
+        url, cleanup = services.scratch_database(tmp_path)
     app = create_app(make_test_config(url))
     birth = dt.date(1985, 5, 20)
     plain = {"id_number": make_prc_id(birth, 42), "mobile": "13512345678",

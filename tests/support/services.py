@@ -8,8 +8,11 @@ or ``needs PostgreSQL:`` so that both people and CI can tell them apart from oth
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Callable
 
 import pytest
+from sqlalchemy import create_engine, text
 
 SERVICE_SKIP_PREFIXES = ("needs Redis:", "needs PostgreSQL:")
 
@@ -44,3 +47,23 @@ def require_postgresql(url: str | None = None) -> str:
     if not url or not url.startswith("postgresql"):
         pytest.skip("needs PostgreSQL: set CRM_TEST_DATABASE_URL to a postgresql:// URL")
     return url
+
+
+def scratch_database(tmp_path) -> tuple[str, Callable[[], None]]:
+    """(url, cleanup) of an empty database for a migration test: a scratch schema on the test
+    PostgreSQL when one is configured (dropped by ``cleanup``), else a SQLite file."""
+    url = database_url()
+    if not url:
+        return f"sqlite:///{tmp_path / 'migrate.sqlite3'}", lambda: None
+    schema = f"mig_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+
+    def cleanup():
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
+
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options=-csearch_path%3D{schema}", cleanup
