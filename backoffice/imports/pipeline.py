@@ -277,7 +277,7 @@ def validated_chunks(table, size: int, kind: str, mapping: dict, duplicates: Fil
 
     def produce() -> None:
         try:
-            for chunk in table.chunks(size):
+            for chunk in ramped(table.chunks(size)):
                 results = validate_chunk(kind, chunk, mapping, duplicates)
                 if prepare is not None:
                     prepare(results)
@@ -304,6 +304,36 @@ def validated_chunks(table, size: int, kind: str, mapping: dict, duplicates: Fil
     finally:
         stop.set()
         worker.join()
+
+
+# The first chunk of a pass is cut into pieces of these shares of a chunk, then the rest of it.
+FIRST_PIECES = (0.1, 0.2)
+RAMPED_FROM = 1000
+
+
+def ramped(chunks):
+    """``chunks`` with the first one cut into pieces: a tenth, a fifth, then the rest of it.
+
+    Why: nothing is written until a chunk has been read, validated, sealed, planned and staged
+    (half a second for 10,000 customers on 2 cores), and PostgreSQL's COPY of the chunks then
+    sets the pace; a first piece of 1,000 rows starts the writing about 0.4 s earlier (measured:
+    the first COPY of a 100,000-row import at 0.36-0.39 s instead of 0.74-0.80 s), and the
+    progress bar moves sooner. A first chunk of fewer than ``RAMPED_FROM`` rows is left whole:
+    it is quick to prepare anyway (and small chunks keep their layout, which tests of
+    cancellation and resumption count in).
+    """
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:
+        return
+    at = 0
+    if len(first) >= RAMPED_FROM:
+        for share in FIRST_PIECES:
+            piece = int(len(first) * share)
+            yield first[at:at + piece]
+            at += piece
+    yield first[at:]
+    yield from chunks
 
 
 # Import kinds whose chunks are written while the next is planned (on PostgreSQL). Accounts,
