@@ -17,6 +17,7 @@ from backoffice.imports.rows import RowResult
 from models import Branch, Customer, crypto
 from models.base import utcnow
 from tests.imports.conftest import commit, created_ids, csv_bytes, upload
+from tests.support import services
 
 
 @pytest.fixture
@@ -24,6 +25,21 @@ def pg(imports):
     if db.session.get_bind().dialect.name != "postgresql":
         pytest.skip("the staged COPY and lz4 are PostgreSQL's")
     return imports
+
+
+@pytest.fixture
+def stagings(monkeypatch) -> list:
+    """What every ``writes.stage_inserts`` call of the test returned, in order."""
+    staged = []
+    real_stage = writes.stage_inserts
+
+    def stage(*args, **kwargs):
+        result = real_stage(*args, **kwargs)
+        staged.append(result)
+        return result
+
+    monkeypatch.setattr(writes, "stage_inserts", stage)
+    return staged
 
 
 def test_new_ids_are_fresh_distinct_and_ascending(pg):
@@ -66,62 +82,41 @@ def test_an_insert_staged_on_one_session_is_copied_by_another(pg):
         Customer.customer_no.like(f"{prefix}%")).execution_options(crm_unscoped=True)).all()
 
 
-def test_a_customer_import_copies_what_its_planning_staged(pg, monkeypatch):
+def test_a_customer_import_copies_what_its_planning_staged(pg, stagings, monkeypatch):
     """Every chunk's inserts were staged while planning (the unstaged path never ran), and
     the undo data names exactly the customers created."""
-    staged, unstaged = [], []
-    real_stage, real_insert = writes.stage_inserts, pg_copy.insert_rows
-
-    def stage(*args, **kwargs):
-        result = real_stage(*args, **kwargs)
-        staged.append(result)
-        return result
+    unstaged = []
+    real_insert = pg_copy.insert_rows
 
     def insert(*args, **kwargs):
         unstaged.append(args[2].name)
         return real_insert(*args, **kwargs)
 
-    monkeypatch.setattr(writes, "stage_inserts", stage)
     monkeypatch.setattr(pg_copy, "insert_rows", insert)
     monkeypatch.setitem(current_app.config, "CRM_IMPORT_CHUNK_SIZE", 2)
     prefix = f"T{uuid.uuid4().hex[:6]}"
     summary = commit(csv_bytes(["客户号", "姓名", "支行"], [
         [f"{prefix}{n}", f"预备{n}", "B1"] for n in range(1, 6)]))
     assert summary["created"] == 5, summary
-    assert len([s for s in staged if s is not None]) == 3  # chunks of 2, 2 and 1
+    assert len([s for s in stagings if s is not None]) == 3  # chunks of 2, 2 and 1
     assert "customer" not in unstaged
     customers = db.session.execute(select(Customer.id).where(
         Customer.customer_no.like(f"{prefix}%")).execution_options(crm_unscoped=True)
     ).scalars().all()
     assert sorted(created_ids([summary["batch_id"]])) == sorted(customers)
-    assert sorted(i for s in staged if s is not None for i in s.ids) == sorted(customers)
+    assert sorted(i for s in stagings if s is not None for i in s.ids) == sorted(customers)
 
 
-
-def test_an_atomic_import_stages_nothing_once_a_row_is_rejected(pg, monkeypatch):
+def test_an_atomic_import_stages_nothing_once_a_row_is_rejected(pg, stagings, monkeypatch):
     """Nothing of the batch will be kept after a rejected row (atomic): its later chunks take
     no ids from the sequence and build no records."""
-    staged = []
-    real_stage = writes.stage_inserts
-
-    def stage(*args, **kwargs):
-        result = real_stage(*args, **kwargs)
-        staged.append(result)
-        return result
-
-    monkeypatch.setattr(writes, "stage_inserts", stage)
     monkeypatch.setitem(current_app.config, "CRM_IMPORT_CHUNK_SIZE", 2)
     prefix = f"R{uuid.uuid4().hex[:6]}"
     rows = [[f"{prefix}{n}", f"拒绝{n}", "B1"] for n in range(1, 7)]
     rows[2][1] = ""  # row 4 of the file (the second chunk): no name
     summary = commit(csv_bytes(["客户号", "姓名", "支行"], rows))
     assert summary["status"] == "failed" and summary["rejected"] == 1, summary
-    assert [len(s.ids) for s in staged] == [2]  # the first chunk only
-
-def lz4_available() -> bool:
-    return bool(db.session.execute(text(
-        "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
-        "AND 'lz4' = ANY(enumvals)")).scalar())
+    assert [len(s.ids) for s in stagings] == [2]  # the first chunk only
 
 
 def stored_compression(batch_id: int, role: str) -> str | None:
@@ -131,7 +126,8 @@ def stored_compression(batch_id: int, role: str) -> str | None:
 
 
 def test_uploads_are_kept_with_lz4_and_older_files_still_read(pg):
-    if not lz4_available():
+    if not services.migration_module("0018_import_file_lz4").lz4_available(
+            db.session.connection()):
         pytest.skip("this PostgreSQL has no lz4")
     data = csv_bytes(["客户号", "姓名"], [[f"Z{n:08d}", f"压缩{n}"] for n in range(5000)])
     batch = upload(data)

@@ -15,6 +15,9 @@ from tests.support import services
 from tests.support.world import make_prc_id
 
 MIGRATION = "0019_identifier_collation"
+STORED = text("SELECT customer_no, record_uid, id_number_enc, id_number_bidx, mobile_bidx "
+              "FROM customer")  # the stored identifiers and a ciphertext bound to one
+FILE_NODE = text("SELECT pg_relation_filenode('customer')")
 
 
 def identifier_columns() -> set[tuple[str, str]]:
@@ -31,13 +34,7 @@ def identifier_columns() -> set[tuple[str, str]]:
 
 
 def test_the_migration_collates_what_the_models_declare():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / f"{MIGRATION}.py"
-    spec = importlib.util.spec_from_file_location(MIGRATION, path)
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    migration = services.migration_module(MIGRATION)
     migrated = {(table, column) for table, columns in migration.IDENTIFIERS.items()
                 for column, _ in columns}
     assert migrated == identifier_columns()
@@ -54,59 +51,44 @@ def collations(connection) -> dict[tuple[str, str], str | None]:
 def test_migration_0019_collates_identifiers_of_a_database_with_customers(tmp_path):
     from flask_migrate import downgrade, upgrade
 
-    from backoffice import create_app
-    from tests.conftest import make_test_config
-
     services.require_postgresql()
-    url, cleanup = services.scratch_database(tmp_path)
-    app = create_app(make_test_config(url))
     id_number = make_prc_id(dt.date(1980, 2, 29), 7)
-    try:
-        with app.app_context():
-            upgrade(revision="0018_import_file_lz4")
-            db.session.add(Branch(id=1, code="M1", name="迁移支行"))
-            db.session.add(Customer(customer_no="C000000001", name="旧客户", branch_id=1,
-                                    id_number=id_number, mobile="13512345678"))
-            db.session.commit()
-            before = db.session.execute(text(
-                "SELECT customer_no, record_uid, id_number_enc, id_number_bidx, mobile_bidx "
-                "FROM customer")).one()
-            with db.engine.connect() as connection:
-                assert collations(connection)[("customer", "id_number_bidx")] is None
-            db.session.remove()
+    with services.migration_app(tmp_path) as app, app.app_context():
+        upgrade(revision="0018_import_file_lz4")
+        db.session.add(Branch(id=1, code="M1", name="迁移支行"))
+        db.session.add(Customer(customer_no="C000000001", name="旧客户", branch_id=1,
+                                id_number=id_number, mobile="13512345678"))
+        db.session.commit()
+        before = db.session.execute(STORED).one()
+        with db.engine.connect() as connection:
+            assert collations(connection)[("customer", "id_number_bidx")] is None
+            table_file = connection.execute(FILE_NODE).scalar()
+        db.session.remove()
 
-            upgrade(revision=MIGRATION)
-            with db.engine.connect() as connection:
-                found = collations(connection)
-                assert {key: found[key] for key in identifier_columns()} == dict.fromkeys(
-                    identifier_columns(), "C")
-                assert found[("customer", "name")] is None  # names keep the database's order
-                assert connection.execute(text(
-                    "SELECT customer_no, record_uid, id_number_enc, id_number_bidx, mobile_bidx "
-                    "FROM customer")).one() == before
-                connection.execute(text("SET enable_seqscan = off"))
-                plan = " ".join(row[0] for row in connection.execute(text(
-                    "EXPLAIN SELECT id FROM customer WHERE customer_no LIKE 'C0000%'")))
-                assert "customer_customer_no_key" in plan  # a prefix can use the unique index
+        upgrade(revision=MIGRATION)
+        with db.engine.connect() as connection:
+            found = collations(connection)
+            assert {key: found[key] for key in identifier_columns()} == dict.fromkeys(
+                identifier_columns(), "C")
+            assert found[("customer", "name")] is None  # names keep the database's order
+            assert connection.execute(STORED).one() == before
+            assert connection.execute(FILE_NODE).scalar() == table_file  # not rewritten
+            connection.execute(text("SET enable_seqscan = off"))
+            plan = " ".join(row[0] for row in connection.execute(text(
+                "EXPLAIN SELECT id FROM customer WHERE customer_no LIKE 'C0000%'")))
+            assert "customer_customer_no_key" in plan  # a prefix can use the unique index
 
-            customer = db.session.scalars(select(Customer).where(
-                Customer.id_number == id_number)).one()  # found through its blind index
-            assert (customer.customer_no, customer.mobile) == ("C000000001", "13512345678")
-            db.session.add(Customer(customer_no="C000000001", name="重号", branch_id=1,
-                                    id_number=make_prc_id(dt.date(1981, 3, 1), 8)))
-            with pytest.raises(IntegrityError):
-                db.session.commit()  # still unique
-            db.session.rollback()
+        customer = db.session.scalars(select(Customer).where(
+            Customer.id_number == id_number)).one()  # found through its blind index
+        assert (customer.customer_no, customer.mobile) == ("C000000001", "13512345678")
+        db.session.add(Customer(customer_no="C000000001", name="重号", branch_id=1,
+                                id_number=make_prc_id(dt.date(1981, 3, 1), 8)))
+        with pytest.raises(IntegrityError):
+            db.session.commit()  # still unique
+        db.session.rollback()
 
-            downgrade(revision="0018_import_file_lz4")
-            with db.engine.connect() as connection:
-                assert not any(collations(connection)[key] for key in identifier_columns())
-                assert connection.execute(text(
-                    "SELECT customer_no, record_uid, id_number_enc, id_number_bidx, mobile_bidx "
-                    "FROM customer")).one() == before
-            db.session.remove()
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        cleanup()
+        downgrade(revision="0018_import_file_lz4")
+        with db.engine.connect() as connection:
+            assert not any(collations(connection)[key] for key in identifier_columns())
+            assert connection.execute(STORED).one() == before
+        db.session.remove()

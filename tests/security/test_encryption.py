@@ -431,81 +431,67 @@ def test_the_app_key_ring_is_the_configured_one(app):
 def test_migration_0002_encrypts_existing_plaintext(tmp_path, backend):
     from flask_migrate import downgrade, upgrade
 
-    from backoffice import create_app
-    from tests.conftest import make_test_config
-
-    if backend == "sqlite":
-        url, cleanup = f"sqlite:///{tmp_path / 'migrate.sqlite3'}", lambda: None
-    else:
-        if not services.database_url():
-            pytest.skip("needs PostgreSQL: set CRM_TEST_DATABASE_URL to a postgresql:// URL")
-        url, cleanup = services.scratch_database(tmp_path)
-    app = create_app(make_test_config(url))
+    if backend == "configured" and not services.database_url():
+        pytest.skip("needs PostgreSQL: set CRM_TEST_DATABASE_URL to a postgresql:// URL")
     birth = dt.date(1985, 5, 20)
     plain = {"id_number": make_prc_id(birth, 42), "mobile": "13512345678",
              "email": "old@example.com", "address": "南京市鼓楼区中山路1号",
              "account_no": "6222020000000000123"}
-    try:
-        with app.app_context():
-            upgrade(revision="0001_initial")
-            with db.engine.begin() as conn:
-                conn.execute(text("INSERT INTO branch (id, code, name, city) "
-                                  "VALUES (1, 'M1', '迁移支行', '南京')"))
-                conn.execute(text("INSERT INTO product (id, code, name, category, risk_level, "
-                                  "active) VALUES (1, 'P1', '活期', 'deposit', 'R1', true)"))
-                conn.execute(text(
-                    "INSERT INTO customer (id, customer_no, name, customer_type, id_type, "
-                    "id_number, mobile, email, address, consent_sms, consent_email, "
-                    "consent_phone, consent_wechat, flag_elderly, flag_disability, flag_vip, "
-                    "branch_id, status, custom_fields, version, created_at, updated_at, "
-                    "birth_date) VALUES (1, 'C000000001', '旧客户', 'individual', 'PRC_ID', "
-                    ":id_number, :mobile, :email, :address, false, false, false, false, false, "
-                    "false, false, 1, 'active', '{}', 3, :now, :now, :birth)"),
-                    {**plain, "now": dt.datetime(2025, 1, 1), "birth": birth})
-                conn.execute(text(
-                    "INSERT INTO account (id, account_no, customer_id, product_id, balance, "
-                    "currency, opened_on, status) VALUES (1, :account_no, 1, 1, 100, 'CNY', "
-                    ":opened, 'open')"), {"account_no": plain["account_no"],
-                                          "opened": dt.date(2020, 1, 1)})
+    with services.migration_app(tmp_path, sqlite=backend == "sqlite") as app, app.app_context():
+        upgrade(revision="0001_initial")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO branch (id, code, name, city) "
+                              "VALUES (1, 'M1', '迁移支行', '南京')"))
+            conn.execute(text("INSERT INTO product (id, code, name, category, risk_level, "
+                              "active) VALUES (1, 'P1', '活期', 'deposit', 'R1', true)"))
+            conn.execute(text(
+                "INSERT INTO customer (id, customer_no, name, customer_type, id_type, "
+                "id_number, mobile, email, address, consent_sms, consent_email, "
+                "consent_phone, consent_wechat, flag_elderly, flag_disability, flag_vip, "
+                "branch_id, status, custom_fields, version, created_at, updated_at, "
+                "birth_date) VALUES (1, 'C000000001', '旧客户', 'individual', 'PRC_ID', "
+                ":id_number, :mobile, :email, :address, false, false, false, false, false, "
+                "false, false, 1, 'active', '{}', 3, :now, :now, :birth)"),
+                {**plain, "now": dt.datetime(2025, 1, 1), "birth": birth})
+            conn.execute(text(
+                "INSERT INTO account (id, account_no, customer_id, product_id, balance, "
+                "currency, opened_on, status) VALUES (1, :account_no, 1, 1, 100, 'CNY', "
+                ":opened, 'open')"), {"account_no": plain["account_no"],
+                                      "opened": dt.date(2020, 1, 1)})
 
-            upgrade(revision="0002_field_encryption")
-            with db.engine.connect() as conn:
-                raw = " ".join(str(v) for table in ("customer", "account")
-                               for row in conn.execute(text(f"SELECT * FROM {table}"))
-                               for v in row)
-                columns = {c["name"] for c in inspect(conn).get_columns("customer")}
-            assert not any(value in raw for value in plain.values())
-            assert {"id_number", "mobile", "email", "address"}.isdisjoint(columns)
-            assert {"record_uid", "id_number_enc", "id_number_bidx"} <= columns
+        upgrade(revision="0002_field_encryption")
+        with db.engine.connect() as conn:
+            raw = " ".join(str(v) for table in ("customer", "account")
+                           for row in conn.execute(text(f"SELECT * FROM {table}"))
+                           for v in row)
+            columns = {c["name"] for c in inspect(conn).get_columns("customer")}
+        assert not any(value in raw for value in plain.values())
+        assert {"id_number", "mobile", "email", "address"}.isdisjoint(columns)
+        assert {"record_uid", "id_number_enc", "id_number_bidx"} <= columns
 
-            downgrade(revision="0001_initial")  # decrypts back
-            with db.engine.connect() as conn:
-                row = conn.execute(text("SELECT id_number, mobile, email, address FROM "
-                                        "customer")).one()
-                assert tuple(row) == (plain["id_number"], plain["mobile"], plain["email"],
-                                      plain["address"])
-                assert conn.execute(text("SELECT account_no FROM account")).scalar() == \
+        downgrade(revision="0001_initial")  # decrypts back
+        with db.engine.connect() as conn:
+            row = conn.execute(text("SELECT id_number, mobile, email, address FROM "
+                                    "customer")).one()
+            assert tuple(row) == (plain["id_number"], plain["mobile"], plain["email"],
+                                  plain["address"])
+            assert conn.execute(text("SELECT account_no FROM account")).scalar() == \
                     plain["account_no"]
 
-            upgrade(revision="heads")
-            db.session.remove()
-            customer = db.session.scalars(select(Customer)).one()
-            assert (customer.id_number, customer.mobile, customer.email, customer.address) == \
+        upgrade(revision="heads")
+        db.session.remove()
+        customer = db.session.scalars(select(Customer)).one()
+        assert (customer.id_number, customer.mobile, customer.email, customer.address) == \
                 (plain["id_number"], plain["mobile"], plain["email"], plain["address"])
-            assert customer.version == 3  # the migration is not a business change
-            assert customer.annual_income is None
-            account = db.session.scalars(select(Account)).one()
-            assert account.account_no == plain["account_no"]
-            assert db.session.scalars(select(Customer.id).where(
-                Customer.mobile == plain["mobile"])).all() == [1]
-            assert db.session.scalars(select(Account.id).where(
-                Account.account_no == plain["account_no"])).all() == [1]
-            db.session.remove()
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        cleanup()
+        assert customer.version == 3  # the migration is not a business change
+        assert customer.annual_income is None
+        account = db.session.scalars(select(Account)).one()
+        assert account.account_no == plain["account_no"]
+        assert db.session.scalars(select(Customer.id).where(
+            Customer.mobile == plain["mobile"])).all() == [1]
+        assert db.session.scalars(select(Account.id).where(
+            Account.account_no == plain["account_no"])).all() == [1]
+        db.session.remove()
 
 
 def test_demo_loader_writes_ciphertext_and_indexes(tmp_path):

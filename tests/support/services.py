@@ -7,6 +7,7 @@ or ``needs PostgreSQL:`` so that both people and CI can tell them apart from oth
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable
@@ -49,11 +50,29 @@ def require_postgresql(url: str | None = None) -> str:
     return url
 
 
-def scratch_database(tmp_path) -> tuple[str, Callable[[], None]]:
-    """(url, cleanup) of an empty database for a migration test: a scratch schema on the test
-    PostgreSQL when one is configured (dropped by ``cleanup``), else a SQLite file."""
+@contextlib.contextmanager
+def migration_app(tmp_path, sqlite: bool = False):
+    """A Flask app on an empty database for a migration test: a scratch schema on the test
+    PostgreSQL when one is configured (else, or with ``sqlite``, a SQLite file), not yet
+    migrated. After the block its sessions and engine are closed and the schema dropped."""
+    from backoffice import create_app
+    from backoffice.extensions import db
+    from tests.conftest import make_test_config
+
+    url, cleanup = _scratch_database(tmp_path, sqlite)
+    app = create_app(make_test_config(url))
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        cleanup()
+
+
+def _scratch_database(tmp_path, sqlite: bool) -> tuple[str, Callable[[], None]]:
     url = database_url()
-    if not url:
+    if sqlite or not url:
         return f"sqlite:///{tmp_path / 'migrate.sqlite3'}", lambda: None
     schema = f"mig_{uuid.uuid4().hex[:10]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
@@ -67,3 +86,16 @@ def scratch_database(tmp_path) -> tuple[str, Callable[[], None]]:
 
     joiner = "&" if "?" in url else "?"
     return f"{url}{joiner}options=-csearch_path%3D{schema}", cleanup
+
+
+def migration_module(revision: str):
+    """The module of the migration ``revision`` (``migrations/versions`` is not a package),
+    so that a test uses the migration's own lists and checks rather than copies of them."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / f"{revision}.py"
+    spec = importlib.util.spec_from_file_location(f"migration_{revision}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
