@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Numeric, String
+from sqlalchemy import JSON, Numeric, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 Money = Numeric(18, 2, asdecimal=True)
@@ -28,6 +28,17 @@ def identifier(length: int) -> String:
     than under ``"C"``, 25 % slower under a Chinese ICU collation.
     """
     return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def lz4_available(bind) -> bool:
+    """Whether this database can compress column values with lz4: PostgreSQL 14 or newer built
+    with it (``default_toast_compression`` offers it). The migrations that keep large values
+    with lz4 (0018, 0020) change nothing where it cannot (SQLite, an older server)."""
+    if bind.dialect.name != "postgresql":
+        return False
+    return bool(bind.execute(text(
+        "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
+        "AND 'lz4' = ANY(enumvals)")).scalar())
 
 
 def utcnow() -> dt.datetime:

@@ -11,22 +11,14 @@ lz4: those already stored stay as they are and read as before (PostgreSQL knows 
 method). PostgreSQL 14 or newer built with lz4 (``default_toast_compression`` offers it) is
 needed; elsewhere (SQLite, an older server, a build without lz4) nothing changes.
 """
-import sqlalchemy as sa
 from alembic import op
+
+from models.base import lz4_available
 
 revision = "0018_import_file_lz4"
 down_revision = "0017_campaign_messages"
 branch_labels = None
 depends_on = None
-
-
-def lz4_available(bind) -> bool:
-    """Whether this database can compress column values with lz4."""
-    if bind.dialect.name != "postgresql":
-        return False
-    return bool(bind.execute(sa.text(
-        "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
-        "AND 'lz4' = ANY(enumvals)")).scalar())
 
 
 def upgrade():

@@ -1,7 +1,8 @@
 """On PostgreSQL a customer chunk's inserts are made ready while it is planned (ids from the
 sequence, COPY records, format) on the reading session, and copied later by the writing one
 (``writes.stage_inserts``, ``pg_copy.stage_insert``/``run_copy``); uploads kept in the database
-are compressed with lz4 where the server has it (migration 0018)."""
+and a chunk's undo data are compressed with lz4 where the server has it (migrations 0018,
+0020)."""
 from __future__ import annotations
 
 import uuid
@@ -15,9 +16,8 @@ from backoffice.extensions import db
 from backoffice.imports import customers_target, files, pg_copy, writes
 from backoffice.imports.rows import RowResult
 from models import Branch, Customer, crypto
-from models.base import utcnow
+from models.base import lz4_available, utcnow
 from tests.imports.conftest import commit, created_ids, csv_bytes, upload
-from tests.support import services
 
 
 @pytest.fixture
@@ -125,10 +125,14 @@ def stored_compression(batch_id: int, role: str) -> str | None:
         "WHERE batch_id = :b AND role = :r"), {"b": batch_id, "r": role}).scalar()
 
 
-def test_uploads_are_kept_with_lz4_and_older_files_still_read(pg):
-    if not services.migration_module("0018_import_file_lz4").lz4_available(
-            db.session.connection()):
+@pytest.fixture
+def lz4(pg):
+    if not lz4_available(db.session.connection()):
         pytest.skip("this PostgreSQL has no lz4")
+    return pg
+
+
+def test_uploads_are_kept_with_lz4_and_older_files_still_read(lz4):
     data = csv_bytes(["客户号", "姓名"], [[f"Z{n:08d}", f"压缩{n}"] for n in range(5000)])
     batch = upload(data)
     assert stored_compression(batch.id, "upload") == "lz4"
@@ -143,3 +147,31 @@ def test_uploads_are_kept_with_lz4_and_older_files_still_read(pg):
     assert files.load(db.session, batch.id, "report") == older
     db.session.rollback()
 
+
+
+def test_undo_data_is_kept_with_lz4_and_reverts(lz4, monkeypatch):
+    """A chunk's undo row (the ids and row numbers of the records it created) is compressed
+    with lz4, and the batch still reverts from it."""
+    from backoffice.imports import revert
+    from models.imports import ImportRowChange
+
+    monkeypatch.setitem(current_app.config, "CRM_IMPORT_CHUNK_SIZE", 600)
+    prefix = f"U{uuid.uuid4().hex[:6]}"
+    summary = commit(csv_bytes(["客户号", "姓名", "支行"],
+                               [[f"{prefix}{n:05d}", f"撤销{n}", "B1"] for n in range(600)]))
+    assert summary["created"] == 600, summary
+    methods = db.session.execute(text(
+        "SELECT pg_column_compression(after) FROM import_row_change WHERE batch_id = :b"),
+        {"b": summary["batch_id"]}).scalars().all()
+    assert methods == ["lz4"]
+    change = db.session.execute(select(ImportRowChange).where(
+        ImportRowChange.batch_id == summary["batch_id"])).scalar_one()
+    assert sorted(change.after["ids"]) == sorted(created_ids([summary["batch_id"]])) \
+        == sorted(customer_ids(prefix))
+    assert revert.revert(db.session, summary["batch_id"])["removed"] == 600
+    assert customer_ids(prefix) == []
+
+
+def customer_ids(prefix: str) -> list[int]:
+    return db.session.execute(select(Customer.id).where(
+        Customer.customer_no.like(f"{prefix}%"))).scalars().all()

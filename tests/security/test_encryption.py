@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
+import time
+import uuid
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -126,6 +128,23 @@ def test_registered_fields_are_the_sensitive_fields():
                   if s.index_column}
     assert {("customer", "id_number"), ("customer", "mobile"),
             ("account", "account_no")} <= searchable
+
+
+def test_record_uids_are_time_ordered_uuids():
+    """Version 7 (RFC 9562): the creation millisecond first, so a later row's uid sorts after
+    an earlier one's and new rows share a range of the unique index; 74 random bits after."""
+    before = time.time_ns() // 1_000_000
+    first = crypto.new_record_uids(1000)
+    time.sleep(0.002)
+    later = crypto.new_record_uid()
+    after = time.time_ns() // 1_000_000
+    assert len(set(first)) == 1000
+    for uid in [*first, later]:
+        parsed = uuid.UUID(uid)
+        assert parsed.hex == uid and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before <= int(uid[:12], 16) <= after
+    assert max(first) < later
+    assert len({uid[13:] for uid in first}) == 1000  # the random part alone is unique
 
 
 # --- the model attributes -----------------------------------------------------------------------
