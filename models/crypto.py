@@ -7,9 +7,10 @@ never be rotated. Here every value is sealed with ``cryptography``'s AESGCM:
 * a fresh random 96-bit nonce per value (the same plaintext never gives the same ciphertext);
 * the stored text is ``v1.<kid>.<base64url(nonce | ciphertext | tag)>``, so the key that opens it
   is named in the value itself and rotation can re-encrypt row by row;
-* the associated data binds the value to its table, field and row (``record_uid``, a uuid4 hex
-  the row gets in Python before its first insert), so a ciphertext copied into another row or
-  another column does not authenticate and :class:`DecryptionError` is raised.
+* the associated data binds the value to its table, field and row (``record_uid``, a
+  time-ordered UUID in hex the row gets in Python before its first insert), so a ciphertext
+  copied into another row or another column does not authenticate and :class:`DecryptionError`
+  is raised.
 
 Exact-match search uses a blind index next to the ciphertext: a keyed HMAC-SHA256 (its own key,
 never an encryption key) of the normalised value, hex. It reveals only which rows share a value,
