@@ -13,10 +13,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backoffice.extensions import db
-from backoffice.imports import customers_target, files, pg_copy, writes
+from backoffice.imports import customers_target, files, pg_copy, revert, writes
 from backoffice.imports.rows import RowResult
 from models import Branch, Customer, crypto
 from models.base import lz4_available, utcnow
+from models.imports import ImportRowChange
 from tests.imports.conftest import commit, created_ids, csv_bytes, upload
 
 
@@ -148,13 +149,9 @@ def test_uploads_are_kept_with_lz4_and_older_files_still_read(lz4):
     db.session.rollback()
 
 
-
 def test_undo_data_is_kept_with_lz4_and_reverts(lz4, monkeypatch):
     """A chunk's undo row (the ids and row numbers of the records it created) is compressed
     with lz4, and the batch still reverts from it."""
-    from backoffice.imports import revert
-    from models.imports import ImportRowChange
-
     monkeypatch.setitem(current_app.config, "CRM_IMPORT_CHUNK_SIZE", 600)
     prefix = f"U{uuid.uuid4().hex[:6]}"
     summary = commit(csv_bytes(["客户号", "姓名", "支行"],
