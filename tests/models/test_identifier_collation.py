@@ -22,15 +22,14 @@ FILE_NODE = text("SELECT pg_relation_filenode('customer')")
 
 def identifier_columns() -> set[tuple[str, str]]:
     """(table, column) of every column the models declare with ``identifier``."""
+    from sqlalchemy.dialects import postgresql
+
     from models import metadata
 
-    found = set()
-    for table in metadata.tables.values():
-        for column in table.columns:
-            variant = getattr(column.type, "_variant_mapping", {}).get("postgresql")
-            if getattr(variant, "collation", None) == "C":
-                found.add((table.name, column.name))
-    return found
+    dialect = postgresql.dialect()
+    return {(table.name, column.name) for table in metadata.tables.values()
+            for column in table.columns
+            if getattr(column.type.dialect_impl(dialect), "collation", None) == "C"}
 
 
 def test_the_migration_collates_what_the_models_declare():

@@ -495,13 +495,13 @@ def test_migration_0002_encrypts_existing_plaintext(tmp_path, backend):
             assert tuple(row) == (plain["id_number"], plain["mobile"], plain["email"],
                                   plain["address"])
             assert conn.execute(text("SELECT account_no FROM account")).scalar() == \
-                    plain["account_no"]
+                plain["account_no"]
 
         upgrade(revision="heads")
         db.session.remove()
         customer = db.session.scalars(select(Customer)).one()
         assert (customer.id_number, customer.mobile, customer.email, customer.address) == \
-                (plain["id_number"], plain["mobile"], plain["email"], plain["address"])
+            (plain["id_number"], plain["mobile"], plain["email"], plain["address"])
         assert customer.version == 3  # the migration is not a business change
         assert customer.annual_income is None
         account = db.session.scalars(select(Account)).one()

@@ -90,7 +90,7 @@ def _scratch_database(tmp_path, sqlite: bool) -> tuple[str, Callable[[], None]]:
 
 def migration_module(revision: str):
     """The module of the migration ``revision`` (``migrations/versions`` is not a package),
-    so that a test uses the migration's own lists and checks rather than copies of them."""
+    so that a test uses the migration's own lists rather than copies of them."""
     import importlib.util
     from pathlib import Path
 
