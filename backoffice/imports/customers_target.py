@@ -14,6 +14,8 @@ replaces it by customer number). ``CRM_IMPORT_REQUIRE_ID_NUMBER=true`` rejects s
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
@@ -97,9 +99,9 @@ class CustomerTarget:
                         result.problems.append((ctx.header(kind), MISSING[kind]))
         # The ID number's normal form and blind index, computed once per row: they find the
         # existing customer, and a new customer stores them.
-        id_texts = [r.prepared["id_text"] if r.prepared is not None
+        id_texts = [r.prepared.id_text if r.prepared is not None
                     else _normal("id_number", r.values.get("id_number")) for r in results]
-        digests = [r.prepared["id_digest"] if r.prepared is not None else None
+        digests = [r.prepared.id_digest if r.prepared is not None else None
                    for r in results]
         present = [i for i, text in enumerate(id_texts) if text and digests[i] is None]
         for i, digest in zip(present, self.keyring.blind_index_many(
@@ -152,7 +154,7 @@ class CustomerTarget:
                 plan.unchanged += 1
             else:
                 plan.updates.append(update)
-        plan.inserts.extend(self._inserts(new))
+        plan.inserts, plan.insert_columns = self._inserts(new)
         self.expect_inserts = len(plan.inserts) * 2 >= len(results)
         return plan
 
@@ -161,8 +163,7 @@ class CustomerTarget:
         ids taken, records built), when the pass writes while it plans the next chunk; called by
         the pipeline only for a plan that will be written."""
         if self.ctx.reads is not None:
-            plan.staged = writes.stage_inserts(self.ctx.reads, TABLE,
-                                               [i.values for i in plan.inserts])
+            plan.staged = writes.stage_inserts(self.ctx.reads, TABLE, plan.insert_columns)
 
     def _first_claims(self, results: list[RowResult], matches: list) -> list:
         """Per row, the first row of the file that found the same existing customer (the row
@@ -210,30 +211,31 @@ class CustomerTarget:
         by_bidx = {row["id_number_bidx"]: row for row in rows}
         return by_no, by_bidx
 
-    def _inserts(self, new: list) -> list[Insert]:
-        """Storage rows for new customers, ``(result, typed custom, id text, id digest)`` each,
-        their sensitive values sealed by :func:`seal_new` (on the reading thread already, when
-        :meth:`prepare` ran)."""
+    def _inserts(self, new: list) -> tuple[list[Insert], dict[str, list] | None]:
+        """New customers, ``(result, typed custom, id text, id digest)`` each: their inserts
+        and their storage values a column at a time (``ChunkPlan.insert_columns``), sensitive
+        values sealed by :func:`seal_new` (on the reading thread already, when :meth:`prepare`
+        ran)."""
         if not new:
-            return []
+            return [], None
         ctx, refs = self.ctx, self.ctx.refs
-        unsealed = [result for result, *_ in new if result.prepared is None]
+        results = [result for result, *_ in new]
+        unsealed = [result for result in results if result.prepared is None]
         for result, sealed in zip(unsealed, seal_new(self.keyring, ctx.batch_id, unsealed)):
             result.prepared = sealed
-        now = ctx.now
+        columns = _gather([result.prepared for result in results])
+        count, now = len(new), ctx.now
         branches = {None: ctx.default_branch_id, **refs.resolve("branch", ())}
         owners = {None: None, **refs.resolve("owner", ())}
-        inserts = []
-        for result, typed_custom, _, _ in new:
-            references = result.references
-            row = result.prepared["row"]  # the row's own values, built with its seals
-            row["branch_id"] = branches[references.get("branch") or None]
-            row["owner_id"] = owners[references.get("owner") or None]
-            row["custom_fields"] = (custom_document(ctx, typed_custom, row["record_uid"])
-                                    if typed_custom else {})
-            row["version"], row["created_at"], row["updated_at"] = 1, now, now
-            inserts.append(Insert(result.row, row, _AFTER_CREATE))
-        return inserts
+        references = [result.references for result in results]
+        columns["branch_id"] = [branches[r.get("branch") or None] for r in references]
+        columns["owner_id"] = [owners[r.get("owner") or None] for r in references]
+        columns["custom_fields"] = [
+            custom_document(ctx, typed_custom, uid) if typed_custom else {}
+            for (_, typed_custom, _, _), uid in zip(new, columns["record_uid"])]
+        columns["version"] = [1] * count
+        columns["created_at"] = columns["updated_at"] = [now] * count
+        return [Insert(result.row, None, _AFTER_CREATE) for result in results], columns
 
     def _update(self, result: RowResult, existing: dict, typed_custom: dict,
                 plan: ChunkPlan, id_digest: str | None = None) -> Update | None:
@@ -301,8 +303,10 @@ class CustomerTarget:
 
     def apply(self, plan: ChunkPlan) -> None:
         session, ctx = self.ctx.session, self.ctx
-        ids = writes.insert_rows(session, TABLE, [i.values for i in plan.inserts],
-                                 staged=plan.staged)
+        if plan.staged is not None:  # PostgreSQL: made ready while the plan was made
+            ids = writes.insert_staged(session, plan.staged)
+        else:
+            ids = writes.insert_rows(session, TABLE, writes.rows_of(plan.insert_columns or {}))
         writes.record_creates(session, ctx.batch_id, ids, [i.row for i in plan.inserts],
                               _AFTER_CREATE)
         if plan.updates:
@@ -314,16 +318,27 @@ class CustomerTarget:
                  "after": u.after} for u in plan.updates])
 
 
-def seal_new(keyring, batch_id: int, results: list[RowResult]) -> list[dict]:
-    """What a new customer stores for each row: ``row``, its columns but those that need the
-    database (branch, owner, custom fields) and the stamps, with its record uid, customer
-    number (given or generated) and its sensitive values sealed and blind-indexed; and
-    ``id_digest``, the blind index of the row's own ID number (which finds an existing
-    customer; None for the placeholder).
+class Sealed(NamedTuple):
+    """One row's share of :func:`seal_new`'s work: its place in the columns sealed together,
+    its normal ID number (None if the file gives none) and that number's blind index."""
+
+    columns: dict[str, list]  # storage column -> one value per sealed row (shared)
+    index: int  # this row's position in them
+    id_text: str | None
+    id_digest: str | None
+
+
+def seal_new(keyring, batch_id: int, results: list[RowResult]) -> list[Sealed]:
+    """What new customers store, a :class:`Sealed` per row of ``results``: the rows' columns
+    but those that need the database (branch, owner, custom fields) and the stamps, with
+    their record uids, customer numbers (given or generated) and sensitive values sealed and
+    blind-indexed, a column at a time; and each row's own ID number and its blind index
+    (which finds an existing customer; None for the placeholder).
 
     Sealed a column at a time (``KeyRing.encrypt_many``/``blind_index_many``, one random read
     for every nonce and record uid of the chunk) rather than by ``crypto.seal_row`` per row:
-    the values are validated, so normal already, and a value costs a few microseconds. A row
+    the values are validated, so normal already, and a value costs a few microseconds. The
+    columns stay columns down to the COPY (``writes.stage_inserts``): no dict per row. A row
     without an ID number gets the placeholder ``UNKNOWN-<customer number>``. Pure (no
     database, no app): it runs on the reading thread.
     """
@@ -355,20 +370,34 @@ def seal_new(keyring, batch_id: int, results: list[RowResult]) -> list[dict]:
                     spec.kind, [texts[i] for i in present])):
                 digests[i] = digest
             columns[spec.index_column] = digests
-    names = list(columns)
-    out = []
-    for values, uid, number, given, sealed in zip(all_values, uids, numbers, given_ids,
-                                                  zip(*columns.values())):
-        row = _BLANK_ROW.copy()  # every plain column: the file's value, else its default
-        row.update({k: v for k, v in values.items() if k in _PLAIN_KEYS})
-        row.update(zip(names, sealed))
-        row["customer_no"] = number
-        row["record_uid"] = uid  # the ciphertexts are bound to it
-        if not given:
-            row["id_type"] = PLACEHOLDER_ID_TYPE
-        out.append({"row": row, "id_text": given,
-                    "id_digest": row["id_number_bidx"] if given else None})
-    return out
+    count = len(results)
+    block: dict[str, list] = {}
+    found = _PLAIN_KEYS.intersection(set().union(*all_values))  # plain keys the rows give
+    for key, default in _BLANK_ROW.items():
+        block[key] = ([values.get(key, default) for values in all_values] if key in found
+                      else [default] * count)
+    block.update(columns)
+    block["customer_no"] = numbers
+    block["record_uid"] = uids  # the ciphertexts are bound to it
+    if not all(given_ids):
+        block["id_type"] = [id_type if given else PLACEHOLDER_ID_TYPE
+                            for given, id_type in zip(given_ids, block["id_type"])]
+    digests = block["id_number_bidx"]
+    return [Sealed(block, index, given, digests[index] if given else None)
+            for index, given in enumerate(given_ids)]
+
+
+def _gather(sealed: list[Sealed]) -> dict[str, list]:
+    """The columns of the rows ``sealed`` names, in its order: the lists themselves when it
+    names every row of one :func:`seal_new` call in order (a chunk of new customers), else
+    picked row by row (some rows were rejected while planning, or are updates)."""
+    first = sealed[0].columns
+    if len(sealed) == len(first["record_uid"]) and all(
+            entry.columns is first and entry.index == position
+            for position, entry in enumerate(sealed)):
+        return dict(first)  # a new dict of the same lists: the caller adds columns
+    picks = [(entry.columns, entry.index) for entry in sealed]
+    return {name: [columns[name][index] for columns, index in picks] for name in first}
 
 
 def _normal_column(kind: str, values: list) -> list:

@@ -125,11 +125,30 @@ class StagedCopy:
     ids: list[int] | None = None
 
 
+def columns_of(keys: list[str], rows: list[dict]) -> dict[str, list]:
+    """``rows`` (dicts) a column at a time: per key, its values in row order (None where a row
+    leaves it out). One C-level pass a column (``itemgetter``), no Python call per row."""
+    columns = {}
+    for key in keys:
+        try:  # rows of one target mostly carry every key
+            columns[key] = list(map(itemgetter(key), rows))
+        except KeyError:
+            columns[key] = [row.get(key) for row in rows]
+    return columns
+
+
 def stage_rows(connection, table: Table, keys: list[str], rows: list[dict],
                ids: list[int] | None = None) -> StagedCopy:
-    """The COPY of ``rows`` into ``table`` (values for ``keys``; missing keys are NULL), with
-    ``ids``, made ready for :func:`run_copy`: records built, Python-side defaults filled,
-    format chosen.
+    """:func:`stage_columns` of ``rows`` (values for ``keys``; missing keys are NULL)."""
+    return stage_columns(connection, table, columns_of(keys, rows), ids, len(rows))
+
+
+def stage_columns(connection, table: Table, given: dict[str, list],
+                  ids: list[int] | None = None, count: int | None = None) -> StagedCopy:
+    """The COPY into ``table`` of rows given a column at a time (``given``: column name ->
+    its values, one per row, every list as long), with ``ids``, made ready for
+    :func:`run_copy`: Python-side defaults filled, records built, format chosen. ``count``:
+    the number of rows, when neither ``given`` nor ``ids`` says it.
 
     In PostgreSQL's binary format when every value has the Python type its column's binary
     form is made from (:func:`binary_types`), else in text format, as before. ``connection``
@@ -137,19 +156,14 @@ def stage_rows(connection, table: Table, keys: list[str], rows: list[dict],
     will copy (the import stages a chunk on its reading session while the chunk before is
     being written).
     """
-    extra, defaults = _defaults(table, keys)
-    columns = (["id"] if ids is not None else []) + list(keys) + extra
+    extra, defaults = _defaults(table, list(given))
+    columns = (["id"] if ids is not None else []) + list(given) + extra
     converters = _converters(connection, table, columns)
-    count = len(rows)
-    # Built a column at a time (one C-level pass per column, no Python call per row), then
-    # zipped into records: the rows' values are read once, and the binary check below runs
-    # over the same column lists.
-    values = [list(ids)] if ids is not None else []
-    for key in keys:
-        try:  # rows of one target mostly carry every key
-            values.append(list(map(itemgetter(key), rows)))
-        except KeyError:
-            values.append([row.get(key) for row in rows])
+    if count is None:
+        count = len(ids) if ids is not None else len(next(iter(given.values()), ()))
+    # Columns first, then zipped into records: the binary check below runs over the same
+    # column lists, and a column of new customers arrives as one list already.
+    values = ([list(ids)] if ids is not None else []) + list(given.values())
     for default in defaults:
         if default.is_scalar:
             values.append([default.arg] * count)
@@ -272,17 +286,18 @@ _JSON_TEXT_DUMPERS = (_JsonTextBinary, _JsonbTextBinary)
 
 def insert_rows(connection, raw, table: Table, keys: list[str], rows: list[dict]) -> list[int]:
     """Insert ``rows`` by COPY; their new ids in row order."""
-    staged = stage_insert(connection, table, keys, rows)
+    staged = stage_insert(connection, table, columns_of(keys, rows))
     run_copy(raw, staged)
     return staged.ids
 
 
-def stage_insert(connection, table: Table, keys: list[str], rows: list[dict]) -> StagedCopy:
-    """An insert of ``rows`` made ready (:func:`stage_rows`), with new ids from the table's
-    sequence taken on ``connection``: ``nextval`` is outside any transaction, so the ids are
-    the rows' own whichever connection copies them (and unused if the copy never runs, as
-    after any rollback)."""
-    return stage_rows(connection, table, keys, rows, new_ids(connection, table, len(rows)))
+def stage_insert(connection, table: Table, columns: dict[str, list]) -> StagedCopy:
+    """An insert of rows given a column at a time made ready (:func:`stage_columns`), with
+    new ids from the table's sequence taken on ``connection``: ``nextval`` is outside any
+    transaction, so the ids are the rows' own whichever connection copies them (and unused
+    if the copy never runs, as after any rollback)."""
+    count = len(next(iter(columns.values()), ()))
+    return stage_columns(connection, table, columns, new_ids(connection, table, count))
 
 
 def update_rows(connection, raw, table: Table, columns: tuple[str, ...], params: list[dict],

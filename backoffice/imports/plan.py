@@ -25,7 +25,7 @@ SAMPLE_DIFFS = 20
 @dataclass
 class Insert:
     row: int
-    values: dict  # storage form, ready for the INSERT
+    values: dict | None  # storage form, ready for the INSERT; None: in the plan's columns
     after: dict = field(default_factory=dict)
 
 
@@ -47,6 +47,10 @@ class ChunkPlan:
     rejected: list[RowResult] = field(default_factory=list)
     diffs: list[dict] = field(default_factory=list)  # masked samples of updates
     reviewed: set = field(default_factory=set)  # reviewed fields the updates change
+    # The inserts' storage values a column at a time (name -> one value per insert, in the
+    # order of ``inserts``), for a target that builds them so (customers: sealed a column at a
+    # time); their ``Insert.values`` are then None.
+    insert_columns: dict[str, list] | None = None
     staged: Any = None  # the inserts' write made ready while planning (writes.stage_inserts)
 
     def reject(self, result: RowResult, column, problem) -> None:

@@ -254,7 +254,7 @@ class RowResult:
     references: dict[str, str] = field(default_factory=dict)
     custom: dict[str, str] = field(default_factory=dict)
     problems: list[tuple[str, Any]] = field(default_factory=list)  # (column, lazy message)
-    prepared: dict | None = None  # a target's work done ahead of planning (sealed values)
+    prepared: Any = None  # a target's work done ahead of planning (customers_target.Sealed)
 
     @property
     def ok(self) -> bool:

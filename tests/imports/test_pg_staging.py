@@ -1,8 +1,8 @@
 """On PostgreSQL a customer chunk's inserts are made ready while it is planned (ids from the
 sequence, COPY records, format) on the reading session, and copied later by the writing one
-(``writes.stage_inserts``, ``pg_copy.stage_insert``/``run_copy``); uploads kept in the database
-and a chunk's undo data are compressed with lz4 where the server has it (migrations 0018,
-0020)."""
+(``writes.stage_inserts``/``insert_staged``, ``pg_copy.stage_insert``/``run_copy``); uploads
+kept in the database and a chunk's undo data are compressed with lz4 where the server has it
+(migrations 0018, 0020)."""
 from __future__ import annotations
 
 import uuid
@@ -58,20 +58,18 @@ def test_an_insert_staged_on_one_session_is_copied_by_another(pg):
     prefix = f"S{uuid.uuid4().hex[:6]}"
     results = [RowResult(n, values={"customer_no": f"{prefix}{n}", "name": f"分阶段{n}"})
                for n in (1, 2)]
-    rows = [sealed["row"] for sealed in customers_target.seal_new(
-        crypto.current_keyring(), 1, results)]
+    columns = dict(customers_target.seal_new(crypto.current_keyring(), 1, results)[0].columns)
     branch_id = db.session.execute(select(Branch.id).where(Branch.code == "B1")).scalar()
     now = utcnow()
-    for row in rows:
-        row.update(branch_id=branch_id, owner_id=None, custom_fields={}, version=1,
-                   created_at=now, updated_at=now)
+    columns.update(branch_id=[branch_id] * 2, owner_id=[None] * 2, custom_fields=[{}, {}],
+                   version=[1, 1], created_at=[now] * 2, updated_at=[now] * 2)
     reads = Session(bind=db.session.get_bind())
     try:
-        staged = writes.stage_inserts(reads, Customer.__table__, rows)
+        staged = writes.stage_inserts(reads, Customer.__table__, columns)
     finally:
         reads.close()
     assert staged is not None and staged.types is not None  # binary format
-    ids = writes.insert_rows(db.session, Customer.__table__, rows, staged=staged)
+    ids = writes.insert_staged(db.session, staged)
     assert ids == staged.ids
     found = db.session.execute(select(Customer.id, Customer.customer_no, Customer.name).where(
         Customer.customer_no.like(f"{prefix}%")).order_by(Customer.customer_no)
