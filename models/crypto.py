@@ -416,7 +416,10 @@ def _normalise_decimal(value) -> str:
         raise ValueError(f"not a number: {value!r}") from None
     if not number.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
-    return str(number.quantize(Decimal("0.01")))
+    try:
+        return str(number.quantize(Decimal("0.01")))
+    except InvalidOperation:  # more digits than the decimal context holds
+        raise ValueError(f"too large a number: {value!r}") from None
 
 
 NORMALISERS: dict[str, Callable[[object], str]] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 
@@ -122,3 +123,16 @@ def luhn_check_digit(partial: str) -> str:
         if luhn_valid(partial + digit):
             return digit
     raise ValueError(partial)
+
+
+MONEY_LIMIT = Decimal(10) ** 16  # amounts are Numeric(18, 2): below this, in absolute value
+
+# No spreadsheet's or form's number has an exponent beyond this; far beyond it (1E1000000)
+# Decimal arithmetic overflows, and int() of it builds an integer of a million digits.
+EXPONENT_LIMIT = 1000
+
+
+def ordinary_number(value: Decimal) -> bool:
+    """A finite number of a sane size (its exponent within ``EXPONENT_LIMIT`` either way): what
+    a typed-in or imported number may be before anything computes with it."""
+    return value.is_finite() and abs(value.adjusted()) <= EXPONENT_LIMIT

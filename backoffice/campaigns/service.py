@@ -39,6 +39,7 @@ from models import (
 from models.base import utcnow
 from models.campaigns import CONSENT_COLUMNS, MESSAGE_CHANNELS
 from models.choices import TIERS
+from models.validators import MONEY_LIMIT, ordinary_number
 
 PERMISSION_VIEW = "Campaign"
 INSERT_BATCH = 5000
@@ -306,7 +307,9 @@ def record_outcome(target: CampaignTarget, *, responded: bool, converted: bool,
         except InvalidOperation:
             errors["amount"] = _l("The amount must be a number.")
         else:
-            if value < 0 or not value.is_finite():
+            if not ordinary_number(value) or abs(value) >= MONEY_LIMIT:
+                errors["amount"] = _l("The amount is too large.")
+            elif value < 0:
                 errors["amount"] = _l("The amount cannot be negative.")
     if errors:
         raise CampaignRefused(errors)

@@ -52,6 +52,8 @@ class Amount:
             amount = Decimal(str(field.data).replace(",", "").strip())
         except InvalidOperation:
             raise ValidationError(_l("Enter an amount such as 120000.00.")) from None
+        if not v.ordinary_number(amount) or abs(amount) >= v.MONEY_LIMIT:
+            raise ValidationError(_l("Enter an amount such as 120000.00."))
         if amount < 0 or amount != amount.quantize(Decimal("0.01")):
             raise ValidationError(_l("Enter a non-negative amount with at most 2 decimals."))
         field.data = str(amount)

@@ -20,11 +20,11 @@ from flask_babel import lazy_gettext as _l
 from backoffice.fields.registry import FieldSpec, catalog_by_key, entity_model
 from models import crypto
 from models import validators as idv
+from models.validators import MONEY_LIMIT
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = {"1", "true", "yes", "y", "on", "是", "t"}
 _FALSE = {"0", "false", "no", "n", "off", "否", "f"}
-MONEY_LIMIT = Decimal("10000000000000000")  # Numeric(18, 2)
 STRING_TYPES = ("text", "long_text", "email", "mobile", "prc_id", "url")
 
 
@@ -70,7 +70,7 @@ def _integer(spec, raw):
         number = Decimal(str(raw).strip().replace(",", ""))
     except InvalidOperation:
         raise _Invalid(_l("%(field)s must be a whole number.", field=spec.label())) from None
-    if not number.is_finite() or number != number.to_integral_value():
+    if not idv.ordinary_number(number) or number != number.to_integral_value():
         raise _Invalid(_l("%(field)s must be a whole number.", field=spec.label()))
     return int(number)
 
@@ -83,18 +83,18 @@ def _decimal(spec, raw):
         number = Decimal(text)
     except InvalidOperation:
         raise _Invalid(_l("%(field)s must be a number.", field=spec.label())) from None
-    if not number.is_finite():
+    if not idv.ordinary_number(number):
         raise _Invalid(_l("%(field)s must be a number.", field=spec.label()))
     return number
 
 
 def _money(spec, raw):
     number = _decimal(spec, raw)
+    if abs(number) >= MONEY_LIMIT:  # first: quantizing a larger number overflows
+        raise _Invalid(_l("%(field)s is too large an amount.", field=spec.label()))
     if number != number.quantize(Decimal("0.01")):
         raise _Invalid(_l("%(field)s is an amount of money: at most 2 decimal places.",
                           field=spec.label()))
-    if abs(number) >= MONEY_LIMIT:
-        raise _Invalid(_l("%(field)s is too large an amount.", field=spec.label()))
     return number.quantize(Decimal("0.01"))
 
 

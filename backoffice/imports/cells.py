@@ -19,6 +19,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
+from models.validators import MONEY_LIMIT, ordinary_number
+
 
 def _never_raises(parser):
     """A parser bug must cost one cell, never the batch: report it as a problem."""
@@ -71,7 +73,6 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _GROUPED_NUMBER = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 _CURRENCY_PREFIXES = ("人民币", "RMB", "CNY", "¥", "￥")
 _CURRENCY_SUFFIXES = ("人民币", "元", "RMB", "CNY")
-MONEY_LIMIT = Decimal(10) ** 16  # Numeric(18, 2)
 
 
 def _number(text: str) -> Decimal | None:
@@ -85,7 +86,7 @@ def _number(text: str) -> Decimal | None:
         value = Decimal(text)
     except InvalidOperation:
         return None
-    return value if value.is_finite() else None
+    return value if ordinary_number(value) else None
 
 
 @_never_raises

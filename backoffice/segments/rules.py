@@ -26,6 +26,8 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import and_, false, not_, or_, true
 
+from models.validators import ordinary_number
+
 GROUP_OPS = ("and", "or")
 NUMBER_TYPES = ("integer", "decimal", "money")
 OPERATORS = {
@@ -178,7 +180,7 @@ def _scalar(spec: RuleField, raw):
             number = Decimal(str(raw).strip())
         except InvalidOperation:
             raise ValueError("must be a whole number") from None
-        if number != number.to_integral_value():
+        if not ordinary_number(number) or number != number.to_integral_value():
             raise ValueError("must be a whole number")
         return int(number)
     if spec.type in ("decimal", "money"):
@@ -186,7 +188,7 @@ def _scalar(spec: RuleField, raw):
             number = Decimal(str(raw).strip().replace(",", ""))
         except InvalidOperation:
             raise ValueError("must be a number") from None
-        if not number.is_finite():
+        if not ordinary_number(number):
             raise ValueError("must be a number")
         return str(number)
     if spec.type == "date":

@@ -166,6 +166,24 @@ def test_campaign_from_draft_to_evaluation(app, world, client_as, audience):
     assert "秋季理财" in result.output and "Test Branch Two" in result.output
 
 
+@pytest.mark.parametrize("amount, problem", [
+    ("1E1000000", "The amount is too large."), ("1e20", "The amount is too large."),
+    ("-1", "The amount cannot be negative."), ("abc", "The amount must be a number.")])
+def test_an_outcome_amount_is_checked_before_anything_is_recorded(app, amount, problem):
+    """An amount no conversion can have is the form's message (an import's row message),
+    never an overflow in Python or in the database's Numeric(18, 2)."""
+    from flask_babel import lazy_gettext
+
+    from backoffice.campaigns import service
+
+    target = CampaignTarget(target_group="target")  # not added: nothing to write
+    with app.app_context():
+        with pytest.raises(service.CampaignRefused) as caught:
+            service.record_outcome(target, responded=True, converted=True, amount=amount)
+        assert str(caught.value.errors["amount"]) == str(lazy_gettext(problem))
+    assert target.converted_at is None and target.converted_amount is None
+
+
 def test_approval_needs_a_reviewer_other_than_the_author(app, world, audience):
     """Even a senior manager cannot approve their own campaign."""
     from backoffice.campaigns import service

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
@@ -65,6 +66,33 @@ def test_missing_required_fields_get_field_messages(app, client_as):
     assert response.status_code == 200
     assert body.count("This field is required") + body.count("必填") >= 2
     assert count(app, Customer) == before
+
+
+@pytest.mark.parametrize("income, message", [
+    ("1e30", "120000.00"), ("1E1000000", "120000.00"), ("-5", "不小于零")])
+def test_an_absurd_annual_income_gets_a_message_not_an_error(app, world, client_as, income,
+                                                             message):
+    """Too many digits for an amount (the decimal context cannot even round them) is a field
+    message on the edit form, as a negative amount is; the customer is left as it was."""
+    client = client_as("rm1")
+    pk = world.customers["c_rm1"]
+    url = f"/customers/edit/{pk}"
+    with app.app_context():
+        current = db.session.get(Customer, pk)
+        before = (current.version, current.annual_income)
+        form = customer_form(name=current.name, id_number=current.id_number,
+                             birth_date=current.birth_date.isoformat(), mobile=current.mobile,
+                             email=current.email, risk_tolerance=current.risk_tolerance,
+                             annual_income=income)
+        form.update({"expected_version": str(current.version),
+                     "branch": str(world.branches["B1"]), "owner": str(world.staff["rm1"])})
+    form["csrf_token"] = csrf_token(client, url)
+    response = client.post(url, data=form)
+    assert response.status_code == 200
+    assert message in response.get_data(as_text=True)  # the field's own message
+    with app.app_context():
+        after = db.session.get(Customer, pk)
+        assert (after.version, after.annual_income) == before
 
 
 def test_malformed_id_number_gets_a_specific_message(app, client_as):

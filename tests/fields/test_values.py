@@ -55,9 +55,9 @@ GOOD = [
 ]
 
 BAD = [
-    ("integer", "1.5"), ("integer", "abc"), ("integer", True),
-    ("decimal", "x1"), ("decimal", "NaN"),
-    ("money", "1.234"), ("money", "1e20"),
+    ("integer", "1.5"), ("integer", "abc"), ("integer", True), ("integer", "1E1000000"),
+    ("decimal", "x1"), ("decimal", "NaN"), ("decimal", "1E1000000"),
+    ("money", "1.234"), ("money", "1e20"), ("money", "1e30"),
     ("date", "2023-02-29"), ("date", "29/02/2024"),
     ("datetime", "yesterday"),
     ("boolean", "maybe"),

@@ -119,6 +119,15 @@ def test_blind_index_is_keyed_normalised_and_per_kind():
     assert len(crypto.blind_index("mobile", "13800138000", ring)) == 64
 
 
+@pytest.mark.parametrize("value", ["1e30", "1E1000000", "NaN", "abc"])
+def test_a_decimal_that_is_no_amount_is_a_value_error(value):
+    """Normalising a sensitive amount (the form of its ciphertext and blind index) refuses
+    what no amount is with ValueError, which callers report, not with decimal's own errors."""
+    with pytest.raises(ValueError):
+        crypto.normalise("decimal", value)
+    assert crypto.normalise("decimal", "1234.5") == "1234.50"
+
+
 def test_registered_fields_are_the_sensitive_fields():
     registered = {table: tuple(spec.field for spec in specs)
                   for table, specs in crypto.registered().items()

@@ -136,6 +136,18 @@ def test_age_boundary_is_exact(app, population, db_session):
     assert first in _sql_matches(db_session, rule, fields, population.ids)
 
 
+def test_numbers_beyond_any_real_value_are_rule_errors(app, db_session):
+    """1E1000000 is no age and no balance: a rule error, not an overflow in the planner or in
+    Python's int()."""
+    fields = _fields(db_session)
+    rule = {"op": "and", "items": [
+        {"field": "metric.age", "op": "gte", "value": "1E1000000"},
+        {"field": "metric.aum", "op": "lt", "value": "-1e999999"}]}
+    with pytest.raises(r.RuleError) as caught:
+        r.validate(rule, fields)
+    assert [error.split(":")[0] for error in caught.value.errors] == ["rule.1", "rule.2"]
+
+
 def test_invalid_rules_list_every_problem(app, db_session):
     """Validation names each bad condition by its place; nothing is compiled."""
     fields = _fields(db_session)
