@@ -31,6 +31,8 @@ from flask import current_app, flash, request, url_for
 from flask_appbuilder.widgets import ListWidget
 from flask_babel import gettext
 
+from models.validators import ordinary_number
+
 DEFAULT_NUMBERED_ROWS = 500
 AFTER = "after_"
 ROW_ORDER_ARG = "custom_order"  # a filter that orders rows (backoffice.fields.screens)
@@ -75,17 +77,24 @@ def _tagged(value) -> list:
     raise BadKey(f"cannot page on a {type(value).__name__} value")
 
 
+def _bigint(value) -> bool:
+    """An integer a BIGINT column can hold: keys travel in the URL, unsigned, and a larger one
+    would overflow in the database driver rather than find no row."""
+    return isinstance(value, int) and not isinstance(value, bool) and \
+        -2 ** 63 <= value < 2 ** 63
+
+
 def _untagged(tag, value):
     try:
         if tag == "b" and isinstance(value, bool):
             return value
-        if tag == "i" and isinstance(value, int) and not isinstance(value, bool):
+        if tag == "i" and _bigint(value):
             return value
         if tag == "t" and isinstance(value, str):
             return dt.datetime.fromisoformat(value)
         if tag == "d" and isinstance(value, str):
             return dt.date.fromisoformat(value)
-        if tag == "n" and isinstance(value, str):
+        if tag == "n" and isinstance(value, str) and ordinary_number(Decimal(value)):
             return Decimal(value)
         if tag == "s" and isinstance(value, str):
             return value
@@ -110,7 +119,7 @@ def decode_key(text: str) -> tuple[str, str, Any, int]:
         raise BadKey(str(error)) from None
     if not isinstance(column, str) or direction not in ("asc", "desc"):
         raise BadKey("not a page key")
-    if not isinstance(pk, int) or isinstance(pk, bool):
+    if not _bigint(pk):
         raise BadKey("not a page key")
     return column, direction, _untagged(tag, value), pk
 
