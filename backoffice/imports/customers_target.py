@@ -234,7 +234,7 @@ class CustomerTarget:
             custom_document(ctx, typed_custom, uid) if typed_custom else {}
             for (_, typed_custom, _, _), uid in zip(new, columns["record_uid"])]
         columns["version"] = [1] * count
-        columns["created_at"] = columns["updated_at"] = [now] * count
+        columns["created_at"], columns["updated_at"] = [now] * count, [now] * count
         return [Insert(result.row, None, _AFTER_CREATE) for result in results], columns
 
     def _update(self, result: RowResult, existing: dict, typed_custom: dict,
