@@ -94,8 +94,8 @@ def _untagged(tag, value):
             return dt.datetime.fromisoformat(value)
         if tag == "d" and isinstance(value, str):
             return dt.date.fromisoformat(value)
-        if tag == "n" and isinstance(value, str) and ordinary_number(Decimal(value)):
-            return Decimal(value)
+        if tag == "n" and isinstance(value, str) and ordinary_number(number := Decimal(value)):
+            return number
         if tag == "s" and isinstance(value, str):
             return value
     except (ValueError, InvalidOperation) as error:

@@ -307,7 +307,9 @@ def record_outcome(target: CampaignTarget, *, responded: bool, converted: bool,
         except InvalidOperation:
             errors["amount"] = _l("The amount must be a number.")
         else:
-            if not ordinary_number(value) or abs(value) >= MONEY_LIMIT:
+            if not value.is_finite():
+                errors["amount"] = _l("The amount must be a number.")
+            elif not ordinary_number(value) or abs(value) >= MONEY_LIMIT:
                 errors["amount"] = _l("The amount is too large.")
             elif value < 0:
                 errors["amount"] = _l("The amount cannot be negative.")

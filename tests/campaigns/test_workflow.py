@@ -168,7 +168,8 @@ def test_campaign_from_draft_to_evaluation(app, world, client_as, audience):
 
 @pytest.mark.parametrize("amount, problem", [
     ("1E1000000", "The amount is too large."), ("1e20", "The amount is too large."),
-    ("-1", "The amount cannot be negative."), ("abc", "The amount must be a number.")])
+    ("-1", "The amount cannot be negative."), ("abc", "The amount must be a number."),
+    ("NaN", "The amount must be a number."), ("-Infinity", "The amount must be a number.")])
 def test_an_outcome_amount_is_checked_before_anything_is_recorded(app, amount, problem):
     """An amount no conversion can have is the form's message (an import's row message),
     never an overflow in Python or in the database's Numeric(18, 2)."""
