@@ -63,6 +63,12 @@ AUDIT_LOG_REVIEW = [(READ, "AuditLog"), ("can_export", "AuditLog"), (MENU, MENU_
 
 # See a masked value of a customer in full, one at a time, with a logged reason. Tellers do not.
 REVEAL = [("can_reveal", "Customer")]
+# The deep profile (assets, income, balances, family and investment notes), decided by
+# backoffice.security.policy from these grants alone: the customers a user owns; customers in
+# scope outside the top tiers; top-tier (private banking, wealth) customers in scope.
+DEEP_PROFILE_OWN = [("can_deep_profile_own", "Customer")]
+DEEP_PROFILE_BRANCH = [("can_deep_profile", "Customer")]
+DEEP_PROFILE_ALL = DEEP_PROFILE_BRANCH + [("can_deep_profile_top", "Customer")]
 # Export the (scoped, masked) lists of customer data to CSV/XLSX. Tellers do not.
 EXPORT = [("can_export", view) for view in
           ("Customer", "Account", "Transaction", "Interaction", "FollowUp")]
@@ -190,6 +196,7 @@ ROLES = {
         "permissions": GREETING_CONFIG + SERVICE_WORK + SERVICE_EXPORT  # issue 8
         + REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
         + _crud("Account", WRITE) + _crud("JobRun", READ) + REVEAL + EXPORT
+        + DEEP_PROFILE_OWN + DEEP_PROFILE_ALL
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG),
            (MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)]
         + DASHBOARD_REFRESH + IMPORT_APPROVER + EXPORT_APPROVER
@@ -202,6 +209,7 @@ ROLES = {
         "permissions": SERVICE_WORK + SERVICE_EXPORT  # issue 8
         + REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
         + _crud("Account", WRITE) + _crud("FollowUp", DELETE) + REVEAL + EXPORT
+        + DEEP_PROFILE_OWN + DEEP_PROFILE_BRANCH
         + EXPORT_APPROVER + [(MENU, CATEGORY_SYSTEM)]
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG)]
         + DASHBOARD_REFRESH
@@ -212,7 +220,7 @@ ROLES = {
         "label": _l("Relationship manager"),
         "scope": "own",
         "permissions": SERVICE_WORK + SERVICE_EXPORT + REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT
-        + _crud("Account", WRITE) + REVEAL + EXPORT
+        + _crud("Account", WRITE) + REVEAL + EXPORT + DEEP_PROFILE_OWN
         + EXPORT_REQUESTER + [(MENU, CATEGORY_SYSTEM)]
         + MARKETING_READ  # issue 6
         + CHURN_READ,  # issue 7

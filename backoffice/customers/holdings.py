@@ -11,7 +11,7 @@ from backoffice.customers.refs import CustomerRefField
 from backoffice.datamodel import CrmInterface
 from backoffice.fields.screens import CustomFieldsViewMixin
 from backoffice.formatting import choice_label, local_time, money
-from backoffice.security.deep_profile import may_see_deep_profile
+from backoffice.security.policy import may_see_deep_profile
 from backoffice.views_base import CrmModelView, choice_select
 from models import Account, Transaction
 from models import choices as c

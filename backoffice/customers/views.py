@@ -30,7 +30,7 @@ from backoffice.fields.screens import CustomFieldsViewMixin
 from backoffice.formatting import choice_label, local_time, money, yes_no
 from backoffice.review.gate import redirect_after_submission, review_gate
 from backoffice.security import scopes
-from backoffice.security.deep_profile import may_see_deep_profile
+from backoffice.security.policy import may_see_deep_profile
 from backoffice.security.presentation import HIDDEN_TEXT, present
 from backoffice.views_base import CrmModelView, checkboxes, choice_select
 from models import Account, ChangeRequest, Customer, FollowUp, Interaction, Transaction

@@ -177,20 +177,11 @@ def _as_customer(values: dict):
 
 def _presenter(viewer, customer):
     """``present(field, json_value) -> text`` for this viewer and customer."""
-    from backoffice.security import scopes
+    from backoffice.security import policy
 
-    scope = scopes.scope_for_user(viewer)
     unmask = _may_unmask(viewer)
-    try:
-        from backoffice.security.deep_profile import (
-            is_deep_profile_field,
-            may_see_deep_profile,
-        )
-        deep_ok = may_see_deep_profile(customer, scope)
-    except ImportError:  # pragma: no cover - the deep-profile rules ship with issue 3
-        def is_deep_profile_field(entity, field):
-            return False
-        deep_ok = True
+    deep_ok = policy.may_see_deep_profile(customer, policy.viewer_for(viewer))
+    is_deep_profile_field = policy.is_deep_profile_field
 
     def present(field, value):
         if value is None or value == "":
@@ -207,10 +198,8 @@ def _presenter(viewer, customer):
 
 
 def _sensitive_kind(field: str):
-    try:
-        from backoffice.security.masking import SENSITIVE_FIELDS
-    except ImportError:  # pragma: no cover
-        return "text" if field in {"id_number", "mobile", "email", "address"} else None
+    from backoffice.security.masking import SENSITIVE_FIELDS
+
     return SENSITIVE_FIELDS.get(field)
 
 

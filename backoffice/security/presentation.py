@@ -6,20 +6,11 @@ a value in full is a separate, logged action (``backoffice.customers.reveal``).
 """
 from __future__ import annotations
 
-from backoffice.security.deep_profile import is_deep_profile_field, may_see_deep_profile
+from backoffice.security import policy
 from backoffice.security.masking import SENSITIVE_FIELDS, mask_value
+from backoffice.security.policy import HIDDEN_TEXT, customer_of  # noqa: F401 - re-exported
 
-HIDDEN_TEXT = "—"
 CUSTOM_DOCUMENT = "custom_fields"
-
-
-def customer_of(item):
-    """The customer a record belongs to (the record itself for a customer), or None."""
-    from models import Customer
-
-    if isinstance(item, Customer):
-        return item
-    return getattr(item, "customer", None)
 
 
 def present(item, field: str, value):
@@ -31,18 +22,7 @@ def present(item, field: str, value):
     """
     if field == CUSTOM_DOCUMENT or field.startswith(CUSTOM_DOCUMENT + "."):
         return _present_custom(item, field, value)
-    name = field.rsplit(".", 1)[-1]
-    entity = type(item).__name__
-    if is_deep_profile_field(entity, name):
-        # Deep-profile values are shown whole to those who may see the deep profile (they are
-        # encrypted at rest like the masked fields) and withheld from everyone else.
-        customer = customer_of(item)
-        if customer is not None and not may_see_deep_profile(customer):
-            return HIDDEN_TEXT
-        return value
-    if name in SENSITIVE_FIELDS:
-        return mask_value(SENSITIVE_FIELDS[name], value)
-    return value
+    return policy.shown(type(item).__name__, field, item, value)
 
 
 def present_row(item, row: dict) -> dict:

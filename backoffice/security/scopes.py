@@ -119,6 +119,7 @@ def current() -> RecordScope | None:
 def forget_request_scope() -> None:
     """Drop the cached scope (after login or logout changes the user within a request)."""
     g.pop("_crm_scope", None)
+    g.pop("_crm_viewer", None)  # the field-access policy's viewer (backoffice.security.policy)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from config import roles as r
 def segment_needs(customer):
     """Jinja global for the 360 page partial: needs, evidence and next-best offers."""
     from backoffice.campaigns.service import validity_days
-    from backoffice.security.deep_profile import may_see_deep_profile
+    from backoffice.security.policy import may_see_deep_profile
     from backoffice.segments.needs import customer_needs
     from backoffice.segments.views import current_fields
 
