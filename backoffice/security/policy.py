@@ -282,7 +282,9 @@ def _resolve(entity: str, field: str, record):
     while "." in field and not field.startswith(CUSTOM_PREFIX):
         relation, _, rest = field.partition(".")
         if relation not in RELATED_ENTITIES:
-            break
+            # Another relation (a product, a staff member): judged by the field's own name, so
+            # a sensitive name is masked wherever it hangs.
+            return entity, field.rsplit(".", 1)[-1], record
         entity = RELATED_ENTITIES[relation]
         record = getattr(record, relation, None) if record is not None else None
         field = rest

@@ -7,7 +7,6 @@ a value in full is a separate, logged action (``backoffice.customers.reveal``).
 from __future__ import annotations
 
 from backoffice.security import policy
-from backoffice.security.masking import SENSITIVE_FIELDS, mask_value
 from backoffice.security.policy import HIDDEN_TEXT, customer_of  # noqa: F401 - re-exported
 
 CUSTOM_DOCUMENT = "custom_fields"
@@ -36,8 +35,8 @@ def present_row(item, row: dict) -> dict:
             continue
         if isinstance(value, dict):
             for inner, inner_value in list(value.items()):
-                if inner in SENSITIVE_FIELDS:
-                    value[inner] = mask_value(SENSITIVE_FIELDS[inner], inner_value)
+                value[inner] = policy.shown(type(item).__name__, f"{key}.{inner}", item,
+                                            inner_value)
             continue
         row[key] = present(item, key, value)
     return row
