@@ -19,7 +19,7 @@ def create_app(config=None) -> Flask:
     load_settings(app, config)
 
     import models  # noqa: F401 - register every table on the shared metadata
-    from backoffice import audit, charts, cli, formatting, security
+    from backoffice import audit, charts, cli, formatting, lazy_text, request_args, security
     from backoffice.security import keys, scopes
 
     keys.install(app)  # the field-encryption key ring, before anything reads a customer
@@ -34,8 +34,10 @@ def create_app(config=None) -> Flask:
         _register_views(appbuilder)
         audit.install(app)  # operation-log hooks, auditor screens and commands
     security.install_request_hooks(app)
+    request_args.install(app)  # malformed list/API arguments answer 400, before any view
     formatting.install(app)
     charts.install(app)  # the chart library, served from its pip package
+    lazy_text.install(app)  # names interpolated into lazy translations stay escaped
     cli.register(app)
     return app
 

@@ -6,6 +6,10 @@ that file from the installed package (pinned in requirements.txt) instead of cop
 repository. The page never runs inline script (the content security policy forbids it): a chart is
 a ``<div class="crm-chart">`` holding its figure as JSON, drawn by ``static/crm-charts.js``.
 
+Labels, series names and titles are names users typed (segments, branches, campaigns): they are
+HTML-escaped here, because Plotly reads a subset of HTML in its texts and decodes entities back
+for display, so a name shows as typed and never becomes markup.
+
 Click-through: every point may carry a URL (``links``); clicking it opens that filtered list.
 The builders take plain data so that rooms can compute figures with one grouped query each.
 
@@ -19,6 +23,7 @@ with ``figure = charts.bar(labels, values, links=urls, title=_("Customers by tie
 """
 from __future__ import annotations
 
+import html
 import os
 from collections.abc import Sequence
 from decimal import Decimal
@@ -61,10 +66,15 @@ def _number(value):
     return value
 
 
+def _text(value) -> str:
+    """A label as Plotly text: escaped, so that it is shown and never parsed as markup."""
+    return html.escape(str(value), quote=False)
+
+
 def _figure(data: list[dict], title: str | None, **layout) -> dict:
     merged = {**_LAYOUT, **layout}
     if title:
-        merged["title"] = {"text": str(title), "font": {"size": 14}}
+        merged["title"] = {"text": _text(title), "font": {"size": 14}}
     return {"data": data, "layout": merged}
 
 
@@ -81,8 +91,8 @@ def bar_groups(labels: Sequence, series: dict[str, Sequence], *,
     """Several series over the same labels (grouped or stacked bars)."""
     data = []
     for series_name, values in series.items():
-        x, y = [str(label) for label in labels], [_number(v) for v in values]
-        trace = {"type": "bar", "name": str(series_name),
+        x, y = [_text(label) for label in labels], [_number(v) for v in values]
+        trace = {"type": "bar", "name": _text(series_name),
                  "x": y if horizontal else x, "y": x if horizontal else y}
         if horizontal:
             trace["orientation"] = "h"
@@ -95,8 +105,8 @@ def bar_groups(labels: Sequence, series: dict[str, Sequence], *,
 def line(x: Sequence, series: dict[str, Sequence], *, links: Sequence[str] | None = None,
          title: str | None = None) -> dict:
     """Lines over a shared x axis (months, days)."""
-    data = [{"type": "scatter", "mode": "lines+markers", "name": str(series_name),
-             "x": [str(v) for v in x], "y": [_number(v) for v in values],
+    data = [{"type": "scatter", "mode": "lines+markers", "name": _text(series_name),
+             "x": [_text(v) for v in x], "y": [_number(v) for v in values],
              **({"customdata": list(links)} if links is not None else {})}
             for series_name, values in series.items()]
     return _figure(data, title)
@@ -104,7 +114,7 @@ def line(x: Sequence, series: dict[str, Sequence], *, links: Sequence[str] | Non
 
 def pie(labels: Sequence, values: Sequence, *, links: Sequence[str] | None = None,
         title: str | None = None) -> dict:
-    trace = {"type": "pie", "hole": 0.4, "labels": [str(v) for v in labels],
+    trace = {"type": "pie", "hole": 0.4, "labels": [_text(v) for v in labels],
              "values": [_number(v) for v in values], "sort": False}
     if links is not None:
         trace["customdata"] = list(links)
@@ -114,7 +124,7 @@ def pie(labels: Sequence, values: Sequence, *, links: Sequence[str] | None = Non
 def heatmap(x: Sequence, y: Sequence, z: Sequence[Sequence], *,
             links: Sequence[Sequence[str]] | None = None, title: str | None = None) -> dict:
     """A matrix such as value band × risk band; ``links[row][col]`` per cell, counts written in."""
-    trace = {"type": "heatmap", "x": [str(v) for v in x], "y": [str(v) for v in y],
+    trace = {"type": "heatmap", "x": [_text(v) for v in x], "y": [_text(v) for v in y],
              "z": [[_number(v) for v in row] for row in z], "colorscale": "Reds",
              "text": [[str(_number(v)) for v in row] for row in z],
              "texttemplate": "%{text}", "hoverongaps": False}
@@ -126,7 +136,7 @@ def heatmap(x: Sequence, y: Sequence, z: Sequence[Sequence], *,
 def funnel(stages: Sequence, values: Sequence, *, links: Sequence[str] | None = None,
            title: str | None = None) -> dict:
     """Campaign funnels: targeted → contacted → responded → converted."""
-    trace = {"type": "funnel", "y": [str(v) for v in stages], "x": [_number(v) for v in values]}
+    trace = {"type": "funnel", "y": [_text(v) for v in stages], "x": [_number(v) for v in values]}
     if links is not None:
         trace["customdata"] = list(links)
     return _figure([trace], title, showlegend=False)

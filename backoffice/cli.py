@@ -92,6 +92,9 @@ def register(app: Flask) -> None:
     from backoffice.imports.cli import import_command  # `flask crm import ...` (issue 5)
 
     crm.add_command(import_command)
+    from backoffice.imports.cli import imports_group  # `flask crm imports purge`
+
+    crm.add_command(imports_group)
     from backoffice.segments.cli import segments_group  # tiers, segments, needs (issue 6)
     crm.add_command(segments_group)
     from backoffice.campaigns.cli import campaign_group  # campaigns (issue 6)

@@ -10,6 +10,7 @@ would show sensitive values to the user).
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 from flask import current_app
 from flask_appbuilder.models.filters import BaseFilter
@@ -19,11 +20,13 @@ from flask_appbuilder.models.sqla.filters import (
     get_field_setup_query,
 )
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import MANYTOONE, selectinload
+from werkzeug.exceptions import BadRequest
 
 from backoffice.errors import WriteRefused
 from backoffice.security.encrypted_fields import (  # field encryption
@@ -108,6 +111,35 @@ class CappedCount(int):
     __html__ = __str__
 
 
+@contextmanager
+def values_that_fit(session):
+    """Turn a list argument the database cannot take into the caller's error (400).
+
+    Filter and page values are well formed by the time they get here (``backoffice.request_args``)
+    but may still not fit their column: a number beyond BIGINT, a date filter FAB could not
+    parse, text PostgreSQL refuses. The driver then raises while the statement is bound or run;
+    that is bad input, not a fault of the server. Other database errors (a lost connection)
+    stay 500s.
+    """
+    try:
+        yield
+    except (DataError, OverflowError) as error:
+        session.rollback()
+        raise _unfit(error) from None
+    except StatementError as error:
+        if isinstance(error, DBAPIError):
+            raise
+        session.rollback()
+        raise _unfit(error) from None
+
+
+def _unfit(error) -> BadRequest:
+    log.info("list arguments refused by the database: %s", type(error).__name__)
+    return BadRequest(description=gettext(
+        "A filter, sort or page value does not fit the column it is compared with (a number "
+        "too large, a date that is not a date, or a character the database does not accept)."))
+
+
 class ListQueryMixin:
     """List queries that stay fast over millions of rows (DESIGN pitfall 8).
 
@@ -136,7 +168,8 @@ class ListQueryMixin:
         estimate = estimated_rows(self.session, inner)
         if estimate is not None and estimate >= ESTIMATE_FACTOR * cap:
             return CappedCount(cap)
-        found = inner.limit(cap + 1).count()
+        with values_that_fit(self.session):
+            found = inner.limit(cap + 1).count()
         return CappedCount(cap) if found > cap else found
 
     def apply_pagination(self, query, page, page_size):
@@ -147,13 +180,14 @@ class ListQueryMixin:
     def query(self, filters=None, order_column="", order_direction="", page=None,
               page_size=None, select_columns=None, outer_default_load=False):
         """FAB's ``query`` (count, page of items) with the relations loaded up front."""
-        base = self.session.query(self.obj)
-        count = self.query_count(base, filters, select_columns)
-        items = self.apply_all(base, filters, order_column, order_direction, page, page_size,
-                               select_columns, outer_default_load)
-        if not select_columns:
-            items = items.options(*self.list_load_options())
-        rows = items.all()
+        with values_that_fit(self.session):
+            base = self.session.query(self.obj)
+            count = self.query_count(base, filters, select_columns)
+            items = self.apply_all(base, filters, order_column, order_direction, page,
+                                   page_size, select_columns, outer_default_load)
+            if not select_columns:
+                items = items.options(*self.list_load_options())
+            rows = items.all()
         # With dotted select columns (the REST API's ``branch.name``) each row holds the record
         # and its joined relations: hand back the records, as FAB's own ``query`` does.
         name = self.obj.__name__
@@ -199,8 +233,9 @@ class ListQueryMixin:
         order = [column.asc(), pk.asc()] if ascending else [column.desc(), pk.desc()]
         if here is pk:
             order = order[1:]
-        rows = query.order_by(*order).limit(page_size + 1).options(
-            *self.list_load_options()).all()
+        with values_that_fit(self.session):
+            rows = query.order_by(*order).limit(page_size + 1).options(
+                *self.list_load_options()).all()
         has_more = len(rows) > page_size
         rows = rows[:page_size]
         if seek.backwards:

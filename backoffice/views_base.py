@@ -140,6 +140,11 @@ class CrmModelView(KeysetListMixin, ModelView):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.extra_args = {**(self.extra_args or {}), "export_view": self}
+        if self.exportable and "can_export" not in self.base_permissions:
+            # A read-only list that names its ``base_permissions`` (``["can_read"]``) would
+            # otherwise refuse its own export to every role granted ``can_export``: the link
+            # and the export request form are offered, the download is a 403.
+            self.base_permissions = [*self.base_permissions, "can_export"]
 
     @expose("/export/<string:fmt>")
     @has_access

@@ -117,8 +117,30 @@ class BaseConfig:
     CRM_GREETING_BATCH = 20  # rows claimed at a time
     CRM_GREETING_RETRY_SECONDS = 300  # first retry after this, doubling each attempt
     CRM_GREETING_MAX_ATTEMPTS = 5
+    # --- Operation log (backoffice/audit/chain_key.py, checkpoints.py). The chain key (base64 of
+    # 32 random bytes) keys every row hash; kept apart from the database. Unset: the embedded
+    # default generates instance/audit_chain_key, production refuses to start.
+    CRM_AUDIT_CHAIN_KEY = None
+    # Folder (outside the database, ideally write-once) for `flask crm audit checkpoint`'s signed
+    # heads, which `flask crm audit verify` checks. Unset: verify checks the chain only.
+    CRM_AUDIT_CHECKPOINT_DIR = None
     # Service levels in Chinese working days (backoffice/service/sla.py): task type -> days.
     CRM_SLA_WORKING_DAYS = None  # overrides e.g. {"inquiry_answer": 1, "complaint_resolution": 5}
+    # --- Hostile import files (backoffice/imports/xlsx_checks.py, sandbox.py, reading.py): checked
+    # before parsing; workbooks then parse in a child process under a memory and a CPU limit.
+    CRM_IMPORT_MAX_ZIP_MEMBERS = 1000  # parts an XLSX zip may hold (a workbook has ~10-50)
+    CRM_IMPORT_MAX_MEMBER_MB = 2048  # declared unpacked size of one part of the zip
+    CRM_IMPORT_MAX_UNZIPPED_MB = 4096  # declared unpacked size of all parts together
+    CRM_IMPORT_MAX_ZIP_RATIO = 300  # unpacked / stored size of a part over 1 MiB (bombs: ~1000)
+    CRM_IMPORT_MAX_SHARED_STRINGS_MB = 512  # the workbook's shared-strings part, unpacked
+    CRM_IMPORT_MAX_CELLS = 30_000_000  # rows x columns a sheet may declare in <dimension>
+    CRM_IMPORT_MAX_COLUMNS = 1024  # columns of a sheet or of a CSV header
+    CRM_IMPORT_MAX_LINE_CHARS = 4_194_304  # characters of one CSV line (one cell: 1 MiB at most)
+    CRM_IMPORT_PARSE_MEMORY_MB = 4096  # address space (RLIMIT_AS) of the workbook-parsing child
+    CRM_IMPORT_PARSE_SECONDS = 600  # CPU seconds of that child, and the longest wait for its rows
+    # Days an import's stored files (upload, error report, preview) are kept, then deleted by
+    # `flask crm imports purge` (backoffice/imports/retention.py); 0 keeps them.
+    CRM_IMPORT_FILE_RETENTION_DAYS = 90
 
 
 class EmbeddedConfig(BaseConfig):

@@ -117,13 +117,24 @@ class ImportBatch(Model):
         return f"#{self.id} {self.filename}"
 
 
+FILE_ROLES = ("upload", "report", "preview")
+
+
 class ImportFile(Model):
-    """The bytes of an upload or an error report: in ``content``, or at ``path`` in the shared
-    folder (``CRM_IMPORT_FOLDER``), always with their SHA-256."""
+    """The bytes of an upload, an error report or a dry run's preview (the sample and reviewed
+    changes, JSON): in ``content``, or at ``path`` in the shared folder (``CRM_IMPORT_FOLDER``),
+    always sealed (:func:`seal_file`) and with the SHA-256 of the plain bytes.
+
+    Sealed like a customer's encrypted fields (same key ring, AES-GCM, key id inside, associated
+    data binding table, column and row): they hold the same customer data, so a database dump
+    or a copy of the shared folder must not show it. ``flask crm keys rotate`` re-seals them
+    (``backoffice.imports.file_keys``); they are deleted after
+    ``CRM_IMPORT_FILE_RETENTION_DAYS`` (``backoffice.imports.retention``).
+    """
 
     __tablename__ = "import_file"
     __table_args__ = (
-        CheckConstraint("role IN ('upload','report')", name="ck_import_file_role"),
+        CheckConstraint(_in("role", FILE_ROLES), name="ck_import_file_role"),
         UniqueConstraint("batch_id", "role", name="uq_import_file_batch_role"),
     )
 
@@ -135,6 +146,28 @@ class ImportFile(Model):
     content = Column(LargeBinary)
     path = Column(String(500))
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+def file_aad(batch_id: int, role: str) -> bytes:
+    """The associated data of a stored file: its table, column and row (a batch holds one file
+    per role), so a sealed file copied to another batch or role does not open."""
+    from models import crypto
+
+    return crypto.aad("import_file", "content", f"{int(batch_id)}-{role}")
+
+
+def seal_file(batch_id: int, role: str, data: bytes, keyring=None) -> bytes:
+    """``data`` sealed for its batch and role with the primary key: once per file, not per row."""
+    from models import crypto
+
+    return (keyring or crypto.current_keyring()).encrypt_bytes(data, file_aad(batch_id, role))
+
+
+def open_file(batch_id: int, role: str, sealed: bytes, keyring=None) -> bytes:
+    """The plain bytes of a file :func:`seal_file` sealed (``DecryptionError`` otherwise)."""
+    from models import crypto
+
+    return (keyring or crypto.current_keyring()).decrypt_bytes(sealed, file_aad(batch_id, role))
 
 
 class ImportTemplate(Model):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String
-from sqlalchemy.orm import relationship
+from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, event
+from sqlalchemy.orm import attributes, relationship
 
 
 class Branch(Model):
@@ -37,7 +37,33 @@ class Staff(User):
     locked_until = Column(DateTime)  # set after too many failed logins; refused until then
     confidentiality_accepted_at = Column(DateTime)  # 保密协议, accepted at first login
     password_changed_at = Column(DateTime)
+    # Raised to end every session and API token issued before (backoffice.security.sessions):
+    # a signed cookie or JWT cannot be taken back, a stamp compared with this column can.
+    session_epoch = Column(Integer, nullable=False, default=0, server_default="0")
     branch = relationship(Branch, foreign_keys=[branch_id])
 
     def __repr__(self) -> str:
         return f"{self.last_name}{self.first_name}" if self.last_name else self.username
+
+
+def _revokes_sessions(target) -> bool:
+    """A new password, an activation change or a new lock ends the user's sessions and tokens."""
+    if attributes.get_history(target, "password").has_changes():
+        return True
+    if attributes.get_history(target, "active").has_changes():
+        return True
+    locked = attributes.get_history(target, "locked_until")
+    return locked.has_changes() and any(value is not None for value in locked.added)
+
+
+@event.listens_for(Staff, "before_update", propagate=True)
+def _bump_session_epoch(_mapper, _connection, target) -> None:
+    """Raise ``session_epoch`` in the same UPDATE as the change that calls for it.
+
+    Here rather than in each caller, so that every path that changes a password (the user's
+    own form, an admin's reset, FAB's CLI), deactivates or locks an account revokes alike. The
+    increment is done by the database (``session_epoch + 1``), so two processes revoking at
+    once cannot both write the same number.
+    """
+    if _revokes_sessions(target):
+        target.session_epoch = Staff.session_epoch + 1

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text
 
 from backoffice.audit import chain
 from backoffice.audit.log import build_row
+from backoffice.exports import neutralise
 from models.base import utcnow
 
 log_table = chain.log_table
@@ -108,6 +109,15 @@ def export_row(row) -> dict:
     return values
 
 
+def neutralise_row(values: dict) -> dict:
+    """A row for the CSV form, which people open in spreadsheets: a value that could run as a
+    formula gets a leading quote (:func:`backoffice.exports.neutralise`; so does a value that
+    starts with a quote already). To recompute a row's hash from a CSV archive, remove exactly
+    one leading quote from every value that starts with one; the .jsonl form holds the values
+    exactly as hashed."""
+    return {name: neutralise(value) for name, value in values.items()}
+
+
 def _write_file(connection, path: Path, first_id: int, last_id: int, batch: int = 5000):
     """Stream the range to ``path`` (written to a temporary name, then renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +142,7 @@ def _write_file(connection, path: Path, first_id: int, last_id: int, batch: int 
             for row in chunk:
                 values = export_row(row)
                 if writer:
-                    writer.writerow(values)
+                    writer.writerow(neutralise_row(values))
                 else:
                     handle.write(json.dumps(values, ensure_ascii=False, sort_keys=True) + "\n")
                 rows += 1

@@ -3,8 +3,8 @@
 Reads are captured by one ``after_request`` hook keyed on endpoint names, so no view has to
 remember to log: the customer 360 page (``view_360``), the show and edit pages of customer data
 (``view_customer``) and the REST API's single and list GETs (``api_get``, a list with the ids it
-returned). Only successful (200) responses are logged, with the record's id from the URL.
-If the log cannot be written the page is not served: a read that is not on record must not happen.
+returned and the query that asked for them, redacted like every detail). Only successful (200)
+responses are logged, with the record's id from the URL. If the log cannot be written the page is not served: a read that is not on record must not happen.
 
 Logins and logouts come from Flask-Login's signals (the login form) and from the JWT login
 endpoint; failed logins and lockouts are recorded by the security manager's password check.
@@ -116,10 +116,13 @@ def _record_read(response, action, entity, model, kind):
     if kind == "list":
         payload = response.get_json(silent=True) or {}
         ids = list(payload.get("ids") or [])
-        record(action, entity=entity,
-               detail={"ids": ids[:LIST_ID_CAP], "returned": len(ids),
-                       "truncated": len(ids) > LIST_ID_CAP} if len(ids) > LIST_ID_CAP
-               else {"ids": ids, "returned": len(ids)})
+        detail = ({"ids": ids[:LIST_ID_CAP], "returned": len(ids), "truncated": True}
+                  if len(ids) > LIST_ID_CAP else {"ids": ids, "returned": len(ids)})
+        if request.args:  # what was asked for (``q=`` filters): redacted by ``build_row``
+            detail["query"] = {name: request.args.getlist(name)[0] if len(
+                request.args.getlist(name)) == 1 else request.args.getlist(name)
+                for name in request.args}
+        record(action, entity=entity, detail=detail)
         return
     pk = (request.view_args or {}).get("pk")
     record(action, entity=entity, entity_id=pk, customer_id=_customer_of(model, pk))

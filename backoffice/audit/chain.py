@@ -1,11 +1,30 @@
-"""The hash chain: canonical row encoding, the serialised append, and verification.
+"""The hash chain: canonical row encoding, the keyed hash, the serialised append, verification.
 
 Every row's hash covers all of its fields and the previous row's hash, so changing, removing or
-swapping any row breaks the chain exactly there. Appends are serialised so that two writers can
-never read the same head and fork the chain: every append first updates the one-row
-``audit_head`` table, which takes a row lock on PostgreSQL and the database write lock on SQLite,
-and reads the head under that lock. The lock lasts until the writing transaction ends, so the head
-read under it stays the head, and id order is chain order.
+swapping any row breaks the chain exactly there. The hash is an HMAC-SHA256 under the chain key
+(``backoffice.audit.chain_key``), which is kept outside the database. Appends are serialised so
+that two writers can never read the same head and fork the chain: every append first updates the
+one-row ``audit_head`` table, which takes a row lock on PostgreSQL and the database write lock on
+SQLite, and reads the head under that lock. The lock lasts until the writing transaction ends, so
+the head read under it stays the head, and id order is chain order. The hash is computed here, in
+the application, never by the database: the key must not travel to the database server, where
+statement logging could capture it.
+
+Threat model. The log defends against someone who can read and write the database without
+restraint (a DBA, a database superuser, a stolen backup restored and edited) but who holds
+neither the chain key nor the checkpoint folder: the PostgreSQL triggers refuse UPDATE, DELETE
+and TRUNCATE to ordinary roles, and a superuser who switches them off and edits, inserts,
+deletes or reorders rows cannot recompute the keyed hashes, so ``flask crm audit verify`` names
+the first row touched; deleting rows from the front is accepted only behind a purge that the
+(keyed) chain itself records. What a key-less attacker can still do is cut rows off the *end* of
+the log and move the head back: the chain alone cannot tell a shorter log from a younger one, so
+``flask crm audit checkpoint`` writes signed (row id, hash, time) heads to a folder outside the
+database (``CRM_AUDIT_CHECKPOINT_DIR``, best on storage the DBA cannot write, e.g. write-once or
+another team's), and ``verify`` fails when a checkpointed row no longer matches or has vanished;
+only rows written after the newest checkpoint are exposed, so checkpoints are taken often (cron).
+Out of scope: whoever holds the chain key *and* the database (an application-server
+administrator) can forge the whole log and new checkpoints; an attacker holding the key but not
+the checkpoint folder can still not rewrite rows at or below a checkpoint unnoticed.
 
 This module speaks Core SQL on a ``Connection`` only: it is called from inside ORM flushes, where
 the ORM itself must not be re-entered.
@@ -14,10 +33,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, Integer, bindparam, select, text
+from sqlalchemy import bindparam, select
 
 from models.audit import AuditArchive, AuditHead, AuditLog
 
@@ -60,15 +81,51 @@ def time_text(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def compute_hash(row_id: int, row: dict, prev_hash: str) -> str:
-    """SHA-256 over the canonical encoding of the row's id, fields and the previous hash.
+def compute_hash(row_id: int, row: dict, prev_hash: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256, under the chain key (the app's when ``key`` is None), of the canonical
+    encoding of the row's id, fields and the previous hash.
 
     The encoding is the JSON array ``[id, prev_hash, field, ...]`` without whitespace, i.e.
-    ``"[" + id + "," + "\"prev_hash\"" + "," + fields_json(row)``; ``append_autocommit`` has
-    PostgreSQL build the very same text around ``fields_json`` once it holds the head.
+    ``"[" + id + "," + "\"prev_hash\"" + "," + fields_json(row)``.
     """
-    payload = f"[{int(row_id)},{json.dumps(prev_hash)},{fields_json(row)}"
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    mac = _keyed(key if key is not None else _app_key()).copy()
+    mac.update(_payload(row_id, row, prev_hash))
+    return mac.hexdigest()
+
+
+def unkeyed_hash(row_id: int, row: dict, prev_hash: str) -> str:
+    """The plain SHA-256 the log used before it was keyed (and what anyone can compute): read
+    by the migration that re-seals old chains, and by tests playing the key-less forger."""
+    return hashlib.sha256(_payload(row_id, row, prev_hash)).hexdigest()
+
+
+def hasher(key: bytes | None = None) -> Callable[[int, dict, str], str]:
+    """``compute_hash`` bound to one key (looked up once, not per row)."""
+    key = key if key is not None else _app_key()
+    return lambda row_id, row, prev_hash: compute_hash(row_id, row, prev_hash, key)
+
+
+def _payload(row_id: int, row: dict, prev_hash: str) -> bytes:
+    return f"[{int(row_id)},{json.dumps(prev_hash)},{fields_json(row)}".encode("utf-8")
+
+
+_MACS: dict[bytes, hmac.HMAC] = {}
+
+
+def _keyed(key: bytes) -> hmac.HMAC:
+    """An HMAC primed with the key (copied per row: the key schedule is done once)."""
+    primed = _MACS.get(key)
+    if primed is None:
+        if len(_MACS) > 8:
+            _MACS.clear()
+        primed = _MACS[key] = hmac.new(key, digestmod=hashlib.sha256)
+    return primed
+
+
+def _app_key() -> bytes:
+    from backoffice.audit.chain_key import current_key
+
+    return current_key()
 
 
 def fields_json(row: dict) -> str:
@@ -138,6 +195,7 @@ def append(connection, rows: list[dict]) -> list[dict]:
     """
     if not rows:
         return []
+    seal = hasher()
     last_id, last_hash = lock_head(connection)
     inserted = []
     for row in rows:
@@ -145,7 +203,7 @@ def append(connection, rows: list[dict]) -> list[dict]:
         values = {name: row.get(name) for name in FIELDS}
         values["id"] = last_id
         values["prev_hash"] = last_hash
-        values["row_hash"] = last_hash = compute_hash(last_id, values, last_hash)
+        values["row_hash"] = last_hash = seal(last_id, values, last_hash)
         inserted.append(values)
     if len(inserted) == 1 and connection.dialect.name == "postgresql":
         # One round trip: the row goes in through a data-modifying CTE of the head update.
@@ -155,55 +213,6 @@ def append(connection, rows: list[dict]) -> list[dict]:
     else:
         connection.execute(log_table.insert(), inserted if len(inserted) > 1 else inserted[0])
         connection.execute(_MOVE_HEAD, {"head_id": last_id, "head_hash": last_hash})
-    return inserted
-
-
-_APPEND_AUTOCOMMIT_PG = text(
-    """
-    WITH old AS (
-        SELECT last_id, last_hash FROM audit_head WHERE id = :head FOR UPDATE
-    ), moved AS (
-        UPDATE audit_head
-        SET last_id = old.last_id + 1,
-            last_hash = encode(sha256(convert_to(
-                '[' || (old.last_id + 1)::text || ',"' || old.last_hash || '",' || :tail,
-                'UTF8')), 'hex')
-        FROM old WHERE audit_head.id = :head
-        RETURNING audit_head.last_id, audit_head.last_hash, old.last_hash AS prev_hash
-    )
-    INSERT INTO audit_log (id, occurred_at, actor_id, actor_username, actor_roles, ip,
-                           user_agent, action, entity, entity_id, customer_id, detail,
-                           prev_hash, row_hash)
-    SELECT moved.last_id, :occurred_at, :actor_id, :actor_username, :actor_roles, :ip,
-           :user_agent, :action, :entity, :entity_id, :customer_id, :detail,
-           moved.prev_hash, moved.last_hash
-    FROM moved
-    RETURNING id, prev_hash, row_hash
-    """
-).bindparams(bindparam("occurred_at", type_=DateTime()), bindparam("actor_id", type_=Integer()),
-             bindparam("customer_id", type_=Integer()))
-
-
-def append_autocommit(engine, row: dict) -> dict | None:
-    """Chain and commit one row in a single statement (PostgreSQL); None if it cannot.
-
-    For rows that join no business transaction (reads, logins, exports). The statement locks
-    the head (``FOR UPDATE``: a concurrent writer waits and then reads the head its predecessor
-    committed), has the database compute the row's hash from the head it holds (the same text
-    ``compute_hash`` hashes: ``fields_json`` is made here), moves the head and inserts the row,
-    and commits: the lock lasts one statement and its commit, not three round trips. Returns
-    None when the head row does not exist yet (a fresh log): the caller then uses ``append``,
-    which creates it.
-    """
-    values = {name: row.get(name) for name in FIELDS}
-    values["tail"] = fields_json(values)
-    values["head"] = HEAD_ID
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        found = connection.execute(_APPEND_AUTOCOMMIT_PG, values).first()
-    if found is None:
-        return None
-    inserted = {name: row.get(name) for name in FIELDS}
-    inserted.update(id=int(found[0]), prev_hash=found[1], row_hash=found[2])
     return inserted
 
 
@@ -217,16 +226,22 @@ class VerifyResult:
     last_id: int | None = None
 
 
-def verify(connection, batch: int = 5000) -> VerifyResult:
+def verify(connection, batch: int = 5000, hash_row=None) -> VerifyResult:
     """Walk the chain in id order and report the first row whose links or hash do not hold.
 
     The first remaining row links to genesis, or (after a purge) to the hash recorded by the
-    archive that ends just before it. Ids must be consecutive: a gap is a deleted row. The walk
-    ends where the recorded head says the chain ends (rows appended while it runs are walked
-    too), so a removed or rewritten last row is caught as well.
+    archive that ends just before it, and then the chain must hold the ``audit_purge`` row of
+    that archive (an archive record alone is database data anyone could forge, the keyed purge
+    row is not). Ids must be consecutive: a gap is a deleted row. The walk ends where the
+    recorded head says the chain ends (rows appended while it runs are walked too), so a
+    removed or rewritten last row is caught as well. ``hash_row`` is the hash to check with
+    (default: the app's keyed hash).
     """
-    walk = _Walk(connection, batch)
+    walk = _Walk(connection, batch, hash_row or hasher())
     failure = walk.run()
+    if failure:
+        return failure
+    failure = walk.purge_evidence()
     if failure:
         return failure
     while True:
@@ -265,9 +280,11 @@ def verify(connection, batch: int = 5000) -> VerifyResult:
 class _Walk:
     """The chain check, resumable: ``run`` continues after the last row it checked."""
 
-    def __init__(self, connection, batch):
+    def __init__(self, connection, batch, hash_row):
         self.connection = connection
         self.batch = batch
+        self.hash_row = hash_row
+        self.purged_up_to = None  # the archive the chain starts behind, if it does
         self.columns = [log_table.c.id, *(log_table.c[name] for name in FIELDS),
                         log_table.c.prev_hash, log_table.c.row_hash]
         self.count = 0
@@ -297,17 +314,37 @@ class _Walk:
             self.expected_id, self.last_hash, why = _start_of_chain(self.connection, row_id)
             if why:
                 return self.fail(self.expected_id, why)
+            if row_id > 1:
+                self.purged_up_to = row_id - 1
+        if self.purged_up_to is not None and row["action"] == "audit_purge":
+            if _purged_last_id(row["detail"]) == self.purged_up_to:
+                self.purged_up_to = None  # the purge that removed the rows before is on record
         if row_id != self.expected_id:
             return self.fail(self.expected_id, f"row {self.expected_id} is missing (the row "
                                                f"after row {self.expected_id - 1} is {row_id})")
         if row["prev_hash"] != self.last_hash:
             return self.fail(row_id, "prev_hash does not match the previous row's hash")
-        if compute_hash(row_id, row, row["prev_hash"]) != row["row_hash"]:
+        if self.hash_row(row_id, row, row["prev_hash"]) != row["row_hash"]:
             return self.fail(row_id, "row_hash does not match the row's contents")
         self.count += 1
         self.last_id = row_id
         self.expected_id = row_id + 1
         self.last_hash = row["row_hash"]
+        return None
+
+
+    def purge_evidence(self) -> VerifyResult | None:
+        if self.purged_up_to is None:
+            return None
+        return self.fail(self.first_id, (
+            f"rows up to {self.purged_up_to} are gone, but no purge of them is on record in "
+            f"the log (an archive record without its audit_purge row)"))
+
+
+def _purged_last_id(detail) -> int | None:
+    try:
+        return int(json.loads(detail)["last_id"])
+    except (TypeError, ValueError, KeyError):
         return None
 
 

@@ -1,4 +1,4 @@
-"""``flask crm audit ...``: verify the chain, archive old rows, purge archived rows.
+"""``flask crm audit ...``: verify the chain, checkpoint its head, archive and purge old rows.
 
 The group hangs under ``flask crm`` (added to that group from here, so ``backoffice/cli.py``
 needs no change).
@@ -12,7 +12,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-audit = AppGroup("audit", help="Operation log: verify the hash chain, archive and purge.")
+audit = AppGroup("audit", help="Operation log: verify the hash chain, checkpoint, archive and "
+                               "purge.")
 
 
 def register(app) -> None:
@@ -52,19 +53,56 @@ def _parse_before(value) -> dt.datetime:
 
 @audit.command("verify")
 def verify_command():
-    """Walk the chain; print OK and the row count, or the first bad row and why (exit 1)."""
-    from backoffice.audit import chain
+    """Walk the keyed chain and check the signed checkpoints (CRM_AUDIT_CHECKPOINT_DIR); print
+    OK and the row count, or the first bad row and why (exit 1)."""
+    from backoffice.audit import checkpoints
+    from backoffice.audit.chain_key import current_key
     from backoffice.extensions import db
 
+    key = current_key()
+    directory = checkpoints.configured_dir(current_app.config)
     with db.engine.connect() as connection:
-        result = chain.verify(connection)
+        result = checkpoints.verify(connection, directory, key)
     if result.ok:
         span = f" (rows {result.first_id}..{result.last_id})" if result.count else ""
-        click.echo(f"OK: {result.count} rows verified{span}")
+        held = f"; {result.reason}" if result.reason else ""
+        click.echo(f"OK: {result.count} rows verified{span}{held}")
+        if directory is None:
+            click.echo("note: no CRM_AUDIT_CHECKPOINT_DIR is configured, so rows cut off the "
+                       "end of the log would go unnoticed; see `flask crm audit checkpoint`",
+                       err=True)
         return
     click.echo(f"FAILED at row {result.bad_id}: {result.reason} "
                f"({result.count} rows verified before it)", err=True)
     sys.exit(1)
+
+
+@audit.command("checkpoint")
+@click.option("--out", "out", default=None, type=click.Path(file_okay=False),
+              help="Folder to write the checkpoint to; default CRM_AUDIT_CHECKPOINT_DIR.")
+def checkpoint_command(out):
+    """Verify the chain, then write its head (row id, hash, time), signed with the chain key,
+    to a file outside the database that `audit verify` checks from then on."""
+    from pathlib import Path
+
+    from backoffice.audit import checkpoints
+    from backoffice.audit.chain_key import current_key
+    from backoffice.audit.log import record
+    from backoffice.extensions import db
+
+    directory = Path(out) if out else checkpoints.configured_dir(current_app.config)
+    if directory is None:
+        raise click.ClickException("no folder: give --out DIR or set CRM_AUDIT_CHECKPOINT_DIR "
+                                   "(a folder outside the database, on storage its "
+                                   "administrators cannot write)")
+    try:
+        with db.engine.connect() as connection:
+            point = checkpoints.write(connection, directory, current_key())
+    except (checkpoints.CheckpointError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    record("audit_checkpoint", entity="AuditLog", entity_id=point.row_id, actor=_cli_actor(),
+           detail={"row_id": point.row_id, "file": str(point.path)})
+    click.echo(f"checkpoint: row {point.row_id} hash {point.row_hash} -> {point.path}")
 
 
 @audit.command("archive")

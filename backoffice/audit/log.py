@@ -5,17 +5,20 @@ Where the row goes depends on what the caller's session is doing:
 * the session has written in its current transaction (or has changes pending): the row joins
   that transaction, so the log says exactly what was committed, and nothing if it rolled back;
 * otherwise (reads, logins, exports): the row is written and committed at once on a connection
-  of its own, so it survives whatever the request does next and holds the chain lock briefly
-  (on PostgreSQL one autocommitted statement: ``chain.append_autocommit``).
+  of its own, so it survives whatever the request does next and holds the chain lock briefly.
 
 Actor, roles, IP and user agent come from the request when there is one. ``detail`` must be a
-JSON-serialisable dict and must already be masked: the log never holds a sensitive value in full.
+JSON-serialisable dict. Callers mask what they know to be sensitive, and ``build_row`` (which
+every writer goes through) redacts again by field name and by value shape
+(``backoffice.audit.redact``): a search box, a filter argument or a free-text reason that holds
+an ID number, a mobile, an e-mail, an address or an account number is stored masked, so the log
+never holds such a value in full whatever a caller forgot.
 """
 from __future__ import annotations
 
 from flask import has_app_context, has_request_context
 
-from backoffice.audit import chain
+from backoffice.audit import chain, redact
 from models.base import utcnow
 
 MAX_TEXT = {"actor_username": 128, "actor_roles": 255, "ip": 45, "user_agent": 255,
@@ -36,17 +39,22 @@ def record(action, *, entity=None, entity_id=None, customer_id=None, detail=None
 
 def build_row(action, *, entity=None, entity_id=None, customer_id=None, detail=None,
               actor=None, occurred_at=None) -> dict:
-    """The row's fields (not yet chained): who, from where, what, on which record."""
+    """The row's fields (not yet chained, already redacted): who, from where, what, on which
+    record."""
     row = {
         "occurred_at": occurred_at or utcnow(),
         "action": action,
         "entity": entity,
         "entity_id": None if entity_id is None else str(entity_id),
         "customer_id": None if customer_id is None else int(customer_id),
-        "detail": chain.canonical_json(detail) if detail is not None else None,
+        "detail": (chain.canonical_json(redact.redact(detail))
+                   if detail is not None else None),
     }
     row.update(actor_fields(actor))
     row.update(request_fields())
+    for name in redact.TEXT_COLUMNS:  # typed by someone: a mobile as a user name, say
+        if isinstance(row.get(name), str):
+            row[name] = redact.redact_text(row[name])
     for name, size in MAX_TEXT.items():
         if isinstance(row.get(name), str) and len(row[name]) > size:
             row[name] = row[name][:size]
@@ -104,10 +112,6 @@ def write(rows: list[dict]) -> list[dict]:
     session = db.session()
     if _session_has_written(session):
         return chain.append(session.connection(), rows)
-    if len(rows) == 1 and db.engine.dialect.name == "postgresql":
-        inserted = chain.append_autocommit(db.engine, rows[0])  # one statement, lock held briefly
-        if inserted is not None:
-            return [inserted]
     with db.engine.connect() as connection:
         inserted = chain.append(connection, rows)
         connection.commit()

@@ -3,6 +3,8 @@
 Read-only (``can_read``) plus ``can_export`` on ``AuditLog``. Values are masked when written, so
 what an auditor sees and exports is already masked. The export takes the same filters as the
 list, writes CSV or XLSX, and is itself logged (``audit_export``, with the filters and count).
+Logged values come from users (names, user agents, details): their cells go through the export
+rules of :mod:`backoffice.exports`, so none of them runs as a formula where the file is opened.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from wtforms import StringField
 from backoffice.audit import archive as archive_mod
 from backoffice.audit.log import record
 from backoffice.datamodel import ListInterface
+from backoffice.security import policy
+from backoffice.exports import csv_rows, xlsx_cell
 from backoffice.formatting import local_time
 from backoffice.views_base import VIEW_METHOD_PERMISSIONS, CrmModelView
 from models.audit import AuditLog
@@ -115,10 +119,32 @@ def _detail(value):
     return Markup("<pre>%s</pre>") % value
 
 
+def shown_detail(entity, detail: str | None) -> str | None:
+    """A row's detail JSON as the reader may see it (``policy.log_detail_shown``): custom
+    fields outside the reader's roles and deep-profile values withheld."""
+    if not detail:
+        return detail
+    try:
+        document = json.loads(detail)
+    except ValueError:
+        return detail
+    return json.dumps(policy.log_detail_shown(entity, document), ensure_ascii=False)
+
+
+class AuditLogInterface(ListInterface):
+    """The log's data interface: its detail column read through the field-access policy."""
+
+    def _get_attr_value(self, item, col):
+        value = super()._get_attr_value(item, col)
+        if col == "detail":
+            return shown_detail(item.entity, value)
+        return value
+
+
 class AuditLogView(CrmModelView):
     """The operation log, newest first, filtered by actor, action, customer, entity, time, IP."""
 
-    datamodel = ListInterface(AuditLog)  # capped counts, bounded offsets at 10M rows
+    datamodel = AuditLogInterface(AuditLog)  # capped counts, bounded offsets at 10M rows
     class_permission_name = "AuditLog"
     route_base = "/auditlog"
     method_permission_name = {**VIEW_METHOD_PERMISSIONS, "export": "export"}
@@ -183,7 +209,10 @@ class AuditLogView(CrmModelView):
 
 
 def _as_mapping(item) -> dict:
-    return {name: getattr(item, name) for name in EXPORT_COLUMNS}
+    row = {name: getattr(item, name) for name in EXPORT_COLUMNS}
+    if "detail" in row:
+        row["detail"] = shown_detail(item.entity, row["detail"])
+    return row
 
 
 def _write_csv(rows):
@@ -192,7 +221,7 @@ def _write_csv(rows):
     writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS)
     writer.writeheader()
     count = 0
-    for row in rows:
+    for row in csv_rows(rows):  # a logged value never runs as a formula in a spreadsheet
         writer.writerow(row)
         count += 1
     text.flush()
@@ -211,7 +240,7 @@ def _write_xlsx(rows):
     for row in rows:
         if count >= XLSX_MAX_ROWS:
             break
-        sheet.append([row[name] for name in EXPORT_COLUMNS])
+        sheet.append([xlsx_cell(sheet, row[name]) for name in EXPORT_COLUMNS])
         count += 1
     handle = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")
     workbook.save(handle)

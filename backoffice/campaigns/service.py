@@ -189,8 +189,13 @@ def candidate_condition(campaign: Campaign, fields: dict, today: dt.date, dialec
     return and_(*parts)
 
 
-def gate_counts(session, campaign: Campaign, fields: dict, today: dt.date) -> dict:
-    """Candidates, drops per reason (a customer may fail several) and how many pass: one query."""
+def gate_counts(session, campaign: Campaign, fields: dict, today: dt.date,
+                restrict=None) -> dict:
+    """Candidates, drops per reason (a customer may fail several) and how many pass: one query.
+
+    ``restrict``: a further condition on the customers counted (a preview for a user leaves
+    out customers whose deep profile the audience tests and the user may not see).
+    """
     product = session.get(Product, campaign.product_id)
     dialect = session.get_bind().dialect.name
     conditions = gate.pass_conditions(product.risk_level, campaign.channels, today,
@@ -199,8 +204,10 @@ def gate_counts(session, campaign: Campaign, fields: dict, today: dt.date) -> di
     columns += [func.coalesce(func.sum(case((cond, 0), else_=1)), 0)
                 for cond in conditions.values()]
     columns.append(func.coalesce(func.sum(case((and_(*conditions.values()), 1), else_=0)), 0))
-    row = session.execute(select(*columns).where(
-        candidate_condition(campaign, fields, today, dialect))).one()
+    query = select(*columns).where(candidate_condition(campaign, fields, today, dialect))
+    if restrict is not None:
+        query = query.where(restrict)
+    row = session.execute(query).one()
     report = {"candidates": int(row[0]), "passed": int(row[-1])}
     report["dropped"] = {reason: int(v) for reason, v in zip(conditions, row[1:-1])}
     report["dropped_total"] = report["candidates"] - report["passed"]

@@ -3,7 +3,9 @@ with their outcomes, the response import and the evaluation with charts.
 
 Campaign definitions are configuration; everything about customers (gate preview counts,
 targets, outcomes, evaluation) is read through the scoped ORM session, so an RM sees their own
-targets, a branch manager their branch's, and an out-of-scope target answers 404.
+targets, a branch manager their branch's, and an out-of-scope target answers 404. The audience
+preview is a count a user steers with the campaign's rule: when it tests the deep profile it
+counts only customers whose deep profile the user may see (``segments.guard``).
 """
 from __future__ import annotations
 
@@ -61,6 +63,28 @@ class CampaignForm(DynamicForm):
     offer = StringField(_l("Offer"))
     control_share = StringField(_l("Control group share (0–0.9)"), default="0.1")
     control_seed = StringField(_l("Control group seed"), default="0")
+
+
+def audience_restriction(campaign, fields):
+    """Customers the preview may count for this user: when the audience tests the deep profile
+    (its extra rule or the rules of its target segments), only customers whose deep profile
+    the user may see, as for the rule builder's live count (``segments.guard``)."""
+    from backoffice.segments import guard
+
+    rules = [campaign.target_rule]
+    if campaign.target_segment_ids:
+        rules += [segment.rule for segment in db.session.scalars(select(Segment).where(
+            Segment.id.in_(list(campaign.target_segment_ids)), Segment.kind != "tier"))]
+    return guard.condition(rules, fields)
+
+
+def _counts_whole_bank(campaign, fields) -> bool:
+    """Whether the gate report stored at launch (counted over the whole bank) is what this
+    user could count: every customer in scope, no deep-profile restriction on the audience."""
+    from backoffice.security.policy import current_viewer
+
+    return current_viewer().scope.customer_condition() is None \
+        and audience_restriction(campaign, fields) is None
 
 
 def _form_class(campaign):
@@ -179,7 +203,8 @@ class CampaignsView(BaseView):
         preview = None
         if campaign.status in ("draft", "submitted", "approved") and campaign.product_id \
                 and campaign.channels:
-            preview = service.gate_counts(db.session, campaign, fields, _today())
+            preview = service.gate_counts(db.session, campaign, fields, _today(),
+                                          restrict=audience_restriction(campaign, fields))
         page = max(int(request.args.get("page", 1) or 1), 1)
         targets_query = (select(CampaignTarget, Customer)
                          .join(Customer, Customer.id == CampaignTarget.customer_id)
@@ -200,6 +225,7 @@ class CampaignsView(BaseView):
 
         return self.render_template(
             "campaigns/show.html", campaign=campaign, preview=preview, targets=targets,
+            launch_report=campaign.gate_report if _counts_whole_bank(campaign, fields) else None,
             messages=messages, message_labels=MESSAGE_LABELS,
             total=total, page=page, pages=max(1, -(-int(total or 0) // TARGETS_PER_PAGE)),
             status_labels=STATUS_LABELS, channel_labels=CHANNEL_LABELS,

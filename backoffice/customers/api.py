@@ -1,7 +1,11 @@
 """REST API for customers, accounts and transactions (FAB ModelRestApi, JWT or session login).
 
 Scopes apply below the API, on the session, exactly as for the screens; writes run the same
-customer rules as the forms.
+customer rules as the forms. A PUT answers for the fields it carries and nothing else
+(``backoffice.fields.api``): each is asked of the policy, the rules they take part in are
+checked, and stored values it did not carry are neither re-checked nor re-sealed. A change that
+moves a customer to a branch outside the writer's scope, checkers included, is filed for a
+checker whose scope covers it (202), like a maker's reviewed change.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from backoffice.datamodel import CrmInterface
 from backoffice.fields.api import CustomFieldsApiMixin
 from backoffice.review.gate import accepted_for_review, review_gate
 from backoffice.security.encrypted_fields import EncryptedSchemaConverter
-from backoffice.views_base import CrmModelApi
+from backoffice.views_base import CrmModelApi, OutOfScope
 from models import Account, Customer, Transaction
 from models import choices as c
 from models import validators as v
@@ -89,8 +93,12 @@ class CustomerApi(CustomFieldsApiMixin, CrmModelApi):
         review_gate(item)  # maker-checker: a maker's new customer becomes a change request
 
     def pre_update(self, item):
-        rules.validate_customer(item)
-        super().pre_update(item)
+        rules.validate_changes(item, self.carried_fields())
+        try:
+            super().pre_update(item)  # the policy on what it carries, custom values, the scope
+        except OutOfScope:
+            review_gate(item)  # a move out of the writer's scope waits for a checker covering it
+            raise
         review_gate(item)  # maker-checker: a maker's change to reviewed fields waits for review
 
     def post_headless(self):

@@ -60,6 +60,33 @@ def validate_customer(customer: Customer) -> None:
     normalise(customer)
 
 
+# The fields each rule of ``customer_errors`` reads, by the field it reports on.
+RULE_INPUTS = {"id_number": frozenset({"id_number", "id_type", "birth_date"}),
+               "mobile": frozenset({"mobile"})}
+
+
+def validate_changes(customer: Customer, written) -> None:
+    """``validate_customer`` for a partial write (an API PUT) that sets only ``written``.
+
+    The writer answers for what it wrote: a rule is checked when one of the fields it reads
+    was written (a new birth date against the stored ID number included), never for stored
+    values it left alone (a mobile number recorded before today's rule), and only the written
+    values are normalised, so that an untouched encrypted value is not sealed again.
+    """
+    written = set(written)
+    errors = {field: message for field, message in customer_errors(customer).items()
+              if RULE_INPUTS.get(field, frozenset({field})) & written}
+    if errors:
+        raise CustomerInvalid(errors)
+    for name in OPTIONAL_CHOICES:
+        if name in written and getattr(customer, name) == "":
+            setattr(customer, name, None)
+    if "id_number" in written and customer.id_number:
+        customer.id_number = v.normalise_prc_id(customer.id_number)
+    if "mobile" in written and customer.mobile:
+        customer.mobile = v.normalise_mobile(customer.mobile)
+
+
 def next_customer_no() -> str:
     """The next free customer number (``C`` + 9 digits), looked up across all scopes.
 

@@ -32,7 +32,7 @@ from backoffice.review.gate import redirect_after_submission, review_gate
 from backoffice.security import scopes
 from backoffice.security.policy import may_see_deep_profile
 from backoffice.security.presentation import HIDDEN_TEXT, present
-from backoffice.views_base import CrmModelView, checkboxes, choice_select
+from backoffice.views_base import CrmModelView, OutOfScope, checkboxes, choice_select
 from models import Account, ChangeRequest, Customer, FollowUp, Interaction, Transaction
 from models import choices as c
 
@@ -172,7 +172,14 @@ class CustomerView(CustomFieldsViewMixin, CrmModelView):
             raise ValueError(_l("Someone else changed this customer meanwhile; reload and "
                                 "apply your change again."))
         rules.validate_customer(item)
-        super().pre_update(item)
+        try:
+            super().pre_update(item)
+        except OutOfScope:
+            # A move to a branch outside the writer's scope: filed, with the form's custom
+            # values, for a checker whose scope covers it (else the refusal stands).
+            self._store_custom(item, new=False)
+            review_gate(item)
+            raise
         review_gate(item)  # maker-checker: a maker's change to reviewed fields waits for review
 
     @expose("/show/<pk>", methods=["GET"])

@@ -4,9 +4,11 @@ The scope decides which summary rows add up (see ``models.summaries``): all owne
 whole bank, the owner rows of one branch for a branch manager, and the rows under one staff id
 (as owner or as serving teller) for an "own" book. A scope of ``none`` gets no customer figures.
 
-Amounts follow the deep-profile rule as an aggregate: the whole bank sees every tier's assets; a
-branch manager sees them except for the top tiers; an "own" book sees the assets of customers it
-owns (a serving teller's share carries no amounts).
+Amounts of a by-tier metric follow the deep-profile rule of the field-access policy
+(``policy.deep_profile_condition_on``, decided by the permissions roles hold): an amount adds
+up only the summary rows whose customers' deep profile the viewer may see (their tier, or their
+owner being the viewer), and is withheld when there is none. A serving teller's share carries no
+amounts (the owner's rows already count them).
 """
 from __future__ import annotations
 
@@ -14,10 +16,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
-from backoffice.security import scopes
-from models.choices import TOP_TIERS
+from backoffice.security import policy, scopes
 from models.summaries import DashboardSummary
 
 S = DashboardSummary.__table__
@@ -47,26 +48,27 @@ def _scope_condition(scope: scopes.RecordScope):
 
 
 def figures(session, metric: str, scope: scopes.RecordScope | None = None,
-            tier_amounts: bool = False) -> Figures:
+            tier_amounts: bool = False, viewer: policy.Viewer | None = None) -> Figures:
     """The metric's figures in ``scope`` (default: the current one); ``tier_amounts`` applies
-    the deep-profile rule to the amounts of a by-tier metric."""
+    the deep-profile rule of ``viewer`` (default: the current one) to the amounts of a by-tier
+    metric."""
     scope = scope or scopes.current() or scopes.NOTHING
     condition = _scope_condition(scope)
     if condition is None:
         return Figures()
-    amount = S.c.amount
-    if scope.kind == "own":
-        amount = func.sum(_when(S.c.staff_role == "owner", S.c.amount))
-    else:
-        amount = func.sum(S.c.amount)
+    counted = S.c.staff_role == "owner"
+    if tier_amounts:
+        allowed = policy.deep_profile_condition_on(S.c.dim, S.c.staff_id, viewer)
+        if allowed is not None:
+            counted = and_(counted, allowed)
+    amount = func.sum(_when(counted, S.c.amount))
     rows = session.execute(
         select(S.c.dim, func.sum(S.c.count), amount, func.max(S.c.refreshed_at))
         .where(S.c.metric == metric, condition).group_by(S.c.dim).order_by(S.c.dim)).all()
     result = Figures()
     for dim, count, total, refreshed in rows:
         result.counts[dim] = int(count or 0)
-        hidden = tier_amounts and scope.kind == "branch" and dim in TOP_TIERS
-        result.amounts[dim] = None if hidden or total is None else Decimal(total)
+        result.amounts[dim] = None if total is None else Decimal(total)
         if refreshed and (result.refreshed_at is None or refreshed > result.refreshed_at):
             result.refreshed_at = refreshed
     return result

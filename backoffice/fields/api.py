@@ -7,10 +7,21 @@ document holds only the fields the caller's role sees, sensitive ones masked. A 
 field's own messages (422, nothing written), a field the role sees but may not edit is refused,
 and one it does not see is refused as unknown. ``?cf_<key>=...`` arguments filter lists exactly
 as on the screens. The OpenAPI document describes each field the caller sees, per request.
+
+What a write carried is read from the raw request body, never from ``request.json``: FAB's
+``put`` merges the stored record into that dictionary before validation (DESIGN pitfall 12), so
+read from there every stored value looks posted: a PUT of one field re-checked and re-sealed
+every stored custom value (a sensitive one came back sealed twice) and refused a maker for the
+fields of other roles the record holds. A PUT here loads only the fields it carried (a partial
+load, no merge), each carried field is asked of the policy (``security.policy.decide``) on the
+record it would change, and nothing the request did not carry is validated, re-sealed or
+refused.
 """
 from __future__ import annotations
 
-from flask import request
+import json
+
+from flask import g, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect as sa_inspect
 from werkzeug.exceptions import BadRequest
@@ -19,8 +30,9 @@ from backoffice.errors import WriteRefused
 from backoffice.fields import forms, listing
 from backoffice.fields import values as v
 from backoffice.fields.access import editable_specs, visible_specs
-from backoffice.fields.registry import STORAGE_COLUMN, FieldSpec
+from backoffice.fields.registry import ENTITY_MODELS, STORAGE_COLUMN, FieldSpec
 from backoffice.fields.screens import _SqlCondition
+from backoffice.security import policy
 
 
 def json_schema(spec: FieldSpec, *, writable: bool) -> dict:
@@ -86,25 +98,73 @@ def document_schema(entity: str) -> dict:
                            for spec in visible_specs(entity)}}
 
 
-def check_payload(entity: str, posted, existing=None):
-    """``(clean, errors)`` for a posted ``custom_fields`` object (errors keyed by field)."""
+def check_payload(entity: str, posted, existing=None, *, model: str | None = None):
+    """``(clean, errors)`` for a posted ``custom_fields`` object (errors keyed by field).
+
+    Whether a key may be written is the policy's answer on ``existing`` (None: a new record);
+    the message only depends on whether the caller's roles see the field at all: one they do
+    not see gets the message of an unknown key, so a refusal confirms nothing about it, one they
+    see is refused by its label. Only the posted keys are checked when a record is changed (a
+    required field the record lacks is not the caller's doing); a new record is checked whole,
+    defaults and required fields included.
+    """
     if posted is None:
         return {}, {}
     if not isinstance(posted, dict):
         return {}, {"_": str(_l("custom_fields must be an object of field keys and values."))}
+    model = model or ENTITY_MODELS.get(entity, entity)
     seen = {spec.key: spec for spec in visible_specs(entity)}
-    editable = editable_specs(entity)
-    writable = {spec.key for spec in editable}
-    errors = {}
+    editable = {spec.key: spec for spec in editable_specs(entity)}
+    errors, writable = {}, {}
     for key in posted:
+        decision = policy.decide(model, f"{policy.CUSTOM_PREFIX}{key}", existing)
         if key not in seen:
             errors[key] = str(_l("%(key)s is not a field of this record.", key=key))
-        elif key not in writable:
+        elif key not in editable or not decision.may_write:
             errors[key] = str(_l("You may not change %(field)s.", field=seen[key].label()))
+        else:
+            writable[key] = editable[key]
     wanted = {k: val for k, val in posted.items() if k in writable}
-    clean, problems = v.validate_record(entity, wanted, existing=existing, specs=editable)
+    specs = list(editable.values()) if existing is None else list(writable.values())
+    clean, problems = v.validate_record(entity, wanted, existing=existing, specs=specs)
     errors.update({key: str(message) for key, message in problems.items()})
     return clean, errors
+
+
+def posted_document():
+    """The JSON object the client sent, parsed from the raw body (None if it sent none).
+
+    Not ``request.json``: FAB's ``put`` writes the stored record into that very dictionary.
+    """
+    if "_crm_posted_document" not in g:
+        try:
+            payload = json.loads(request.get_data(cache=True, parse_form_data=False) or b"null")
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        g._crm_posted_document = payload if isinstance(payload, dict) else None
+    return g._crm_posted_document
+
+
+def field_name(model, column: str) -> str:
+    """The policy's name of an API column: a relation by its foreign key (``branch`` ->
+    ``branch_id``), anything else as it is."""
+    relation = sa_inspect(model).relationships.get(column)
+    if relation is not None and len(relation.local_columns) == 1:
+        return next(iter(relation.local_columns)).key
+    return column
+
+
+def builtin_refusals(model, columns, record=None, labels=None) -> dict:
+    """``{column: message}`` for each built-in column a write carries that the policy does not
+    let the caller write on ``record``. Built-in columns are public (the OpenAPI document lists
+    them), so the message names the column whether or not the caller may read it."""
+    labels = labels or {}
+    errors = {}
+    for column in columns:
+        if not policy.decide(model.__name__, field_name(model, column), record).may_write:
+            errors[column] = str(_l("You may not change %(field)s.",
+                                    field=labels.get(column, column)))
+    return errors
 
 
 class CustomFieldsApiMixin:
@@ -117,26 +177,66 @@ class CustomFieldsApiMixin:
             if field is not None:
                 field.required = False
                 field.allow_none = True
+        # A PUT loads what it carried and nothing else (see ``_merge_update_item``).
+        self.edit_model_schema.partial = True
+
+    def _merge_update_item(self, model_item, data):
+        """FAB turns a PUT into a PATCH by copying every stored value into the posted data,
+        which then validates and re-writes all of them; the partial edit schema needs none of
+        it: only what the client sent is loaded."""
+        posted = posted_document()
+        if posted is None:
+            raise WriteRefused({"_": _l("The request body must be a JSON object of fields and "
+                                        "values.")})
+        return dict(posted)
 
     def _posted(self):
-        payload = request.get_json(silent=True)
-        return payload.get(STORAGE_COLUMN) if isinstance(payload, dict) else None
+        payload = posted_document()
+        return payload.get(STORAGE_COLUMN) if payload is not None else None
+
+    def carried_columns(self) -> list[str]:
+        """The built-in columns the request carried (custom fields apart)."""
+        return [key for key in (posted_document() or {}) if key != STORAGE_COLUMN]
+
+    def carried_fields(self) -> set[str]:
+        """The same by the model's names (a relation by its key: ``branch_id``)."""
+        return {field_name(self.datamodel.obj, column) for column in self.carried_columns()}
+
+    @property
+    def policy_entity(self) -> str:
+        return self.datamodel.obj.__name__
 
     def pre_add(self, item):
+        self._refuse_unwritable(None)
         super().pre_add(item)
         item.custom_fields = {}
         self._write_custom(item, new=True)
 
     def pre_update(self, item):
+        # The custom values before the scope check: an update flushes nothing, and a write the
+        # writer's scope refuses may still become a change request holding the whole edit.
+        self._refuse_unwritable(item)
+        self.write_custom_fields(item)
         super().pre_update(item)
+
+    def write_custom_fields(self, item):
+        """Store the custom values an update carried over the stored document."""
         history = sa_inspect(item).attrs[STORAGE_COLUMN].history
         if history.deleted:  # the schema loaded the posted object over the stored one
             item.custom_fields = dict(history.deleted[0] or {})
         self._write_custom(item, new=False)
 
+    def _refuse_unwritable(self, record):
+        """Refuse (422, by field) a built-in column the caller may not write on ``record``."""
+        errors = builtin_refusals(self.datamodel.obj, self.carried_columns(), record,
+                                  self.label_columns)
+        if errors:
+            raise WriteRefused(errors)
+
     def _write_custom(self, item, new: bool):
         entity = self.custom_field_entity
-        clean, errors = check_payload(entity, self._posted(), None if new else item)
+        clean, errors = check_payload(entity, self._posted(), None if new else item,
+                                      model=self.policy_entity)
         if errors:
             raise WriteRefused({f"{STORAGE_COLUMN}.{key}": message
                                 for key, message in errors.items()})

@@ -8,9 +8,16 @@ carry them (FAB copies ``request.args`` into its links):
 * ``cf_<key>__from`` / ``cf_<key>__to`` a range (numbers, money, dates, times);
 * ``cf_<key>__contains`` text containing the value.
 
-A filter on a field the user's role does not see (or a sensitive one) is refused exactly like
-one on a field that does not exist, so it can neither show nor count hidden values. Everything
-compiles to one SQL condition (``fields.filters``); no row is loaded to be filtered in Python.
+A filter is a read: a list's count answers "how many records hold a value above X" for any X,
+so a filter on a value the user may not read is a binary search on it. Which fields may be
+filtered is therefore asked of the field-access policy (``backoffice.security.policy``): only
+fields the user reads in full. A field the policy hides from the user's role is refused exactly
+like one that does not exist (the message tells nothing); a masked (sensitive) field is stored
+sealed and offers no filter at all, not even a prefix or a range, which would spell the value
+out digit by digit. Custom fields have no deep-profile group: a field an admin wants kept from
+a role is hidden from it by the field's visible roles, and is then unfilterable for that role.
+Everything compiles to one SQL condition (``fields.filters``); no row is loaded to be filtered
+in Python.
 """
 from __future__ import annotations
 
@@ -46,8 +53,17 @@ class ParsedFilters:
 
 
 def filterable_specs(entity: str, roles=None) -> list[FieldSpec]:
-    """Fields the user may filter by: visible and not sensitive (sealed values do not compare)."""
-    return [spec for spec in visible_specs(entity, roles) if operators_for(spec)]
+    """Fields the user may filter by: shown in full by the policy, and not sensitive (sealed
+    values do not compare). ``roles`` given explicitly (no request) checks those roles only."""
+    specs = [spec for spec in visible_specs(entity, roles) if operators_for(spec)]
+    model = entity_model(entity)
+    if roles is not None or model is None:
+        return specs
+    from backoffice.security import policy
+
+    return [spec for spec in specs
+            if policy.read_access(model.__name__, policy.CUSTOM_PREFIX + spec.key)[0]
+            is policy.Read.VISIBLE]
 
 
 def _local_to_utc(spec: FieldSpec, raw: str):

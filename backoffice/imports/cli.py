@@ -5,6 +5,9 @@ configured server): it writes directly, with no second-person approval, and the 
 records the batch with no acting user. The summary names the batch, the counts and, when rows
 were rejected, the most common problems (column, message, how many rows, the first one) and where
 the error report is (``--report FILE`` also writes it there).
+
+``flask crm imports purge`` deletes stored import files older than
+``CRM_IMPORT_FILE_RETENTION_DAYS`` (``backoffice.imports.retention``); run it daily from cron.
 """
 from __future__ import annotations
 
@@ -59,3 +62,23 @@ def import_command(path, kind, mode, dry_run, template, create_fields, sheet, re
     click.echo(json.dumps(result, ensure_ascii=False, default=str))
     if result["status"] in ("failed", "cancelled"):
         sys.exit(1)
+
+
+@click.group("imports", help="Import housekeeping.")
+def imports_group():
+    pass
+
+
+@imports_group.command("purge")
+@click.option("--days", type=click.IntRange(0), default=None,
+              help="Override CRM_IMPORT_FILE_RETENTION_DAYS for this run.")
+@with_appcontext
+def purge_command(days):
+    """Delete stored import files (uploads, error reports, previews) older than the retention
+    (``CRM_IMPORT_FILE_RETENTION_DAYS``); meant for a daily cron entry."""
+    from backoffice.extensions import db
+    from backoffice.imports import retention
+
+    result = retention.purge(db.session, days=days)
+    click.echo(json.dumps({"days": result["days"], "files_deleted": result["files"],
+                           "batches": len(result["batches"])}))

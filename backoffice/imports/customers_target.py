@@ -29,7 +29,7 @@ from backoffice.imports.plan import (
     check_custom,
     custom_changes,
     custom_document,
-    masked_diff,
+    raw_diff,
 )
 from backoffice.imports.refs import MISSING
 from backoffice.imports.rows import FileDuplicates, RowResult
@@ -150,7 +150,9 @@ class CustomerTarget:
                 new.append((result, typed_custom, id_text, bidx))
                 continue
             update = self._update(result, existing, typed_custom, plan, bidx)
-            if update is None:
+            if update is False:  # refused while planning (an unapproved reviewed change)
+                plan.rejected.append(result)
+            elif update is None:
                 plan.unchanged += 1
             else:
                 plan.updates.append(update)
@@ -238,7 +240,7 @@ class CustomerTarget:
         return [Insert(result.row, None, _AFTER_CREATE) for result in results], columns
 
     def _update(self, result: RowResult, existing: dict, typed_custom: dict,
-                plan: ChunkPlan, id_digest: str | None = None) -> Update | None:
+                plan: ChunkPlan, id_digest: str | None = None) -> Update | None | bool:
         ctx, values = self.ctx, result.values
         uid = existing["record_uid"]
         changes: dict = {}  # logical name -> (old, new) for the diff
@@ -289,10 +291,21 @@ class CustomerTarget:
             return None
         storage["updated_at"] = ctx.now
         previous["updated_at"] = None  # not restored: revert stamps its own time
-        plan.reviewed.update(name for name in changes if name in ctx.reviewed_fields)
+        reviewed = {name: pair for name, pair in changes.items()
+                    if name in ctx.reviewed_fields}
+        if reviewed:
+            if ctx.approved_reviews is not None and existing["id"] not in ctx.approved_reviews:
+                result.problems.append((ctx.header(next(iter(reviewed))), _l(
+                    "This row changes reviewed fields (%(fields)s) that no checker approved: "
+                    "run the dry run again and submit the batch for approval.",
+                    fields=", ".join(sorted(reviewed)))))
+                return False
+            plan.reviewed.update(reviewed)
+            plan.reviewed_rows.append(raw_diff(result.row, "Customer", existing["id"],
+                                               existing["customer_no"], reviewed))
         if len(plan.diffs) < 20:
-            plan.diffs.append(masked_diff(ctx, result.row, existing["customer_no"], changes,
-                                          self.entity))
+            plan.diffs.append(raw_diff(result.row, "Customer", existing["id"],
+                                       existing["customer_no"], changes))
         return Update(result.row, existing["id"], storage, previous,
                       after={"version": existing["version"] + 1}, version=existing["version"])
 

@@ -9,9 +9,16 @@ record scope, masks and field visibility, the usual stamp, and the usual operati
 its row ids. A list that has grown past the approved count is refused rather than cut short.
 
 Who decides: a second person (never the requester) holding ``can_approve`` on ``ExportRequest``
-whose record scope covers the requester: senior managers (scope ``all``) any request, branch
-managers the requests of staff of their own branch. An approval is good for one download within
-``CRM_EXPORT_APPROVAL_HOURS`` (24 by default) of the decision.
+whose own record scope covers the request's. A request reaches what its requester's record scope
+reaches (the filters only narrow it, and may be changed by editing a URL, so they are not relied
+on): the whole bank for a scope ``all``, one branch, or the customers the requester owns or
+serves. So a senior manager (``all``) may decide any request; a branch manager the requests of a
+scope on their own branch, and of an "own" book only when every customer of that book is in
+their branch (an RM of branch A whose book has moved to branch B is decided in branch B or above);
+nobody but an ``all`` scope decides a request for the whole bank. Derived from the requester, not
+stored: the check runs again at download, so an approval no longer covered (a book moved, an
+approver demoted or deactivated) is refused rather than used. An approval is good for one
+download within ``CRM_EXPORT_APPROVAL_HOURS`` (24 by default) of the decision.
 """
 from __future__ import annotations
 
@@ -20,14 +27,14 @@ import datetime as dt
 from flask import current_app, flash, redirect, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backoffice.audit import log
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
 from backoffice.review.service import has_permission
-from backoffice.security.scopes import scope_for_user
-from models import Staff
+from backoffice.security.scopes import RecordScope, scope_for_user
+from models import Customer, Staff
 from models.base import utcnow
 from models.imports import ExportRequest
 
@@ -108,18 +115,42 @@ def decide_errors(user, entry: ExportRequest, check_status: bool = True) -> dict
                                  "must.")
     elif not has_permission(user, "can_approve", PERMISSION_VIEW):
         errors["permission"] = _l("You have no right to approve export requests.")
-    else:
-        scope = scope_for_user(user)
-        requester = db.session.get(Staff, entry.requested_by_id) if entry.requested_by_id \
-            else None
-        covered = scope.kind == "all" or (
-            scope.kind == "branch" and requester is not None
-            and scope.branch_id is not None and requester.branch_id == scope.branch_id)
-        if not covered:
-            errors["scope"] = _l("This request comes from outside your branch.")
+    elif not covers(scope_for_user(user), requester_scope(entry)):
+        errors["scope"] = _l("This request reaches customers outside your own scope.")
     if check_status and entry.status != "pending":
         errors["status"] = _l("This request has already been decided.")
     return errors
+
+
+def requester_scope(entry: ExportRequest) -> RecordScope:
+    """The record scope the requester's export runs under (as of now)."""
+    requester = db.session.get(Staff, entry.requested_by_id) if entry.requested_by_id \
+        else None
+    return scope_for_user(requester)
+
+
+def covers(outer: RecordScope, inner: RecordScope) -> bool:
+    """Whether every customer ``inner`` reaches is in ``outer`` too.
+
+    Structural where it can be (``all`` covers everything and only ``all`` covers ``all``; a
+    branch covers itself), else counted on the customer table as it stands, outside any request
+    scope (the decider's own scope must not hide the customers it fails to cover).
+    """
+    if outer.kind == "all":
+        return True
+    if outer.kind not in ("branch", "own") or inner.kind not in ("branch", "own"):
+        return False
+    if inner.kind == "branch":
+        if outer.kind == "branch":
+            return outer.branch_id is not None and inner.branch_id == outer.branch_id
+    reached = inner.customer_condition()
+    within = outer.customer_condition()
+
+    def count(*conditions) -> int:
+        return db.session.execute(select(func.count()).select_from(Customer).where(*conditions)
+                                  .execution_options(crm_unscoped=True)).scalar_one()
+
+    return count(reached) == count(reached, within)
 
 
 def decide(user, entry: ExportRequest, approve: bool) -> ExportRequest:
@@ -170,6 +201,10 @@ def download_errors(user, entry: ExportRequest | None) -> dict:
         return {"status": _l("This export request is not approved.")}
     if utcnow() > expires_at(entry):
         return {"status": _l("This approval has expired; request the export again.")}
+    decider = db.session.get(Staff, entry.decided_by_id) if entry.decided_by_id else None
+    if not covers(scope_for_user(decider), scope_for_user(user)):
+        return {"scope": _l("The approver's scope no longer covers the customers of this "
+                            "export; request the export again.")}
     return {}
 
 

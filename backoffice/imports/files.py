@@ -4,6 +4,7 @@ A worker on another machine must read the upload (DESIGN §2), so a local tempor
 enough. ``CRM_IMPORT_FOLDER`` (a folder every web and worker machine mounts) keeps large files
 out of the database; without it the bytes go into ``import_file.content``. Either way the
 SHA-256 is stored and checked on every read, so a file changed behind the batch's back is refused.
+They are sealed with the field-encryption key ring, in both places (``models.imports.seal_file``).
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from backoffice.imports.reading import ImportFileError, sha256_hex
-from models.imports import ImportFile
+from models.crypto import CryptoError
+from models.imports import ImportFile, open_file, seal_file
 
 
 def shared_folder() -> Path | None:
@@ -32,6 +34,7 @@ def store(session, batch_id: int, role: str, data: bytes) -> ImportFile:
         record = ImportFile(batch_id=batch_id, role=role)
         session.add(record)
     record.sha256, record.size_bytes = digest, len(data)
+    data = seal_file(batch_id, role, data)  # the folder and the column hold ciphertext only
     folder = shared_folder()
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -63,6 +66,11 @@ def load(session, batch_id: int, role: str = "upload") -> bytes | None:
                                      "shared folder.")) from None
     else:
         data = _content(session, record.id)
+    try:
+        data = open_file(batch_id, role, data)
+    except CryptoError:
+        raise ImportFileError(_l("The stored file of this batch cannot be decrypted (damaged, "
+                                 "or sealed with a key that is no longer configured).")) from None
     if sha256_hex(data) != record.sha256:
         raise ImportFileError(_l("The stored file of this batch has changed since it was "
                                  "uploaded; upload it again."))

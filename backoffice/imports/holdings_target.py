@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, tuple_
 
 from backoffice.imports import writes
-from backoffice.imports.plan import ChunkPlan, Context, Insert, Update, masked_diff
+from backoffice.imports.plan import ChunkPlan, Context, Insert, Update, raw_diff
 from backoffice.imports.refs import MISSING
 from backoffice.imports.rows import RowResult
 from backoffice.imports.timezone import to_utc
@@ -90,8 +90,9 @@ class AccountTarget:
             after = writes.row_json({c: changed.get(c, current[c]) for c in ACCOUNT_COLUMNS})
             previous = writes.row_json({c: current[c] for c in changed})
             if len(plan.diffs) < 20:
-                plan.diffs.append(masked_diff(ctx, result.row, f"#{current['id']}", {
-                    c: (current[c], changed[c]) for c in changed}, "account"))
+                plan.diffs.append(raw_diff(result.row, "Account", current["id"],
+                                           current["id"], {c: (current[c], changed[c])
+                                                           for c in changed}))
             plan.updates.append(Update(result.row, current["id"], changed, previous, after))
         return plan
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import gc
+import json
 import queue
 import threading
 import time
@@ -94,9 +95,31 @@ def default_branch_id(session) -> int | None:
     return session.execute(query.limit(1)).scalar()
 
 
-def build_context(session, batch: ImportBatch, reads=None) -> Context:
+def build_context(session, batch: ImportBatch, reads=None, commit: bool = False) -> Context:
+    """What the targets need for the batch. The uploader's field access is asked again here
+    (not only on the mapping screen): a mapped field they may not write refuses the batch, and
+    the reviewed fields are those the policy says wait for a checker when they change them."""
+    from backoffice.imports import access
     from backoffice.review.service import reviewed_fields
+    from backoffice.security import policy
 
+    uploader = batch.uploaded_by
+    viewer = policy.viewer_for(uploader)
+    refused = access.refused_columns(batch.kind, batch.mapping or {}, viewer)
+    if refused:
+        raise ImportFileError("; ".join(f"{header}: {message}"
+                                        for header, message in refused.items()))
+    if batch.kind != "customers":
+        reviewed = ()
+    elif uploader is None:  # the command line acts as the system: it writes directly
+        reviewed = tuple(reviewed_fields())
+    else:
+        reviewed = access.reviewed_for(batch.kind, viewer)
+    approved_reviews = None
+    if commit and uploader is not None and reviewed:
+        approved_reviews = frozenset(
+            item["entity_id"] for item in (preview_of(session, batch).get("reviewed_rows") or ())
+        ) if batch.approved_by_id else frozenset()
     entity = ENTITY_OF[batch.kind]
     specs = {s.key: s for s in field_catalog(entity, session=session)} if entity else {}
     mapped = set((batch.mapping or {}).values())
@@ -107,8 +130,17 @@ def build_context(session, batch: ImportBatch, reads=None) -> Context:
         custom_specs={k: s for k, s in specs.items() if k in mapped}, all_custom=specs,
         default_branch_id=default_branch_id(session) if batch.kind == "customers" else None,
         require_id_number=bool(current_app.config.get("CRM_IMPORT_REQUIRE_ID_NUMBER", False)),
-        now=utcnow(), reviewed_fields=tuple(reviewed_fields()) if batch.kind == "customers"
-        else ())
+        now=utcnow(), reviewed_fields=reviewed, approved_reviews=approved_reviews)
+
+
+def preview_of(session, batch: ImportBatch) -> dict:
+    """The dry run's sealed preview: ``diffs`` (a sample of updates) and ``reviewed_rows``
+    (every update of a reviewed field), as :func:`backoffice.imports.plan.raw_diff` made them."""
+    try:
+        data = files.load(session, batch.id, "preview")
+    except ImportFileError:
+        return {}
+    return json.loads(data) if data else {}
 
 
 class Run:
@@ -120,6 +152,7 @@ class Run:
         self.counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
         self.diffs: list = []
         self.reviewed: set = set()
+        self.reviewed_rows: list = []
         self.rows_read = 0
         self.started = time.monotonic()
         self._cancel_checked = float("-inf")
@@ -146,7 +179,7 @@ class Run:
         overlapped = (self.apply and OVERLAPPED.get(batch.kind, False)
                       and session.get_bind().dialect.name == "postgresql")
         reads = Session(bind=session.get_bind()) if overlapped else None
-        ctx = build_context(session, batch, reads)
+        ctx = build_context(session, batch, reads, commit=self.apply)
         target = targets()[batch.kind](ctx)
         duplicates = FileDuplicates()
         report = ErrorReport(list(table.headers))
@@ -184,6 +217,7 @@ class Run:
                 self.counts["created"] += len(plan.inserts)
                 self.counts["updated"] += len(plan.updates)
                 self.reviewed |= plan.reviewed
+                self.reviewed_rows.extend(plan.reviewed_rows)
                 self.diffs.extend(plan.diffs[:max(0, 20 - len(self.diffs))])
                 if writing and atomic and plan.rejected:
                     writing = False  # nothing of this batch will be kept: stop writing
@@ -446,8 +480,13 @@ def dry_run(session, batch_id: int, progress=None) -> dict:
     session.rollback()  # drop anything the planning may have flushed
     batch = session.get(ImportBatch, batch_id)
     needs, reason = approval_needed(run.total, run.reviewed)
-    batch.dry_run = {**counts, "diffs": run.diffs, "reviewed": sorted(run.reviewed),
-                     "rows": run.total}
+    # Values of records go to the sealed preview only; the batch row keeps counts and names.
+    batch.dry_run = {**counts, "reviewed": sorted(run.reviewed),
+                     "reviewed_rows": len(run.reviewed_rows), "rows": run.total}
+    files.store(session, batch.id, "preview", json.dumps(
+        {"diffs": run.diffs, "reviewed_rows": run.reviewed_rows}, ensure_ascii=False,
+        default=str).encode("utf-8"))
+    batch.approved_by_id = batch.approved_at = None  # a new dry run needs a new approval
     batch.total_rows = run.total
     batch.created_count, batch.updated_count = counts["created"], counts["updated"]
     batch.unchanged_count, batch.rejected_count = counts["unchanged"], counts["rejected"]

@@ -3,7 +3,8 @@
 A target (customers, accounts, transactions, interactions) turns validated rows into a
 :class:`ChunkPlan`: rows to insert (already in storage form), updates with the values they
 replace, unchanged rows, and rejected rows with every problem. The dry run stops at the plan;
-the commit applies it. Sample diffs are masked here, once, because they are shown on screens.
+the commit applies it. Sample diffs are kept whole in a sealed preview and shown per viewer
+through the field-access policy (``backoffice.imports.access``).
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ from flask_babel import lazy_gettext as _l
 from backoffice.fields import values as field_values
 from backoffice.imports import writes
 from backoffice.imports.rows import RowResult, row_message
-from backoffice.security.masking import mask_custom, mask_field
 
 SAMPLE_DIFFS = 20
 
@@ -45,8 +45,9 @@ class ChunkPlan:
     updates: list[Update] = field(default_factory=list)
     unchanged: int = 0
     rejected: list[RowResult] = field(default_factory=list)
-    diffs: list[dict] = field(default_factory=list)  # masked samples of updates
+    diffs: list[dict] = field(default_factory=list)  # samples of updates (raw_diff)
     reviewed: set = field(default_factory=set)  # reviewed fields the updates change
+    reviewed_rows: list[dict] = field(default_factory=list)  # every such update (raw_diff)
     # The inserts' storage values a column at a time (name -> one value per insert, in the
     # order of ``inserts``), for a target that builds them so (customers: sealed a column at a
     # time); their ``Insert.values`` are then None.
@@ -73,6 +74,10 @@ class Context:
     today: dt.date = field(default_factory=dt.date.today)
     now: dt.datetime | None = None
     reviewed_fields: tuple = ()
+    # Commit: ids of the records whose reviewed changes a checker approved (None: no gate,
+    # the uploader writes reviewed fields directly); a reviewed change of any other record is
+    # rejected with its row.
+    approved_reviews: frozenset | None = None
     reads: Any = None  # the session planning reads through (``session`` unless overlapped)
 
     def __post_init__(self):
@@ -137,17 +142,13 @@ def _comparable(value):
     return value
 
 
-def masked_diff(ctx: Context, row: int, label: str, changes: dict, entity: str) -> dict:
-    """A sample diff for screens: field -> [old, new], sensitive values masked."""
-    fields = {}
-    for name, (old, new) in changes.items():
-        if name.startswith("custom_fields."):
-            spec = ctx.all_custom.get(name.split(".", 1)[1])
-            old, new = (mask_custom(spec, old), mask_custom(spec, new)) if spec else (old, new)
-        else:
-            old, new = mask_field(name, old), mask_field(name, new)
-        fields[name] = [_shown(old), _shown(new)]
-    return {"row": row, "record": label, "fields": fields}
+def raw_diff(row: int, entity: str, entity_id: int, label, changes: dict) -> dict:
+    """A change for the dry run's preview: field -> [old, new] as stored text, with the record
+    it belongs to. Not masked here: the preview is stored sealed (``models.imports.seal_file``)
+    and every value is shown through the policy for whoever looks
+    (``backoffice.imports.access.present_preview``)."""
+    return {"row": row, "entity": entity, "entity_id": entity_id, "label": _shown(label),
+            "fields": {name: [_shown(old), _shown(new)] for name, (old, new) in changes.items()}}
 
 
 def _shown(value) -> str:
@@ -193,9 +194,11 @@ class UniqueValues:
             for result, value, own in claims:
                 key = _comparable(value)
                 if taken.get(key, set()) - {own}:
+                    # Without the value: the report's problems go to approvers and auditors
+                    # too, who get the row's values masked.
                     result.problems.append((self.ctx.header(spec.key), _l(
-                        "%(field)s %(value)s is already used by another record.",
-                        field=spec.label(), value=field_values.as_raw(spec, value))))
+                        "%(field)s: this value is already used by another record.",
+                        field=spec.label())))
                     continue
                 first = seen.setdefault(hash(key), result.row)
                 if first != result.row:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from flask_babel import gettext
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from backoffice.exports import xlsx_cell
 
 MAX_ROWS = 200_000  # rows beyond this are counted, not listed (the report says so)
 
@@ -95,12 +95,7 @@ def common_problems(data: bytes, limit: int = 5) -> list[dict]:
 
 
 def _cell(sheet, value):
-    """The text as it was, but never a live formula (``=...`` from a hostile file), and control
-    characters a worksheet cannot hold shown as ``\\x01`` instead of failing the report."""
-    text = "" if value is None else str(value)
-    text = ILLEGAL_CHARACTERS_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-    if not text.startswith("="):
-        return text
-    cell = WriteOnlyCell(sheet, value=text)
-    cell.data_type = "s"
-    return cell
+    """The text as it was (the uploader corrects and re-uploads it), but never a live formula
+    from a hostile file: the one cell rule of every export (:func:`backoffice.exports.xlsx_cell`,
+    a quote-prefixed string cell, control characters shown as ``\\x01``)."""
+    return xlsx_cell(sheet, "" if value is None else str(value))

@@ -181,10 +181,17 @@ def set_mapping(session, batch: ImportBatch, columns: dict[str, str]) -> None:
                                 other=used[key])
         else:
             used[key] = header
+    if not errors:  # the policy, asked for the uploader: the batch writes with their rights
+        from backoffice.imports import access
+        from backoffice.security import policy
+
+        errors = access.refused_columns(batch.kind, {h: k for h, k in columns.items() if k},
+                                        policy.viewer_for(batch.uploaded_by))
     if errors:
         raise ImportRefused(errors)
     batch.mapping = {h: k for h, k in columns.items() if k}
     batch.dry_run, batch.status = None, "uploaded"
+    batch.approved_by_id = batch.approved_at = None  # approved for another mapping
 
 
 def save_template(session, kind: str, name: str, columns: dict, user=None) -> ImportTemplate:
@@ -235,10 +242,36 @@ def approve(session, batch: ImportBatch, user) -> None:
         raise ImportRefused({"status": _l("You may not approve imports.")})
     if user is not None and batch.uploaded_by_id == user.id:
         raise ImportRefused({"status": _l("A second person must approve: not the uploader.")})
+    _check_reviewer(session, batch, user)
     batch.status, batch.approved_by_id, batch.approved_at = "queued", user.id, utcnow()
     log.record("import_approve", entity="ImportBatch", entity_id=batch.id, actor=user,
                detail={"reason": batch.approval_reason})
     session.commit()
+
+
+def _check_reviewer(session, batch: ImportBatch, user) -> None:
+    """A batch that changes reviewed fields is the review of those changes: its approver must
+    be a checker of customer changes (as for a change request on a screen) whose scope covers
+    every customer whose reviewed fields it changes."""
+    from backoffice.imports.pipeline import preview_of
+    from backoffice.review.service import may_approve as may_review
+    from backoffice.security import policy
+    from models import Customer
+
+    if not (batch.dry_run or {}).get("reviewed"):
+        return
+    if not may_review(user):
+        raise ImportRefused({"status": _l("This batch changes reviewed fields: only a checker "
+                                          "of customer changes may approve it.")})
+    ids = {item["entity_id"] for item in preview_of(session, batch).get("reviewed_rows") or ()}
+    viewer = policy.viewer_for(user)
+    records = session.execute(select(Customer).where(Customer.id.in_(sorted(ids)))
+                              .execution_options(crm_unscoped=True)).scalars().all() \
+        if ids else []
+    if any(not viewer.scope.permits_customer(record) for record in records):
+        raise ImportRefused({"status": _l("This batch changes reviewed fields of customers "
+                                          "outside your scope; a checker whose scope covers "
+                                          "them must approve it.")})
 
 
 def reject(session, batch: ImportBatch, user) -> None:

@@ -4,7 +4,9 @@ error report download, approval, cancellation and revert.
 Who reaches what (``ImportBatch`` permissions in ``config/roles.py``): operators upload and run
 batches (``can_write``); approvers (``can_approve``: senior managers) decide on batches that wait
 for a second person; auditors read. The error report holds the file's own customer data, so it is
-served only to the batch's uploader, approvers and auditors, and every download is logged. Heavy
+served only to the batch's uploader, approvers and auditors (values masked for all but the
+uploader), and every download is logged. Every value of an existing record a screen shows goes
+through the field-access policy for the person looking (``backoffice.imports.access``). Heavy
 work runs as jobs (``jobs.imports``); the screens only enqueue and poll.
 """
 from __future__ import annotations
@@ -19,11 +21,12 @@ from backoffice.audit import log
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
 from backoffice.fields.registry import field_catalog
-from backoffice.imports import files, pipeline, service
+from backoffice.imports import access, files, pipeline, service
 from backoffice.imports.reading import ImportFileError, list_sheets
 from backoffice.imports.revert import revertible
 from backoffice.imports.rows import RULES
 from backoffice.review.service import has_permission
+from backoffice.security import policy
 from models import JobRun
 from models.base import utcnow
 from models.imports import ImportBatch, ImportTemplate
@@ -38,6 +41,7 @@ STATUS_LABELS = {
     "queued": _l("Queued"), "running": _l("Running"), "committed": _l("Committed"),
     "failed": _l("Failed"), "cancelled": _l("Cancelled"), "rejected": _l("Rejected"),
     "reverted": _l("Reverted")}
+PREVIEW_ROWS = 500  # reviewed changes listed on the batch page (all are counted)
 METHOD_PERMISSIONS = {"index": "read", "batch": "read", "progress": "read", "report": "read",
                       "upload": "write", "mapping": "write", "run": "write",
                       "decide": "approve"}
@@ -55,13 +59,15 @@ def may_read_report(user, batch: ImportBatch) -> bool:
                                  or has_permission(user, "can_read", "AuditLog"))
 
 
-def field_choices(kind: str) -> list[tuple[str, str]]:
+def field_choices(kind: str, viewer) -> list[tuple[str, str]]:
+    """The fields the mapping offers: those the policy lets ``viewer`` (the uploader) write."""
     choices = [(key, str(rule.label)) for key, rule in RULES[kind].items()]
     entity = pipeline.ENTITY_OF.get(kind)
     if entity:
         choices += [(s.key, f"{s.label()} ({gettext('custom field')})")
                     for s in field_catalog(entity)]
-    return choices
+    allowed = set(access.mappable(kind, [key for key, _ in choices], viewer))
+    return [(key, label) for key, label in choices if key in allowed]
 
 
 def enqueue_job(name, *args, **kwargs):
@@ -151,6 +157,8 @@ class ImportView(BaseView):
                 db.session.commit()
             except (service.ImportRefused, WriteRefused) as refused:
                 db.session.rollback()
+                log.record("import_mapping_refused", entity="ImportBatch", entity_id=batch.id,
+                           actor=user, detail={"columns": sorted(map(str, refused.errors))})
                 for header, message in refused.errors.items():
                     flash(f"{header}: {message}", "danger")
                 return redirect(url_for(".mapping", pk=pk))
@@ -159,7 +167,8 @@ class ImportView(BaseView):
         sheets = list_sheets(data) if batch.file_format == "xlsx" else []
         inferred = {u.header: u for u in result.unmatched}
         return self.render_template(
-            "imports/mapping.html", batch=batch, choices=field_choices(batch.kind),
+            "imports/mapping.html", batch=batch,
+            choices=field_choices(batch.kind, policy.viewer_for(batch.uploaded_by)),
             mapping=batch.mapping or {}, inferred=inferred, can_define=can_define,
             sheets=sheets, title=_l("Column mapping"))
 
@@ -199,8 +208,12 @@ class ImportView(BaseView):
         batch = self._batch(pk)
         user = current_user()
         run = db.session.get(JobRun, batch.job_run_id) if batch.job_run_id else None
+        preview = access.present_preview(
+            db.session, pipeline.preview_of(db.session, batch) if batch.dry_run else None,
+            policy.current_viewer(), is_uploader=batch.uploaded_by_id == user.id)
         return self.render_template(
             "imports/batch.html", batch=batch, run=run, kind_labels=KIND_LABELS,
+            preview=preview, preview_limit=PREVIEW_ROWS,
             mode_labels=MODE_LABELS, status_labels=STATUS_LABELS,
             may_report=may_read_report(user, batch),
             may_decide=service.may_approve(user) and batch.uploaded_by_id != user.id,
@@ -294,11 +307,20 @@ class ImportView(BaseView):
         user = current_user()
         if not may_read_report(user, batch):
             abort(404)
-        data = files.load(db.session, batch.id, "report")
+        try:
+            data = files.load(db.session, batch.id, "report")
+        except ImportFileError as problem:
+            flash(str(problem.message), "danger")
+            return redirect(url_for(".batch", pk=pk))
         if data is None:
-            abort(404)
+            flash(_l("The error report is no longer kept (retention period)."), "warning")
+            return redirect(url_for(".batch", pk=pk))
+        uploader = batch.uploaded_by_id == user.id
+        data = access.report_for(data, batch.kind, batch.mapping or {},
+                                 policy.current_viewer(), is_uploader=uploader)
         log.record("import_report_download", entity="ImportBatch", entity_id=batch.id,
-                   actor=user, detail={"rejected": batch.rejected_count})
+                   actor=user, detail={"rejected": batch.rejected_count,
+                                       "values": "original" if uploader else "masked"})
         name = f"import-{batch.id}-errors-{utcnow():%Y%m%d%H%M%S}.xlsx"
         return Response(data, mimetype="application/vnd.openxmlformats-officedocument."
                         "spreadsheetml.sheet", headers={

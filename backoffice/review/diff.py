@@ -1,9 +1,9 @@
 """The field-by-field diff a reviewer decides on, as the viewer may see it.
 
 Old values are read from the live customer through the viewer's record scope (a maker whose
-customer has since left their book sees only what they proposed). Every sensitive value is
-masked with the shared ``mask_value`` rules unless the masking room says this viewer may see it
-in full; deep-profile values are hidden from roles that may not see them. Codes are shown as
+customer has since left their book sees only what they proposed). Each built-in value is
+hidden, masked (the shared ``mask_value`` rules) or shown as the field-access policy decides for
+this viewer and this customer, as on the customer's own pages. Codes are shown as
 their labels, relations by name, so the reviewer reads what the maker chose.
 
 Custom fields are presented by ``backoffice.fields.display`` exactly as on the customer's own
@@ -176,22 +176,27 @@ def _as_customer(values: dict):
 
 
 def _presenter(viewer, customer):
-    """``present(field, json_value) -> text`` for this viewer and customer."""
+    """``present(field, json_value) -> text`` for this viewer and customer.
+
+    The policy decides each field (hidden, masked or visible for this reviewer and this
+    customer), as on the customer's own pages. Without a viewer (nobody in particular) every
+    sensitive value is masked.
+    """
     from backoffice.security import policy
 
-    unmask = _may_unmask(viewer)
-    deep_ok = policy.may_see_deep_profile(customer, policy.viewer_for(viewer))
-    is_deep_profile_field = policy.is_deep_profile_field
+    who = policy.viewer_for(viewer) if viewer is not None else None
 
     def present(field, value):
         if value is None or value == "":
             return None
-        name = field.split(".", 1)[-1] if field.startswith(v.CUSTOM + ".") else field
-        kind = _sensitive_kind(name)
-        if kind is not None and not unmask:
-            return _mask(kind, value)
-        if is_deep_profile_field("Customer", name) and not deep_ok:
+        if who is None:
+            kind = _sensitive_kind(field)
+            return _mask(kind, value) if kind is not None else _readable(field, value)
+        read, kind = policy.read_access("Customer", field, customer, who)
+        if read is policy.Read.HIDDEN:
             return HIDDEN
+        if read is policy.Read.MASKED:
+            return _mask(kind, value)
         return _readable(field, value)
 
     return present
@@ -209,16 +214,6 @@ def _mask(kind, value) -> str:
     except ImportError:  # pragma: no cover - never show a sensitive value unmasked
         return "******"
     return mask_value(kind, value)
-
-
-def _may_unmask(viewer) -> bool:
-    """Whether the masking room lets this viewer see sensitive values in full (default no)."""
-    try:
-        from backoffice.security import masking
-    except ImportError:  # pragma: no cover
-        return False
-    check = getattr(masking, "may_unmask", None)
-    return bool(check and check(viewer))
 
 
 def _readable(field: str, value) -> str:

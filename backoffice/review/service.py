@@ -14,11 +14,20 @@ maker never asked for, and the half applied at once would make the pending half 
 Each use case validates first, collecting every problem, then does its work in a transaction it
 owns (it commits), and runs under the record scope of the acting user, so a request or customer
 the actor may not see does not exist for it (``NotVisible``, a 404 on every path).
+
+Moving a customer to another branch and changing its status (closed, deceased) are reviewed
+fields like the others. A move is also reviewed for a checker whose scope does not cover the new
+branch: a branch manager cannot hand a customer to another branch on their own say, and cannot
+approve a maker's move there either; the move is filed (the filer answers for the record as it
+stands) and waits for a checker whose scope covers both branches, a senior manager. An ``own``
+scope covers no branch, so whoever holds one never moves a record out of its branch without a
+checker, approval rights or not.
 """
 from __future__ import annotations
 
 from flask import current_app, has_app_context, has_request_context
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,9 +39,10 @@ from backoffice.security import scopes
 from models import ChangeRequest, Customer
 from models.base import utcnow
 
-# Reviewed customer fields, as data (tier_override: the reviewed override of the computed tier).
+# Reviewed customer fields, as data (tier_override: the reviewed override of the computed tier;
+# branch_id: a move to another branch; status: closing, or recording a death).
 REVIEWED_FIELDS = ["name", "id_type", "id_number", "mobile", "risk_tolerance", "owner_id",
-                   "tier_override"]
+                   "branch_id", "status", "tier_override"]
 # Custom fields flagged "reviewed" (issue 4): callables ``entity -> iterable of keys``, added by
 # the custom-field room at registration.
 REVIEWED_CUSTOM_FIELD_SOURCES: list = []
@@ -106,6 +116,32 @@ def needs_review(user) -> bool:
     return user is not None and not may_approve(user)
 
 
+def covers_branch(scope, branch_id) -> bool:
+    """Whether ``scope`` covers every customer of a branch, whoever owns them (an ``own``
+    scope covers none: it follows people, not branches)."""
+    return scope is not None and scope.permits_customer(Customer(branch_id=branch_id))
+
+
+def moves_beyond_scope(actor, live: dict, changes: dict) -> bool:
+    """Whether a change moves the customer to a branch the actor's scope does not cover (it
+    then waits for a checker whose scope does, whoever the actor is)."""
+    return "branch_id" in changes and changes["branch_id"] != live.get("branch_id") \
+        and not covers_branch(scopes.scope_for_user(actor), changes["branch_id"])
+
+
+def _may_move_here(actor, item: Customer) -> bool:
+    """A checker's populated edit that keeps the branch, or moves it within the checker's scope
+    (read off the object: the committed branch against the one the write path set)."""
+    state = sa_inspect(item)  # histories load nothing (no autoflush of the populated edit)
+    history = state.attrs["branch_id"].history
+    committed = (history.deleted or history.unchanged or (None,))[0]
+    added = state.attrs["branch"].history.added
+    branch_id = (getattr(added[0], "id", None) if added else item.branch_id)
+    if committed is None:
+        return False  # not known without the database: the slow path decides
+    return branch_id == committed or covers_branch(scopes.scope_for_user(actor), branch_id)
+
+
 def current_user():
     if not has_request_context():
         return None
@@ -124,10 +160,14 @@ def submit_customer_change(item: Customer, actor=None) -> ChangeRequest | None:
     the whole new customer) is filed, and the request is returned: the caller must not write.
     """
     actor = actor if actor is not None else current_user()
-    if not needs_review(actor):
+    if actor is None:
+        return None
+    maker = needs_review(actor)
+    persistent = _is_persistent(item)
+    if not maker and (not persistent or _may_move_here(actor, item)):
         return None
     proposed = v.snapshot(item)
-    if not _is_persistent(item):
+    if not persistent:
         # The form sealed the new customer's sensitive custom values for this draft's
         # record_uid: the customer approval creates keeps it, so that they open.
         return propose_create(actor, proposed, record_uid=item.record_uid)
@@ -136,10 +176,10 @@ def submit_customer_change(item: Customer, actor=None) -> ChangeRequest | None:
     db.session.rollback()
     live = v.snapshot(item)
     changes = v.changes_between(live, proposed)
-    if not _touches_reviewed(live, changes):
-        v.apply_values(item, changes, db.session)  # nothing reviewed: the edit applies directly
-        return None
-    return propose_update(actor, item, changes)
+    if (maker and _touches_reviewed(live, changes)) or moves_beyond_scope(actor, live, changes):
+        return propose_update(actor, item, changes)
+    v.apply_values(item, changes, db.session)  # nothing reviewed: the edit applies directly
+    return None
 
 
 def change_customer(actor, customer_id: int, values: dict) -> ChangeRequest | None:
@@ -149,10 +189,11 @@ def change_customer(actor, customer_id: int, values: dict) -> ChangeRequest | No
         customer = _visible_customer(customer_id)
         live = v.snapshot(customer)
         changes = v.changes_between(live, _known(values))
-        if needs_review(actor) and _touches_reviewed(live, changes):
+        if (needs_review(actor) and _touches_reviewed(live, changes)) \
+                or moves_beyond_scope(actor, live, changes):
             return propose_update(actor, customer, changes)
         candidate = _candidate(live, changes)
-        errors = _record_errors(candidate, scopes.current())
+        errors = _named_move(_record_errors(candidate, scopes.current()), live, changes)
         if errors:
             db.session.rollback()
             raise ReviewRefused(errors, status=422)
@@ -194,7 +235,10 @@ def propose_update(actor, customer: Customer, changes: dict) -> ChangeRequest:
             errors["_"] = _l("Nothing to change: the values are the same as the record's.")
         live = v.snapshot(customer)
         candidate = _candidate(live, changes)
-        errors.update(_record_errors(candidate, scopes.current()))
+        # The filer answers for the record as it stands; the branch it moves to is the
+        # approver's to cover (a branch manager files a move out of their branch).
+        staying = _candidate(live, {k: val for k, val in changes.items() if k != "branch_id"})
+        errors.update(_record_errors(candidate, scopes.current(), staying))
         if errors:
             raise ReviewRefused(errors, status=422)
         request = ChangeRequest(entity="customer", kind="update", status="pending",
@@ -265,7 +309,8 @@ def approve(actor, request_id: int) -> ChangeRequest:
                 live = v.snapshot(customer)
         proposed = request.values
         if not errors:
-            errors.update(_record_errors(_candidate(live, proposed), scopes.current()))
+            errors.update(_named_move(_record_errors(_candidate(live, proposed),
+                                                     scopes.current()), live, proposed))
         if errors:
             db.session.rollback()
             raise _refused(errors)
@@ -466,16 +511,31 @@ def _candidate(live: dict, changes: dict) -> Customer:
     return candidate
 
 
-def _record_errors(candidate: Customer, scope) -> dict:
-    """Customer rules plus the writer's scope, on the record as it would be."""
+def _record_errors(candidate: Customer, scope, scope_subject: Customer | None = None) -> dict:
+    """Customer rules plus the writer's scope, on the record as it would be (the scope on
+    ``scope_subject`` instead when given)."""
     from backoffice.customers import rules
 
     errors = dict(rules.customer_errors(candidate))
     if not (candidate.name or "").strip():
         errors["name"] = str(_l("Enter the customer's name."))
-    if scope is not None and not scope.permits_customer(candidate):
+    subject = candidate if scope_subject is None else scope_subject
+    if scope is not None and not scope.permits_customer(subject):
         errors["customer"] = str(_l("You may only record data about customers in your own "
                                     "scope."))
+    return errors
+
+
+def _named_move(errors: dict, live: dict, changes: dict) -> dict:
+    """Say so when what leaves the actor's scope is a move to a branch the scope does not
+    cover: the move is not refused for good, it needs a checker whose scope covers it."""
+    if "customer" in errors and "branch_id" in changes \
+            and changes["branch_id"] != live.get("branch_id") \
+            and not covers_branch(scopes.current(), changes["branch_id"]):
+        errors = {k: val for k, val in errors.items() if k != "customer"}
+        errors["branch"] = str(_l("This moves the customer to a branch outside your scope; a "
+                                  "reviewer whose scope covers that branch (a senior manager) "
+                                  "must approve it."))
     return errors
 
 

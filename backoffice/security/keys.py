@@ -13,7 +13,8 @@ reuses it afterwards. Production (``CRM_ENV=production``) without keys refuses t
 
 Rotation: add a new key, make it the primary, run ``flask crm keys rotate`` (it re-encrypts every
 registered encrypted column, and the sensitive custom values sealed inside JSON documents, to the
-primary key, batch by batch, and can be interrupted and run again), check ``flask crm keys
+primary key, batch by batch, and can be interrupted and run again; the stored import files
+too), check ``flask crm keys
 status`` shows no row on the old key, then remove it.
 """
 from __future__ import annotations
@@ -197,6 +198,10 @@ def rotate(engine, keyring: KeyRing, metadata=None, batch_size: int = 500,
                 progress(table.name, min(done, total), total)
     # Sealed values inside JSON documents (sensitive custom fields, change-request payloads).
     key_rotation_custom.rotate(engine, keyring, metadata, report, batch_size, progress)
+    # Stored import files (uploads, error reports, previews), sealed whole.
+    from backoffice.imports import file_keys
+
+    file_keys.rotate(engine, keyring, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -271,4 +276,7 @@ def key_status(engine, keyring: KeyRing, metadata=None) -> dict[str, dict[str, i
                     counts[kid] = counts.get(kid, 0) + 1
                 status[f"{table.name}.{spec.field}"] = counts
     status.update(key_rotation_custom.status(engine, keyring, metadata))
+    from backoffice.imports import file_keys
+
+    status.update(file_keys.status(engine))
     return status

@@ -221,7 +221,15 @@ class CrmSecurityManager(SecurityManager):
         return user
 
     def reset_password(self, userid, password):
-        """FAB's password reset (forms and CLI) under the password policy; records when."""
+        """FAB's password reset (forms and CLI) under the password policy; records when.
+
+        The new password ends the user's other sessions and API tokens (``models.org`` raises
+        the session epoch in the same UPDATE); the session a user changed their own password
+        in stays signed in.
+        """
+        from flask import has_request_context
+
+        from backoffice.security import sessions
         from backoffice.security.passwords import check_password
         from models.base import utcnow
 
@@ -229,6 +237,27 @@ class CrmSecurityManager(SecurityManager):
         user = self.get_user_by_id(userid)
         user.password_changed_at = utcnow()
         super().reset_password(userid, password)
+        if has_request_context():
+            sessions.restamp(user.id)
+
+    def create_jwt_manager(self, app):
+        """FAB's JWT manager, with tokens stamped with the user's session epoch and refused once
+        it has moved on (logout, lockout, deactivation, new password: ``sessions``)."""
+        from backoffice.security import sessions
+
+        jwt_manager = super().create_jwt_manager(app)
+        jwt_manager.additional_claims_loader(sessions.token_claims)
+        jwt_manager.token_in_blocklist_loader(sessions.token_revoked)
+        return jwt_manager
+
+    def on_user_logout(self, user) -> None:
+        """Logout ends the session on the server too: a copy of the cookie (or a token) kept
+        from before no longer signs anybody in."""
+        from backoffice.security import sessions
+
+        super().on_user_logout(user)
+        if getattr(user, "id", None) is not None:
+            sessions.revoke_sessions(user.id)
 
     @property
     def current_user(self):

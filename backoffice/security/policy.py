@@ -412,3 +412,73 @@ def readable_fields(entity: str, fields, record=None, viewer: Viewer | None = No
 def writable_fields(entity: str, fields, record=None, viewer: Viewer | None = None) -> list:
     """The subset of ``fields`` the viewer may write, directly or through review."""
     return [f for f in fields if decide(entity, f, record, viewer).may_write]
+
+
+# --- the operation log ----------------------------------------------------------------------
+
+
+def log_read_access(entity: str | None, field: str, viewer: Viewer | None = None) -> Read:
+    """What a reader of the operation log (auditors) sees of a value a log row recorded.
+
+    The log is the auditor's path to customer data: who changed what, and when. Sensitive values
+    were masked or blind-indexed before the row was written (``backoffice.audit.redact``), so
+    they read masked here; deep-profile values stay with those who may see every customer's
+    deep profile; a custom field stays within the roles its definition names, whatever the
+    reader's role, and a key no definition explains is withheld.
+    """
+    viewer = viewer or current_viewer()
+    if viewer.is_system:
+        return Read.VISIBLE
+    if viewer.user is None:
+        return Read.HIDDEN
+    entity = _log_entity(entity)
+    if field.startswith(CUSTOM_PREFIX):
+        from backoffice.fields.registry import field_spec
+
+        spec = field_spec(entity.lower(), field[len(CUSTOM_PREFIX):], include_archived=True)
+        if spec is None or not spec.visible_to(viewer.roles):
+            return Read.HIDDEN
+        return Read.MASKED if custom_kind(spec) else Read.VISIBLE
+    name = field.rsplit(".", 1)[-1]
+    if is_deep_profile_field(entity, name) or name in DEEP_PROFILE_FIELDS["Customer"]:
+        return Read.VISIBLE if may_see_deep_profile(None, viewer) else Read.HIDDEN
+    if name in SENSITIVE_FIELDS:
+        return Read.MASKED
+    return Read.VISIBLE
+
+
+def _log_entity(entity: str | None) -> str:
+    """A log row's entity as a model class name (rows name tables or classes)."""
+    if not entity:
+        return CUSTOMER_VIEW
+    return {"customer": "Customer", "account": "Account", "interaction": "Interaction",
+            "campaign": "Campaign"}.get(entity, entity)
+
+
+def log_detail_shown(entity: str | None, detail, viewer: Viewer | None = None):
+    """A log row's detail document with every value the reader may not see withheld."""
+    viewer = viewer or current_viewer()
+    if viewer.is_system:
+        return detail
+    return _walk_detail(_log_entity(entity), detail, viewer)
+
+
+def _walk_detail(entity: str, node, viewer: Viewer):
+    if isinstance(node, list):
+        return [_walk_detail(entity, item, viewer) for item in node]
+    if not isinstance(node, dict):
+        return node
+    shown_node = {}
+    for key, value in node.items():
+        name = str(key)
+        if name == "custom_fields" and isinstance(value, dict):
+            value = {inner: (HIDDEN_TEXT if log_read_access(
+                entity, CUSTOM_PREFIX + str(inner), viewer) is Read.HIDDEN
+                else _walk_detail(entity, inner_value, viewer))
+                for inner, inner_value in value.items()}
+        elif log_read_access(entity, name, viewer) is Read.HIDDEN:
+            value = HIDDEN_TEXT
+        else:
+            value = _walk_detail(entity, value, viewer)
+        shown_node[key] = value
+    return shown_node

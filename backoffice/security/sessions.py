@@ -17,8 +17,19 @@ Why CSRF here: FAB exempts its REST APIs from CSRF (``BaseApi.csrf_exempt``, DES
 but the back office's APIs also accept the screen's session cookie (``allow_browser_login``), so a
 cross-site form could call them with the victim's cookie. A state-changing API request that is
 authenticated by the session cookie must carry the CSRF token (``X-CSRFToken`` header or
-``csrf_token`` field); one carrying ``Authorization: Bearer`` cannot be forged cross-site and
-needs none.
+``csrf_token`` field). Only a request that also carries a *valid* API token of the same user
+is let through without it: the header alone proves nothing (``Bearer x`` is not a login), and
+a valid token of another user would still leave the cookie's user acting (FAB prefers the
+cookie), so it must not waive the check either.
+
+Why an epoch (revocation): a signed cookie or JWT stays valid until it expires whatever
+happens on the server. Each member of staff has a counter, ``session_epoch`` (a column, so
+every process and machine reads the same value); it is stamped into the session at login and
+into every API token (``crm_epoch`` claim) and compared on every request. Logout, a lockout, a
+deactivation and a password change (own or reset by an admin; ``models.org``) raise it, which
+ends every session and token issued before, on every device: replaying an old cookie or token
+then signs nobody in. A user who changes their own password keeps the session they did it in
+(it is re-stamped), and loses every other one.
 """
 from __future__ import annotations
 
@@ -38,6 +49,8 @@ from flask import (
 
 LOGIN_AT = "crm_login_at"
 SEEN_AT = "crm_seen_at"
+EPOCH = "crm_epoch"
+EPOCH_CLAIM = "crm_epoch"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 STATIC_ENDPOINTS = frozenset({"static", "appbuilder.static"})
 
@@ -78,6 +91,7 @@ def stamp_login(_sender, user=None, **_extra) -> None:
     now = time.time()
     session[LOGIN_AT] = now
     session[SEEN_AT] = now
+    session[EPOCH] = current_epoch(getattr(user, "id", None))
 
 
 def cookie_authenticated() -> bool:
@@ -85,8 +99,97 @@ def cookie_authenticated() -> bool:
     return "_user_id" in session
 
 
+def current_epoch(user_id) -> int | None:
+    """The user's session epoch as stored now (None for no such user), read past any copy the
+    request's ORM session holds, so a raise made by another process counts at once."""
+    if user_id is None:
+        return None
+    from sqlalchemy import select
+
+    from backoffice.extensions import db
+    from models import Staff
+
+    try:
+        return db.session.execute(
+            select(Staff.session_epoch).where(Staff.id == int(user_id))).scalar()
+    except (TypeError, ValueError):
+        return None
+
+
+def revoke_sessions(user_id) -> None:
+    """End every session and API token of the user issued so far (logout); commits."""
+    from sqlalchemy import update
+
+    from backoffice.extensions import db
+    from models import Staff
+
+    db.session.execute(update(Staff).where(Staff.id == int(user_id))
+                       .values(session_epoch=Staff.session_epoch + 1))
+    db.session.commit()
+
+
+def restamp(user_id) -> None:
+    """Keep this session alive across a revocation its own user just made (own password)."""
+    if cookie_authenticated() and str(session.get("_user_id")) == str(user_id):
+        session[EPOCH] = current_epoch(user_id)
+
+
+def token_claims(identity) -> dict:
+    """Claims stamped into every API token FAB makes (``additional_claims_loader``)."""
+    return {EPOCH_CLAIM: current_epoch(identity)}
+
+
+def token_revoked(_jwt_header, jwt_data: dict) -> bool:
+    """``token_in_blocklist_loader``: a token is revoked unless its epoch is the user's now.
+
+    A token without the claim (made before revocation existed), of an unknown user or of an
+    inactive one is revoked too.
+    """
+    stamped = jwt_data.get(EPOCH_CLAIM)
+    if not isinstance(stamped, int) or isinstance(stamped, bool):
+        return True
+    from backoffice.extensions import db
+    from models import Staff
+
+    try:
+        user = db.session.get(Staff, int(jwt_data.get("sub")))
+    except (TypeError, ValueError):
+        return True
+    if user is None or not user.is_active:
+        return True
+    return current_epoch(user.id) != stamped
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    return header[7:].strip() or None
+
+
+def bearer_user_id() -> str | None:
+    """The user id of a valid, unrevoked access token on the request, else None.
+
+    Decoded without FAB's user loader (which would make the token's user the request's user).
+    """
+    token = bearer_token()
+    if token is None:
+        return None
+    from flask_jwt_extended import decode_token
+
+    try:
+        data = decode_token(token)
+    except Exception:  # noqa: BLE001 - malformed, forged, expired: simply not a valid token
+        return None
+    if data.get("type") != "access" or token_revoked(None, data):
+        return None
+    return str(data.get("sub"))
+
+
 def bearer_authenticated() -> bool:
-    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+    """A valid access token of the user the session cookie signs in (see the module text)."""
+    user_id = bearer_user_id()
+    return user_id is not None and user_id == str(session.get("_user_id"))
 
 
 def expiry_reason(now: float | None = None) -> str | None:
@@ -103,15 +206,36 @@ def expiry_reason(now: float | None = None) -> str | None:
     return None
 
 
+def revocation_reason() -> str | None:
+    """``"revoked"`` if the user's epoch moved on since this session was stamped."""
+    stamped = session.get(EPOCH, 0)  # a session made before the epoch existed read as 0
+    if current_epoch(session.get("_user_id")) != stamped:
+        return "revoked"
+    return None
+
+
+def _ended_message(reason: str) -> str:
+    from flask_babel import gettext
+
+    if reason == "absolute":
+        return gettext("Your session has ended after %(hours)s hours. Please sign in again.",
+                       hours=current_app.config["CRM_SESSION_ABSOLUTE_HOURS"])
+    if reason == "revoked":
+        return gettext("Your session has ended (you signed out, your password was changed or "
+                       "your account was locked or deactivated). Please sign in again.")
+    return gettext("You were signed out after %(minutes)s minutes without activity. "
+                   "Please sign in again.",
+                   minutes=current_app.config["CRM_SESSION_IDLE_MINUTES"])
+
+
 def expire_session():
     """before_request: sign out an expired session; otherwise note this request as activity."""
     if request.endpoint in STATIC_ENDPOINTS or not cookie_authenticated():
         return None
-    reason = expiry_reason()
+    reason = expiry_reason() or revocation_reason()
     if reason is None:
         session[SEEN_AT] = time.time()
         return None
-    from flask_babel import gettext
     from flask_login import current_user, logout_user
 
     from backoffice.security.login_policy import audit
@@ -120,14 +244,9 @@ def expire_session():
     if user is not None:
         audit("session_expired", actor=user, user=user, detail={"reason": reason})
     logout_user()
-    session.pop(LOGIN_AT, None)
-    session.pop(SEEN_AT, None)
-    message = (gettext("Your session has ended after %(hours)s hours. Please sign in again.",
-                       hours=current_app.config["CRM_SESSION_ABSOLUTE_HOURS"])
-               if reason == "absolute" else
-               gettext("You were signed out after %(minutes)s minutes without activity. "
-                       "Please sign in again.",
-                       minutes=current_app.config["CRM_SESSION_IDLE_MINUTES"]))
+    for key in (LOGIN_AT, SEEN_AT, EPOCH):
+        session.pop(key, None)
+    message = _ended_message(reason)
     if request.path.startswith("/api/"):
         response = jsonify(message=message)
         response.status_code = 401

@@ -2,7 +2,8 @@
 
 ``rules`` (pure: rule data, validation, compilation, evaluation), ``metrics`` (the registry of
 computed metrics, extensible), ``catalog`` (what a rule may test), ``refresh`` (set-based),
-``needs`` (evidence and next-best offers on the 360 page), ``views`` and ``cli``.
+``needs`` (evidence and next-best offers on the 360 page), ``guard`` (what counts over a rule
+may reveal to a viewer), ``views`` and ``cli``.
 """
 from flask import current_app
 from flask_babel import lazy_gettext as _l

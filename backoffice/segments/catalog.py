@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from backoffice.security.policy import is_deep_profile_field
 from backoffice.segments.metrics import METRICS
 from backoffice.segments.rules import OPERATORS, RuleField
 from models import choices as c
@@ -64,7 +65,8 @@ def rule_fields(*, session=None, branches=None, roles=None, custom_specs=None) -
             column = cast(Customer.branch_id, String)
         fields[f"customer.{name}"] = RuleField(
             key=f"customer.{name}", label=str(label), type=kind, kind="column",
-            choices=choices, sql=_column_sql(column))
+            choices=choices, sql=_column_sql(column),
+            deep=is_deep_profile_field("Customer", name))
     for metric in METRICS.values():
         if metric.hidden:  # a building block of other metrics
             continue
@@ -72,7 +74,7 @@ def rule_fields(*, session=None, branches=None, roles=None, custom_specs=None) -
         fields[f"metric.{metric.key}"] = RuleField(
             key=f"metric.{metric.key}", label=str(metric.label), type=metric.type,
             kind="metric", sql=_metric_sql(metric), date_unit=unit, metric=metric,
-            operators=OPERATORS["integer"] if unit else ())
+            operators=OPERATORS["integer"] if unit else (), deep=metric.deep)
     for spec in _custom_specs(custom_specs, session, roles):
         fields[f"custom.{spec.key}"] = RuleField(
             key=f"custom.{spec.key}", label=spec.label(), type=spec.type, kind="custom",

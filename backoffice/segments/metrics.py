@@ -107,6 +107,9 @@ class Metric:
     # A max over time ("last transaction"): exact over any window that holds a row; the
     # grouped pass may read a window only and look the rest up (see ``pass_window``).
     latest: bool = False
+    # Reads the deep profile (balances, assets, money flows): a rule testing it counts, for
+    # each viewer, only customers whose deep profile that viewer may see (``segments.guard``).
+    deep: bool = False
 
     def sql_for(self, customer_id, today, dialect):
         """The metric of the customer in ``customer_id``, as one scalar SQL expression."""
@@ -269,18 +272,20 @@ def _builtin_metrics() -> list[Metric]:
     tx, it = Transaction, Interaction
     return [
         Metric("aum", _l("Total financial assets (AUM)"), "money", "number", empty=Decimal(0),
-               source="accounts", value=_sum(Account.balance, _asset)),
+               source="accounts", value=_sum(Account.balance, _asset), deep=True),
         Metric("asset_drift_3m", "asset drift, last 3 months", "money", "number",
                empty=0, source="transactions", value=_asset_drift,
-               extend_from=_with_asset_accounts, hidden=True, window=AVERAGE_BALANCE_DAYS),
+               extend_from=_with_asset_accounts, hidden=True, window=AVERAGE_BALANCE_DAYS,
+               deep=True),
         Metric("avg_balance_3m", _l("Average balance, last 3 months"), "money", "number",
                _average_balance_correlated, None, 0,
                _l("Approximated from today's asset balances and the last 90 days of "
                   "transactions (no balance history is kept)."),
-               depends=("aum", "asset_drift_3m"), combine=_average_balance_combined),
+               depends=("aum", "asset_drift_3m"), combine=_average_balance_combined, deep=True),
         Metric("deposit_balance", _l("Demand deposit balance"), "money", "number",
                empty=Decimal(0), source="accounts",
-               value=_sum(Account.balance, lambda today: Product.category == "deposit")),
+               value=_sum(Account.balance, lambda today: Product.category == "deposit"),
+               deep=True),
         Metric("products_held", _l("Products held"), "integer", "number", empty=0,
                source="accounts",
                value=lambda today, dialect: func.count(func.distinct(Account.product_id))),
@@ -295,10 +300,10 @@ def _builtin_metrics() -> list[Metric]:
                window=90),
         Metric("tx_amount_30d", _l("Transaction amount, last 30 days"), "money", "number",
                empty=Decimal(0), source="transactions",
-               value=_sum(tx.amount, _in_window(tx.occurred_at, 30)), window=30),
+               value=_sum(tx.amount, _in_window(tx.occurred_at, 30)), window=30, deep=True),
         Metric("tx_amount_90d", _l("Transaction amount, last 90 days"), "money", "number",
                empty=Decimal(0), source="transactions",
-               value=_sum(tx.amount, _in_window(tx.occurred_at, 90)), window=90),
+               value=_sum(tx.amount, _in_window(tx.occurred_at, 90)), window=90, deep=True),
         Metric("salary_count_90d", _l("Salary inflows, last 90 days"), "integer", "number",
                empty=0, source="transactions",
                value=_count(tx, _in_window(tx.occurred_at, 90),

@@ -70,6 +70,9 @@ class RuleField:
     date_unit: str | None = None
     metric: object = None
     spec: object = None  # custom fields: the FieldSpec
+    # Reads the deep profile: counts over it leave out customers whose deep profile the
+    # viewer may not see (``backoffice.segments.guard``).
+    deep: bool = False
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def ops(self) -> tuple:

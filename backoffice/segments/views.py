@@ -3,7 +3,11 @@ counts over time, tier history and the reviewed tier override.
 
 Every query about customers goes through the ORM session, so the record scope applies: the
 live count, the member list, the tier distribution and the history show only what the viewer
-may see. Rule definitions themselves are configuration, visible to everyone granted the screen.
+may see. Counts are reads too: a rule on the deep profile counts only customers whose deep
+profile the viewer may see, fields the viewer may not read are not offered, masked ones match
+exactly only (``segments.guard``); the bank-wide figures the refresh stores (member counts,
+counts over time) are shown only where they equal what the viewer could count.
+Rule definitions themselves are configuration, visible to everyone granted the screen.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from backoffice import charts
 from backoffice.extensions import db
 from backoffice.review.views import not_found_if_denied
+from backoffice.segments import guard
 from backoffice.segments import rules as r
 from backoffice.segments.catalog import describe, rule_fields
 from models import Customer, Segment, SegmentCount, SegmentMembership, TierChange
@@ -36,8 +41,9 @@ MEMBERS_SHOWN = 50
 
 
 def current_fields():
-    """The rule fields, with only the custom fields the viewer's roles may see."""
-    return rule_fields(session=db.session, roles=_role_names())
+    """The rule fields the viewer may test: the policy leaves out fields the viewer may not
+    read and keeps masked ones to exact matches (``segments.guard``)."""
+    return guard.for_viewer(rule_fields(session=db.session, roles=_role_names()))
 
 
 def _role_names():
@@ -73,6 +79,36 @@ def describe_rule(rule, fields) -> str:
     return joiner.join(parts)
 
 
+def visible_member_counts(segments, fields) -> dict:
+    """``{segment id: members the viewer may count}``: the refresh stores bank-wide counts,
+    which would show customers outside the viewer's scope and, for a rule on the deep profile,
+    customers whose deep profile the viewer may not see. Two grouped queries, whatever the
+    number of segments (the record scope applies to the joined customers)."""
+    per_segment = (select(SegmentMembership.segment_id, func.count())
+                   .join(Customer, Customer.id == SegmentMembership.customer_id)
+                   .group_by(SegmentMembership.segment_id))
+    restricted = {s.id: guard.segment_condition(s, fields) for s in segments}
+    deep_ids = [pk for pk, condition in restricted.items() if condition is not None]
+    counts = dict(db.session.execute(per_segment.where(
+        SegmentMembership.segment_id.not_in(deep_ids or [0]))).all())
+    if deep_ids:  # every deep rule gets the same condition: the viewer's deep profiles
+        counts.update(db.session.execute(per_segment.where(
+            SegmentMembership.segment_id.in_(deep_ids), restricted[deep_ids[0]])).all())
+    tiers = dict(db.session.execute(select(Customer.tier, func.count(Customer.id))
+                                    .group_by(Customer.tier)).all())
+    return {s.id: (tiers.get(s.tier, 0) if s.kind == "tier" else counts.get(s.id, 0))
+            for s in segments}
+
+
+def _sees_whole_history(restricted) -> bool:
+    """Counts over time are stored for the whole bank by the refresh: shown only to a viewer
+    whose own count would be the same (every customer in scope, no deep-profile restriction on
+    this segment); anyone else would read customers outside their scope from them."""
+    from backoffice.security.policy import current_viewer
+
+    return restricted is None and current_viewer().scope.customer_condition() is None
+
+
 class SegmentsView(BaseView):
     """``/segments/``: tier rules, segments and need detectors."""
 
@@ -90,6 +126,7 @@ class SegmentsView(BaseView):
         grouped = {kind: [(s, describe_rule(s.rule, fields)) for s in rules if s.kind == kind]
                    for kind in KIND_LABELS}
         return self.render_template("segments/index.html", grouped=grouped,
+                                    member_counts=visible_member_counts(rules, fields),
                                     kind_labels=KIND_LABELS, tiers=c.TIERS,
                                     title=_l("Tiers and segments"))
 
@@ -99,17 +136,22 @@ class SegmentsView(BaseView):
     def show(self, pk):
         segment = db.session.get(Segment, pk) or abort(404)
         fields = current_fields()
-        counts = db.session.execute(select(SegmentCount.day, SegmentCount.count).where(
-            SegmentCount.segment_id == pk).order_by(SegmentCount.day)).all()
-        figure = charts.line([d for d, _n in counts], {str(_l("Customers")): [n for _d, n in
-                                                                             counts]},
-                             title=_l("Customers over time"))
+        restricted = guard.segment_condition(segment, fields)
+        figure = None
+        if _sees_whole_history(restricted):
+            counts = db.session.execute(select(SegmentCount.day, SegmentCount.count).where(
+                SegmentCount.segment_id == pk).order_by(SegmentCount.day)).all()
+            figure = charts.line([d for d, _n in counts],
+                                 {str(_l("Customers")): [n for _d, n in counts]},
+                                 title=_l("Customers over time"))
         if segment.kind == "tier":
             members_query = select(Customer).where(Customer.tier == segment.tier)
         else:
             members_query = (select(Customer).join(SegmentMembership,
                                                    SegmentMembership.customer_id == Customer.id)
                              .where(SegmentMembership.segment_id == pk))
+        if restricted is not None:
+            members_query = members_query.where(restricted)
         members = db.session.scalars(members_query.order_by(Customer.customer_no)
                                      .limit(MEMBERS_SHOWN)).all()
         visible = db.session.scalar(select(func.count()).select_from(
@@ -133,7 +175,11 @@ class SegmentsView(BaseView):
             return jsonify(errors=exc.errors), 422
         except ValueError as exc:  # a custom-field filter refused its operand
             return jsonify(errors=[str(exc)]), 422
-        total = db.session.scalar(select(func.count(Customer.id)).where(condition))
+        query = select(func.count(Customer.id)).where(condition)
+        restricted = guard.condition([payload.get("rule")], fields)
+        if restricted is not None:
+            query = query.where(restricted)
+        total = db.session.scalar(query)
         return jsonify(count=int(total or 0))
 
     @expose("/new", methods=["GET", "POST"])

@@ -4,7 +4,8 @@
   function linkOf(point) {
     var url = point.customdata;
     if (Array.isArray(url)) { url = url[0]; }
-    return (typeof url === "string" && url.charAt(0) === "/") ? url : null;
+    // Only a path on this site: "//host" and "/\\host" would leave it.
+    return (typeof url === "string" && /^\/(?![\/\\])/.test(url)) ? url : null;
   }
   function draw(el) {
     var figure = JSON.parse(el.getAttribute("data-figure"));

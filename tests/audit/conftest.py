@@ -65,3 +65,11 @@ def audit_rows(app):
                     for i in range(n)]
 
     return _make
+
+
+def keyed_hash(app, row_id, row, prev_hash):
+    """The row hash under the app's chain key (what the log writer computes)."""
+    from backoffice.audit import chain
+
+    with app.app_context():
+        return chain.compute_hash(row_id, row, prev_hash)

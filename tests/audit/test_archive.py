@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from backoffice.audit import chain
 from backoffice.extensions import db
 from models.audit import AuditArchive, AuditLog
-from tests.audit.conftest import last_id, log_rows, verify_cli
+from tests.audit.conftest import keyed_hash, last_id, log_rows, verify_cli
 
 LOG = AuditLog.__table__
 ARCHIVE = AuditArchive.__table__
@@ -73,7 +73,7 @@ def test_archive_then_purge_keeps_the_chain_verifiable(app, audit_rows, tmp_path
     for before, after in zip(lines, lines[1:]):
         assert after["prev_hash"] == before["row_hash"]
     row = dict(lines[-1], occurred_at=dt.datetime.fromisoformat(lines[-1]["occurred_at"]))
-    assert chain.compute_hash(row["id"], row, row["prev_hash"]) == row["row_hash"]
+    assert keyed_hash(app, row["id"], row, row["prev_hash"]) == row["row_hash"]
 
     code, output = _cli(app, "purge", "--before", TOMORROW)
     assert code == 0, output

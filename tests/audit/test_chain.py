@@ -11,7 +11,7 @@ from backoffice.audit import chain
 from backoffice.audit.log import record
 from backoffice.extensions import db
 from models.audit import AuditHead, AuditLog
-from tests.audit.conftest import log_rows, superuser, verify_cli
+from tests.audit.conftest import keyed_hash, log_rows, superuser, verify_cli
 
 LOG = AuditLog.__table__
 HEAD = AuditHead.__table__
@@ -28,7 +28,7 @@ def test_record_appends_linked_rows_that_verify(app):
     stored = log_rows(app, LOG.c.id == first["id"])[0]
     assert stored["detail"] == '{"a":["x","y"],"b":1,"名":"值"}'
     assert stored["actor_username"] == "admin"
-    assert stored["row_hash"] == chain.compute_hash(stored["id"], stored, stored["prev_hash"])
+    assert stored["row_hash"] == keyed_hash(app, stored["id"], stored, stored["prev_hash"])
     code, output = verify_cli(app)
     assert code == 0, output
     assert output.startswith("OK:")
@@ -48,7 +48,7 @@ def test_hash_survives_the_database_round_trip(app):
         db.session.remove()
     stored = log_rows(app, LOG.c.id == written["id"])[0]
     assert stored["occurred_at"] == dt.datetime(2026, 1, 2, 3, 4, 5, 678901)
-    assert chain.compute_hash(stored["id"], stored, stored["prev_hash"]) == stored["row_hash"]
+    assert keyed_hash(app, stored["id"], stored, stored["prev_hash"]) == stored["row_hash"]
 
 
 def _snapshot(app, row_id):
@@ -90,7 +90,7 @@ def test_rewriting_a_row_with_a_recomputed_hash_fails_at_the_next_row(app, audit
     target = rows[1]["id"]
     original = _snapshot(app, target)
     forged = {**original, "action": "login"}
-    forged_hash = chain.compute_hash(target, forged, original["prev_hash"])
+    forged_hash = keyed_hash(app, target, forged, original["prev_hash"])
     with superuser(app) as connection:
         connection.execute(LOG.update().where(LOG.c.id == target)
                            .values(action="login", row_hash=forged_hash))
@@ -151,7 +151,7 @@ def test_a_row_appended_behind_the_writers_back_is_named(app, audit_rows):
     rows = audit_rows(1)
     last = _snapshot(app, rows[-1]["id"])
     forged = {**last, "id": last["id"] + 1, "prev_hash": last["row_hash"], "action": "login"}
-    forged["row_hash"] = chain.compute_hash(forged["id"], forged, forged["prev_hash"])
+    forged["row_hash"] = keyed_hash(app, forged["id"], forged, forged["prev_hash"])
     with superuser(app) as connection:
         connection.execute(LOG.insert().values(**forged))
     _assert_fails_at(app, forged["id"])
@@ -170,27 +170,26 @@ def test_verify_reports_the_row_count(app, audit_rows):
     assert code == 0 and f"{total} rows verified" in output
 
 
-def test_one_statement_append_hashes_like_python(app):
-    """PostgreSQL's own append (``chain.append_autocommit``: head lock, hash, insert and commit
-    in one statement) builds the very text ``compute_hash`` hashes: quotes, backslashes,
-    control characters, CJK, emoji and NULLs included; the head moves to the new row."""
+def test_single_row_append_hashes_tricky_text_like_verify(app):
+    """The one-row append (on PostgreSQL the head move and insert in one statement, the keyed
+    hash computed here since the key never reaches the database) stores exactly what
+    ``compute_hash`` hashes: quotes, backslashes, control characters, CJK, emoji and NULLs
+    included; the head moves to the new row."""
     import datetime as dt
 
-    from backoffice.audit.log import build_row
+    from backoffice.audit.log import build_row, write
 
     with app.app_context():
-        if db.engine.dialect.name != "postgresql":
-            pytest.skip("one-statement append is PostgreSQL's (SQLite appends in a transaction)")
         record("view_customer", entity="Customer", entity_id=1)  # the head row exists
         row = build_row("view_360", entity="Customer", entity_id="9\\1", customer_id=None,
                         detail={"q": "\"引号\" \\ 反斜杠\n\t", "e": "😀", "n": None},
                         actor="审计员 'x'", occurred_at=dt.datetime(2026, 3, 4, 5, 6, 7, 1))
-        written = chain.append_autocommit(db.engine, row)
+        written = write([row])[0]
         with db.engine.connect() as connection:
             head = connection.execute(HEAD.select()).first()
-    assert written is not None
     stored = log_rows(app, LOG.c.id == written["id"])[0]
     assert stored["row_hash"] == written["row_hash"]
-    assert chain.compute_hash(stored["id"], stored, stored["prev_hash"]) == stored["row_hash"]
+    assert keyed_hash(app, stored["id"], stored, stored["prev_hash"]) == stored["row_hash"]
+    assert chain.unkeyed_hash(stored["id"], stored, stored["prev_hash"]) != stored["row_hash"]
     assert (head.last_id, head.last_hash) == (written["id"], written["row_hash"])
     assert log_rows(app, LOG.c.id == written["id"] - 1)[0]["row_hash"] == stored["prev_hash"]

@@ -39,7 +39,9 @@ def test_xlsx_export_masks_account_numbers_and_withholds_deep_profile(app, world
     response = client_as("bm1").get("/accounts/export/xlsx")
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.data)).active
-    cells = [str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None]
+    # Balances are numeric cells: shown as the sheet displays them (#,##0.00).
+    cells = [f"{c.value:,.2f}" if c.data_type == "n" and isinstance(c.value, float)
+             else str(c.value) for row in sheet.iter_rows() for c in row if c.value is not None]
     text = " ".join(cells)
     assert "6222000000000000001" not in text and "6222*" in text
     assert "1,234,567.89" not in text  # c_rm1 is private banking: bm1 may not see it

@@ -13,8 +13,8 @@ import pytest
 
 from backoffice.dashboards import summaries
 from backoffice.dashboards.figures import figures
-from backoffice.security import scopes
-from models import Account, Customer, FollowUp, Interaction
+from backoffice.security import policy, scopes
+from models import Account, Customer, FollowUp, Interaction, Staff
 from models.base import utcnow
 
 
@@ -71,7 +71,9 @@ def test_customers_by_tier_match_the_rows_in_each_scope(refreshed, world, who):
     session, _now = refreshed
     scope = _scopes(world)[who]
     counts, assets = _expected_tiers(session, scope)
-    result = figures(session, "customers_by_tier", scope, tier_amounts=True)
+    # Amounts follow the viewer's deep-profile permissions (the policy), not the scope kind.
+    viewer = policy.viewer_for(session.get(Staff, world.staff[who]))
+    result = figures(session, "customers_by_tier", scope, tier_amounts=True, viewer=viewer)
     assert result.counts == dict(counts)
     for tier, amount in result.amounts.items():
         if who == "teller1":
