@@ -24,7 +24,8 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import (DataError, DBAPIError, IntegrityError, ProgrammingError,
+                            SQLAlchemyError, StatementError)
 from sqlalchemy.orm import MANYTOONE, selectinload
 from werkzeug.exceptions import BadRequest
 
@@ -126,11 +127,23 @@ def values_that_fit(session):
     except (DataError, OverflowError) as error:
         session.rollback()
         raise _unfit(error) from None
+    except ProgrammingError as error:
+        # A value of the wrong type for its column ("abc" against a boolean): PostgreSQL finds
+        # no operator for the pair. Other programming errors are the server's fault.
+        if getattr(error.orig, "sqlstate", None) not in _TYPE_MISMATCH_STATES:
+            raise
+        session.rollback()
+        raise _unfit(error) from None
     except StatementError as error:
         if isinstance(error, DBAPIError):
             raise
         session.rollback()
         raise _unfit(error) from None
+
+
+# undefined_function (no operator for boolean = text), datatype_mismatch,
+# invalid_text_representation
+_TYPE_MISMATCH_STATES = ("42883", "42804", "22P02")
 
 
 def _unfit(error) -> BadRequest:
