@@ -3,6 +3,12 @@
 Panels come from ``backoffice.dashboards.registry`` (built-in ones and those other rooms add),
 filtered by the user's roles and drawn with the figures of the user's record scope. A panel that
 fails to build is logged and shown as unavailable; it never takes the home page down with it.
+
+Until the bank is set up, whoever may import its staff (the administrator:
+``can_import_staff``, ``config/roles.py``) sees the first-day checklist above the panels
+(:func:`first_day_checklist`): branches, staff, products, custom fields and a first customer
+import, each with a link and whether it is done. Each mark is one ``EXISTS`` query, so the
+checklist costs nothing on a big bank; it disappears once every step is done.
 """
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ import logging
 
 from flask import redirect, url_for
 from flask_appbuilder import IndexView, expose
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import exists, select
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +40,45 @@ def built_panels(user) -> list[dict]:
     return out
 
 
+def first_day_checklist(user) -> list[dict] | None:
+    """``[{"key", "label", "url", "done"}]`` for a user who sets the bank up, while any step is
+    left; None otherwise."""
+    from backoffice.extensions import db
+    from backoffice.imports.kinds import may_import
+    from config.roles import ROLES
+    from models import Branch, Product, Staff
+    from models.fields import CustomFieldDefinition
+    from models.imports import ImportBatch
+
+    if user is None or not (may_import(user, "staff") and getattr(user, "roles", None)):
+        return None
+    session = db.session
+    staff_roles = [name for name in ROLES if name != "Admin"]
+    upload = url_for("ImportView.upload")
+
+    def done(query) -> bool:
+        return bool(session.execute(select(exists(query)).execution_options(
+            crm_unscoped=True)).scalar())
+
+    from flask_appbuilder.security.sqla.models import Role
+
+    steps = [
+        ("branches", _l("Import the branches"), upload, done(select(Branch.id))),
+        ("staff", _l("Import the staff (each gets a one-time set-password link)"), upload,
+         done(select(Staff.id).where(Staff.roles.any(Role.name.in_(staff_roles))))),
+        ("products", _l("Import the products"), upload, done(select(Product.id))),
+        ("custom_fields", _l("Define the custom fields"), url_for("CustomFieldView.list"),
+         done(select(CustomFieldDefinition.id))),
+        ("customers", _l("Import the first customers (a data operator)"),
+         url_for("ImportView.index"), done(select(ImportBatch.id).where(
+             ImportBatch.kind == "customers", ImportBatch.status == "committed"))),
+    ]
+    if all(step[3] for step in steps):
+        return None
+    return [{"key": key, "label": label, "url": url, "done": is_done}
+            for key, label, url, is_done in steps]
+
+
 class HomeView(IndexView):
     """Staff see their dashboard; anonymous visitors go to the login form."""
 
@@ -46,4 +93,5 @@ class HomeView(IndexView):
         return self.render_template(
             self.index_template, appbuilder=self.appbuilder,
             panels=built_panels(sm.current_user),
+            checklist=first_day_checklist(sm.current_user),
             can_refresh=sm.has_access("can_refresh", "Dashboard"))

@@ -13,6 +13,7 @@ from flask_appbuilder import ModelRestApi, ModelView, expose, has_access
 from flask_babel import lazy_gettext as _l
 
 from backoffice.errors import WriteRefused
+from models.validators import InvalidValue
 from backoffice.extensions import db
 from backoffice.pagination import KeysetListMixin
 from backoffice.security import scopes
@@ -260,6 +261,9 @@ class CrmModelApi(ModelRestApi):
         except WriteRefused as refused:
             db.session.rollback()
             return self.response_422(message=refused.errors)
+        except InvalidValue as invalid:  # a model's validation hook, met while loading
+            db.session.rollback()
+            return self.response_422(message={invalid.field: str(invalid)})
         return self._present_written(response)
 
     def _present_written(self, response):

@@ -89,7 +89,13 @@ DASHBOARD_REFRESH = [("can_refresh", "Dashboard")]
 # (senior managers) approves big batches or ones that change reviewed fields; auditors read.
 # The error report is further limited to the uploader, approvers and auditors in the view.
 MENU_IMPORTS = "Imports"
-IMPORT_OPERATOR = [(READ, "ImportBatch"), (WRITE, "ImportBatch"), (MENU, MENU_IMPORTS)]
+IMPORT_OPERATOR = [(READ, "ImportBatch"), (WRITE, "ImportBatch"), (MENU, MENU_IMPORTS),
+                   ("can_import_records", "ImportBatch")]
+# A bank's first day (backoffice.imports.kinds): branches and products are configuration, and
+# staff files create users with roles (an access decision), so both are the administrator's;
+# operators keep customer data. Uploading a file of these kinds needs ImportBatch write access.
+IMPORT_SETUP = [(READ, "ImportBatch"), (WRITE, "ImportBatch"), (MENU, MENU_IMPORTS),
+                ("can_import_org", "ImportBatch"), ("can_import_staff", "ImportBatch")]
 IMPORT_APPROVER = [(READ, "ImportBatch"), ("can_approve", "ImportBatch"), (MENU, MENU_IMPORTS)]
 IMPORT_AUDIT = [(READ, "ImportBatch"), (MENU, MENU_IMPORTS)]
 # Exports above CRM_EXPORT_MAX_ROWS: whoever exports may ask; a second person approves (senior
@@ -186,7 +192,7 @@ ROLES = {
         + _crud("JobRun", READ)
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, MENU_JOBS),
            (MENU, CATEGORY_CATALOG), (MENU, CATEGORY_SYSTEM)]
-        + CUSTOM_FIELD_ADMIN
+        + CUSTOM_FIELD_ADMIN + IMPORT_SETUP
         + GREETING_CONFIG
         + CHURN_ADMIN,  # issue 7
     },

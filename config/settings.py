@@ -109,6 +109,10 @@ class BaseConfig:
     CRM_SMTP_PASSWORD = None  # from the environment in production
     CRM_SMTP_SENDER = "noreply@bank.example"
     CRM_SMTP_TIMEOUT = 30
+    # --- A bank's first day (backoffice/security/set_password.py): how long a new user's
+    # one-time set-password link works, and the address the CLI prints it under.
+    CRM_SET_PASSWORD_HOURS = 72
+    CRM_BASE_URL = None
     CRM_SMS_GATEWAY_URL = None
     CRM_SMS_PAYLOAD = None  # default {"mobile": "{mobile}", "text": "{text}", ...}
     CRM_SMS_HEADERS = None  # e.g. {"Authorization": "Bearer ..."}
@@ -141,6 +145,20 @@ class BaseConfig:
     # Days an import's stored files (upload, error report, preview) are kept, then deleted by
     # `flask crm imports purge` (backoffice/imports/retention.py); 0 keeps them.
     CRM_IMPORT_FILE_RETENTION_DAYS = 90
+    # A customer row whose gender disagrees with its PRC ID number's 17th digit (odd: male):
+    # "refuse" rejects the row; "from_id" takes the ID number's gender, writes the row and
+    # counts it among the batch's warnings (backoffice/imports/rows.py).
+    CRM_IMPORT_GENDER_RULE = "refuse"
+    # A "running" import whose job wrote no heartbeat for this long lost its process or machine
+    # and becomes "interrupted" (backoffice/imports/liveness.py): checked when the batch is read
+    # on the screen or the command line, and by `flask crm imports sweep`. Keep it well above
+    # the time one chunk takes.
+    CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS = 300
+    # Customers a campaign's target or control group needs before its evaluation gives a
+    # verdict on the uplift; below it the screen and `flask crm campaign evaluate` say "too few
+    # to tell", and the launch warns when the split would leave a group this small
+    # (backoffice/campaigns/stats.py, service.py).
+    CRM_UPLIFT_MIN_GROUP = 30
 
 
 class EmbeddedConfig(BaseConfig):

@@ -4,7 +4,9 @@ One function, :func:`execute`, serves both modes so that a job behaves the same 
 production: it runs in a fresh app context (so its own database session, never the request's), under
 the unrestricted record scope any worker has (a job acting for a user narrows it itself with
 ``scopes.as_scope``), and it records status, progress, result and failure on the ``job_run`` row
-that every web process can read.
+that every web process can read. A failed run (the job raised, or its work horse died) is also
+told to the job's module (:func:`_tell_failure`), so that records the job was working on do not
+stay "running" for ever.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import traceback
 import weakref
 
 from flask import current_app, has_app_context
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from backoffice.extensions import db
@@ -228,6 +230,7 @@ def _run(job_run_id: int, dotted_name: str, args: tuple, kwargs: dict):
             _record(job_run_id, status="failed", error=error, finished_at=utcnow())
         except Exception:  # noqa: BLE001 - never hide the job's own exception
             log.exception("job run %s: could not record the failure", job_run_id)
+        _tell_failure(dotted_name, job_run_id, error)
         raise
 
 
@@ -248,7 +251,30 @@ def record_lost(job_run_id: int, reason: str) -> bool:
         .values(status="failed", error=reason, finished_at=utcnow())
     )
     with db.engine.begin() as conn:
-        return conn.execute(stmt).rowcount == 1
+        lost = conn.execute(stmt).rowcount == 1
+        name = conn.execute(select(_TABLE.c.name).where(_TABLE.c.id == job_run_id)).scalar()
+    if lost and name:
+        _tell_failure(name, job_run_id, reason)
+    return lost
+
+
+FAILURE_HOOK = "_on_failure"
+
+
+def _tell_failure(dotted_name: str, job_run_id: int, reason: str) -> None:
+    """Let the job's module put its own records right: a module under ``jobs.`` may define
+    ``_on_failure(job_run_id, reason)`` (private, so never runnable as a job), called after the
+    run is recorded failed, whether the job raised or its process died. Best-effort: the
+    failure is already on the run, and a hook's trouble must not hide it."""
+    if not isinstance(dotted_name, str) or not _NAME.match(dotted_name):
+        return
+    try:
+        module = importlib.import_module(dotted_name.rpartition(".")[0])
+        hook = getattr(module, FAILURE_HOOK, None)
+        if callable(hook):
+            hook(job_run_id, reason)
+    except Exception:  # noqa: BLE001 - the run already says it failed
+        log.exception("job run %s: the failure hook of %s failed", job_run_id, dotted_name)
 
 
 def _current_rq_job():

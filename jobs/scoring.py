@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from backoffice.churn import dataset, extract, registry, rules, settings, staging, tasks, training
+from backoffice.churn import value as churn_value
 from backoffice.churn.predictor import Predictor
 from backoffice.churn.reasons import top_reasons
 from backoffice.churn.writer import ScoreSink
@@ -89,7 +90,7 @@ def run(session, *, as_of: dt.datetime, chunk: int = DEFAULT_CHUNK,
                 keep_inputs.append(x)
         _add(timings, "predict", started)
         started = time.perf_counter()
-        bands = rules.value_bands(frame, value_thresholds)
+        bands = churn_value.value_bands(session, frame, value_thresholds)
         fired = rules.evaluate_signals(frame, bands, signal_rules)
         value = bands.to_numpy()
         risk = rules.risk_bands(probability, [len(f) for f in fired], risk_thresholds)

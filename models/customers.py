@@ -19,9 +19,9 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import relationship
+from sqlalchemy.orm import relationship, validates
 
-from models import crypto
+from models import crypto, validators
 from models.base import JsonDocument, identifier, utcnow
 from models.org import Branch, Staff
 
@@ -117,6 +117,30 @@ class Customer(Model):
     annual_income = crypto.encrypted_field("customer", "annual_income", kind="decimal")
     family_notes = crypto.encrypted_field("customer", "family_notes")
     investment_notes = crypto.encrypted_field("customer", "investment_notes")
+
+    @validates("customer_no")
+    def _clean_customer_no(self, key, value):
+        """Every writer (form, API, review, script) stores the one normal form, so the unique
+        index on ``customer_no`` holds for numbers that look alike (full-width ``ＣＯ１`` is
+        ``CO1``); a number with an invisible character or a look-alike letter is refused.
+        Imports write through Core, not here, and apply the same validator themselves."""
+        if value is None:
+            return value
+        value = validators.normalise_customer_no(value)
+        problem = validators.check_customer_no(value)
+        if problem is not None:
+            raise validators.InvalidValue(key, problem)
+        return value
+
+    @validates("name", "occupation", "service_notes")
+    def _clean_text(self, key, value):
+        """Names and texts shown to staff carry no invisible or control characters (a
+        right-to-left override makes a name read backwards); notes may keep line breaks."""
+        if isinstance(value, str):
+            problem = validators.check_clean_text(value, allow_breaks=key == "service_notes")
+            if problem is not None:
+                raise validators.InvalidValue(key, problem)
+        return value
 
     @property
     def effective_tier(self) -> str | None:

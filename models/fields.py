@@ -29,6 +29,10 @@ ENTITIES = ("customer", "interaction", "campaign", "account")
 FIELD_TYPES = ("text", "long_text", "integer", "decimal", "money", "date", "datetime", "boolean",
                "choice", "multi_choice", "email", "mobile", "prc_id", "url")
 FIELD_STATUSES = ("active", "archived")
+# What a number field of a customer may count toward (``value_roles``): the customer's financial
+# assets, and their annual volume (the contribution proxy beside transactions). A bank that
+# imported balances as fields before it loads accounts is valued by them.
+VALUE_ROLES = ("assets", "volume")
 
 
 def _in(column: str, values) -> str:
@@ -41,6 +45,9 @@ class CustomFieldDefinition(Model):
     ``min_value``/``max_value`` are kept as text in the field type's canonical form (a number,
     an ISO date or time) so that one pair of columns serves every type that has a range.
     ``default_value`` holds the default in storage form (what ``values.to_storage`` returns).
+    ``value_roles`` lists what the field's amount counts toward (:data:`VALUE_ROLES`; customer
+    number fields only): tiers, the churn value band and the rule builder's asset metric all
+    add it (``backoffice.fields.value_roles``).
     """
 
     __tablename__ = "custom_field_definition"
@@ -75,6 +82,7 @@ class CustomFieldDefinition(Model):
     reviewed = Column(Boolean, nullable=False, default=False)
     visible_roles = Column(JsonDocument, nullable=False, default=list)
     editable_roles = Column(JsonDocument, nullable=False, default=list)
+    value_roles = Column(JsonDocument, nullable=False, default=list)
     status = Column(String(10), nullable=False, default="active")
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)

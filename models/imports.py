@@ -32,13 +32,17 @@ from sqlalchemy.orm import relationship
 from models.base import JsonDocument, utcnow
 from models.org import Staff
 
-IMPORT_KINDS = ("customers", "accounts", "transactions", "interactions")
+IMPORT_KINDS = ("customers", "accounts", "transactions", "interactions", "branches", "staff",
+                "products")
 IMPORT_MODES = ("atomic", "skip_bad")
 # uploaded -> (dry run) -> pending_approval -> approved -> queued -> running -> committed
 #                                                                   \-> failed / cancelled
-# committed -> reverted. A run that dies leaves "running" with a checkpoint: it can resume.
+#                                                                   \-> interrupted -> queued
+# committed -> reverted. A run whose job dies (its worker says so, or its heartbeat stops) is
+# "interrupted": it resumes from its checkpoint, or is abandoned (cancelled) or reverted
+# (backoffice.imports.states holds which action each status allows).
 BATCH_STATUSES = ("uploaded", "dry_run", "pending_approval", "approved", "queued", "running",
-                  "committed", "failed", "cancelled", "rejected", "reverted")
+                  "committed", "failed", "cancelled", "rejected", "reverted", "interrupted")
 EXPORT_REQUEST_STATUSES = ("pending", "approved", "rejected", "used")
 
 
@@ -87,6 +91,9 @@ class ImportBatch(Model):
     needs_approval = Column(Boolean, nullable=False, default=False)
     approval_reason = Column(String(255))
     cancel_requested = Column(Boolean, nullable=False, default=False)
+    # Written by the running job on a connection of its own every few seconds: a "running" batch
+    # whose heartbeat is older than CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS lost its machine.
+    heartbeat_at = Column(DateTime)
     message = Column(String(500))
     error = Column(Text)
     job_run_id = Column(Integer, ForeignKey("job_run.id", ondelete="SET NULL"))

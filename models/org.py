@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, event
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    event,
+)
 from sqlalchemy.orm import attributes, relationship
 
 
@@ -32,6 +41,7 @@ class Staff(User):
     __tablename__ = "ab_user"
     branch_id = Column(Integer, ForeignKey("branch.id", ondelete="SET NULL"), index=True)
     employee_no = Column(String(20), unique=True)
+    mobile = Column(String(20))  # work mobile, from the staff file
     security_training_on = Column(Date)
     # Login policy (issue 3, backoffice.security.login_policy): all naive UTC.
     locked_until = Column(DateTime)  # set after too many failed logins; refused until then
@@ -44,6 +54,31 @@ class Staff(User):
 
     def __repr__(self) -> str:
         return f"{self.last_name}{self.first_name}" if self.last_name else self.username
+
+
+class SetPasswordToken(Model):
+    """A one-time link for a new member of staff to choose their password.
+
+    Staff files carry no passwords: each user a staff import creates gets an unusable password
+    and one of these (``backoffice.security.set_password``). Only the SHA-256 of the token is
+    kept, so a database dump opens no account; ``sealed_link`` holds the link sealed with the
+    key ring until it has been shown once to whoever imported the file (then it is erased),
+    and stays empty when the link went by e-mail. A token works once, until ``expires_at``.
+    """
+
+    __tablename__ = "set_password_token"
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False,
+                     index=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    batch_id = Column(Integer, ForeignKey("import_batch.id", ondelete="SET NULL"), index=True)
+    created_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    used_at = Column(DateTime)
+    sealed_link = Column(LargeBinary)
+    emailed_at = Column(DateTime)
+
+    user = relationship(Staff, foreign_keys=[user_id])
 
 
 def _revokes_sessions(target) -> bool:

@@ -27,8 +27,18 @@ def prc_id_check_digit(first17: str) -> str:
 
 
 def normalise_prc_id(value: str) -> str:
-    """Strip spaces and upper-case the trailing x, the forms people actually type."""
-    return re.sub(r"\s+", "", value or "").upper()
+    """Strip spaces, fold full-width digits (NFKC) and upper-case the trailing x, the forms
+    people actually type."""
+    return re.sub(r"\s+", "", _nfkc(value or "")).upper()
+
+
+def _nfkc(text: str) -> str:
+    """Full-width digits and letters as ASCII (``１３８`` -> ``138``); ASCII costs nothing."""
+    if text.isascii():
+        return text
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", text)
 
 
 def prc_id_birth_date(value: str) -> dt.date | None:
@@ -62,7 +72,7 @@ def check_prc_id(value: str, birth_date: dt.date | None = None, today: dt.date |
 
 def normalise_mobile(value: str) -> str:
     """Digits only, without a +86/0086 country prefix."""
-    digits = re.sub(r"[\s\-()]", "", value or "")
+    digits = re.sub(r"[\s\-()]", "", _nfkc(value or ""))
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix):
             digits = digits[len(prefix):]
@@ -136,3 +146,112 @@ def ordinary_number(value: Decimal) -> bool:
     """A finite number of a sane size (its exponent within ``EXPONENT_LIMIT`` either way): what
     a typed-in or imported number may be before anything computes with it."""
     return value.is_finite() and abs(value.adjusted()) <= EXPONENT_LIMIT
+
+
+# --- clean text: names and identifiers ---------------------------------------------------------
+
+# Invisible characters that change how text reads without showing themselves: zero-width
+# spaces and joiners, directional marks, embeddings, overrides and isolates, and a byte-order
+# mark inside text. They are Unicode format characters (category Cf), refused with the rest of
+# that category and every control character (Cc: NUL, the ESC that starts an ANSI escape, ...).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_BREAKS = frozenset("\t\n\r")
+# Control characters have no Unicode name; these are the ones files actually carry.
+_CONTROL_NAMES = {0x00: "NULL", 0x07: "BELL", 0x08: "BACKSPACE", 0x09: "CHARACTER TABULATION",
+                  0x0A: "LINE FEED", 0x0B: "LINE TABULATION", 0x0C: "FORM FEED",
+                  0x0D: "CARRIAGE RETURN", 0x1B: "ESCAPE", 0x7F: "DELETE",
+                  0x85: "NEXT LINE"}
+# What a customer number may hold once full-width forms are folded: printable ASCII without
+# spaces. Letters from other scripts that look like Latin ones (Cyrillic С, Greek Ο) would let
+# two numbers that read the same both exist.
+_CUSTOMER_NO_RE = re.compile(r"^[\x21-\x7e]+$")
+
+
+class InvalidValue(ValueError):
+    """A value a record may not hold; ``field`` names it, ``message`` (translatable) says why.
+
+    Raised by the models' validation hooks, so that every writer (form, API, import, review,
+    script) meets the same rule; ``str()`` is the message."""
+
+    def __init__(self, field: str, message):
+        super().__init__(str(message))
+        self.field, self.message = field, message
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+def character_label(char: str) -> str:
+    """``U+202E RIGHT-TO-LEFT OVERRIDE``: how a message names a character nobody can see."""
+    import unicodedata
+
+    code = ord(char)
+    name = unicodedata.name(char, "") or _CONTROL_NAMES.get(code) or (
+        "CONTROL CHARACTER" if unicodedata.category(char) == "Cc" else "UNNAMED CHARACTER")
+    return f"U+{code:04X} {name}"
+
+
+def unsafe_character(value: str, allow_breaks: bool = False) -> tuple[int, str] | None:
+    """The first (1-based position, character) of ``value`` that may not be in a name or an
+    identifier (a control, format, separator or surrogate character), or None.
+
+    ``allow_breaks``: tab and line breaks are accepted (long texts such as notes)."""
+    if value.isprintable():  # the usual value, decided in C: no Cc/Cf/Zl/Zp in it
+        return None
+    import unicodedata
+
+    for position, char in enumerate(value, start=1):
+        if allow_breaks and char in _BREAKS:
+            continue
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            return position, char
+    return None
+
+
+def check_clean_text(value, allow_breaks: bool = False):
+    """None when ``value`` has no invisible or control character, else a message naming the
+    first one and where it is (the value itself is never repeated: messages reach logs)."""
+    if not isinstance(value, str):
+        return None
+    found = unsafe_character(value, allow_breaks)
+    if found is None:
+        return None
+    position, char = found
+    return _l("Contains the invisible or control character %(character)s at position "
+              "%(position)s; remove it and type the value again.",
+              character=character_label(char), position=position)
+
+
+def normalise_identifier(value: str) -> str:
+    """An identifier as stored: NFKC (full-width digits and letters to ASCII), trimmed."""
+    import unicodedata
+
+    text = value or ""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.strip()
+
+
+def normalise_customer_no(value: str) -> str:
+    """The one stored form of a customer number (:func:`normalise_identifier`)."""
+    return normalise_identifier(value)
+
+
+def check_customer_no(value: str):
+    """A normalised customer number: printable ASCII without spaces, at most 20 characters."""
+    text = value or ""
+    problem = check_clean_text(text)
+    if problem is not None:
+        return problem
+    if not text:
+        return _l("A value is required.")
+    if len(text) > 20:
+        return _l("Longer than %(max)s characters.", max=20)
+    if not _CUSTOMER_NO_RE.match(text):
+        for position, char in enumerate(text, start=1):
+            if not "\x21" <= char <= "\x7e":
+                return _l("A customer number may hold only Latin letters, digits and "
+                          "punctuation, without spaces; it has %(character)s at position "
+                          "%(position)s.", character=character_label(char),
+                          position=position)
+    return None

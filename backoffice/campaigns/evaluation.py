@@ -13,11 +13,14 @@ Definitions (target group unless said otherwise):
 * converted amount: sum of converted amounts of the target group;
 * new customers acquired: converted targets who held no account of the product before the
   campaign started (new to the product; everyone targeted is already a customer of the bank);
-* uplift: target conversion rate − control conversion rate, 95% CI (``stats.uplift``).
+* uplift: target conversion rate − control conversion rate, with Newcombe's hybrid score 95%
+  interval (``stats.uplift``); below ``CRM_UPLIFT_MIN_GROUP`` customers in a group it reads
+  "too few to tell" rather than a verdict.
 """
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -66,7 +69,7 @@ class Line:
     @property
     def uplift(self):
         return stats.uplift(self.target.converted, self.target.size, self.control.converted,
-                            self.control.size)
+                            self.control.size, min_group=_min_group())
 
     def as_dict(self) -> dict:
         up = self.uplift
@@ -76,7 +79,8 @@ class Line:
                 "control_conversion_rate": self.control_conversion_rate,
                 "uplift": None if up is None else {
                     "difference": up.difference, "ci_low": up.low, "ci_high": up.high,
-                    "standard_error": up.standard_error, "rough": up.rough}}
+                    "method": "newcombe_hybrid_score", "rough": up.rough,
+                    "too_few": up.too_few}}
 
 
 @dataclass
@@ -146,32 +150,84 @@ def evaluate(session, campaign: Campaign) -> Report:
     return Report(overall, _lines(branch_rows, branches), _lines(rm_rows, staff))
 
 
+def _min_group() -> int:
+    from backoffice.campaigns.service import min_group
+
+    return min_group()
+
+
+def interval_text(up) -> str:
+    """The uplift as the CLI prints it: the difference and its interval in percentage points,
+    or "too few to tell" when a group is below the minimum."""
+    if up is None:
+        return "—"
+    if up.too_few:
+        return _("too few to tell") + f" ({up.difference * 100:+.2f} pp)"
+    return (f"{up.difference * 100:+.2f} pp [{up.low * 100:+.2f}, {up.high * 100:+.2f}]"
+            + (" *" if up.rough else ""))
+
+
 def percent(value) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
+
+
+# The CLI table's columns: (width, header). The headers are gettext calls of their own, not
+# inside f-strings, where message extraction cannot see them (they stayed English).
+def _columns():
+    return ((8, _("Targets")), (7, _("Reach")), (8, _("Response")), (10, _("Conversion")),
+            (8, _("Control")), (10, _("Control conversion")), (14, _("Amount")), (5, _("New")))
+
+
+LABEL_WIDTH = 24
+
+
+def _width(text: str) -> int:
+    """Columns the text takes in a terminal (Chinese characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _cut(text: str, width: int) -> str:
+    out = ""
+    for ch in text:
+        if _width(out + ch) > width:
+            break
+        out += ch
+    return out
+
+
+def _left(text, width: int) -> str:
+    text = _cut(str(text), width)
+    return text + " " * (width - _width(text))
+
+
+def _right(text, width: int) -> str:
+    text = str(text)
+    return " " * max(0, width - _width(text)) + text
 
 
 def as_text(campaign: Campaign, report: Report) -> str:
     """The evaluation as the CLI prints it."""
     lines = [f"{_('Campaign')} #{campaign.id} {campaign.name} ({campaign.status})"]
-    header = (f"{'':24} {_('Targets'):>8} {_('Reach'):>7} {_('Response'):>8} "
-              f"{_('Conversion'):>10} {_('Control'):>8} {_('Control conversion'):>10} "
-              f"{_('Amount'):>14} {_('New'):>5}  {_('Uplift (95% CI)')}")
-    lines.append(header)
+    columns = _columns()
+    lines.append(" ".join([_left("", LABEL_WIDTH), *[_right(title, width)
+                                                      for width, title in columns]])
+                 + "  " + _("Uplift (95% CI)"))
     for section, rows in ((None, [report.overall]), (_("By branch"), report.by_branch),
                           (_("By relationship manager"), report.by_rm)):
         if section:
             lines.append(f"-- {section}")
         for line in rows:
-            up = line.uplift
-            interval = ("—" if up is None else
-                        f"{up.difference * 100:+.2f} pp [{up.low * 100:+.2f}, "
-                        f"{up.high * 100:+.2f}]" + (" *" if up.rough else ""))
-            lines.append(
-                f"{str(line.label)[:24]:24} {line.target.size:>8} {percent(line.reach):>7} "
-                f"{percent(line.response_rate):>8} {percent(line.conversion_rate):>10} "
-                f"{line.control.size:>8} {percent(line.control_conversion_rate):>10} "
-                f"{line.target.amount:>14,.2f} {line.target.new_customers:>5}  {interval}")
-    lines.append(_("Uplift: difference of conversion rates, target minus control; 95% CI by "
-                   "the normal approximation (unpooled). * fewer than 5 conversions or "
-                   "non-conversions in a group: indicative only."))
+            cells = (line.target.size, percent(line.reach), percent(line.response_rate),
+                     percent(line.conversion_rate), line.control.size,
+                     percent(line.control_conversion_rate), f"{line.target.amount:,.2f}",
+                     line.target.new_customers)
+            lines.append(" ".join([_left(line.label, LABEL_WIDTH),
+                                   *[_right(cell, width)
+                                     for (width, _title), cell in zip(columns, cells)]])
+                         + "  " + interval_text(line.uplift))
+    lines.append(_("Uplift: difference of conversion rates, target minus control, in "
+                   "percentage points; 95%% interval by Newcombe's hybrid score method (Wilson "
+                   "per group), within ±100 pp. * fewer than 5 conversions or non-conversions "
+                   "in a group: indicative only. Too few to tell: a group has fewer than "
+                   "%(minimum)s customers.", minimum=_min_group()))
     return "\n".join(lines)

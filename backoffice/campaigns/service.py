@@ -214,6 +214,70 @@ def gate_counts(session, campaign: Campaign, fields: dict, today: dt.date,
     return report
 
 
+def min_group() -> int:
+    """``CRM_UPLIFT_MIN_GROUP``: the smallest group an uplift verdict is given for."""
+    if has_app_context():
+        try:
+            return max(0, int(current_app.config.get("CRM_UPLIFT_MIN_GROUP",
+                                                     stats.DEFAULT_MIN_GROUP)))
+        except (TypeError, ValueError):
+            return stats.DEFAULT_MIN_GROUP
+    return stats.DEFAULT_MIN_GROUP
+
+
+# Up to this many customers passing the gate, the split is worked out customer by customer
+# (the hash the launch uses); above, the expected split is exact enough to warn on.
+EXACT_SPLIT_LIMIT = 5000
+
+
+def planned_split(session, campaign: Campaign, fields: dict, today: dt.date, passed: int,
+                  restrict=None) -> dict:
+    """``{"target": n, "control": n}`` the launch would make of the customers passing the gate
+    (``restrict``: only those the preview may count).
+
+    A small audience is split exactly as the launch will split it (the split is a hash of
+    campaign, seed and customer), so "3 customers, all in the control group" is seen before
+    launch rather than after.
+    """
+    share = float(campaign.control_share or 0)
+    if passed > EXACT_SPLIT_LIMIT or campaign.id is None:
+        control = round(passed * share)
+        return {"target": passed - control, "control": control}
+    product = session.get(Product, campaign.product_id)
+    query = select(Customer.id).where(
+        candidate_condition(campaign, fields, today, session.get_bind().dialect.name),
+        gate.passes(product.risk_level, campaign.channels, today, validity_days()))
+    if restrict is not None:
+        query = query.where(restrict)
+    control = target = 0
+    for pk in session.scalars(query):
+        if stats.in_control(campaign.id, campaign.control_seed, pk, share):
+            control += 1
+        else:
+            target += 1
+    return {"target": target, "control": control}
+
+
+def control_warning(split: dict, minimum: int | None = None):
+    """What to tell the user before launch when the split leaves too little to compare, or
+    None: the control group taking everyone (nobody contacted), or either group below the
+    minimum an uplift verdict needs."""
+    minimum = min_group() if minimum is None else minimum
+    target, control = int(split.get("target", 0)), int(split.get("control", 0))
+    total = target + control
+    if not total or not control:
+        return None
+    if not target:
+        return _l("The control group would take all %(n)s customers who pass the gate: nobody "
+                  "would be contacted. Lower the control share or widen the audience.", n=total)
+    if target < minimum or control < minimum:
+        return _l("The control group would take %(control)s of the %(n)s customers who pass "
+                  "the gate, leaving %(target)s to contact: with fewer than %(minimum)s in a "
+                  "group the evaluation can only say \"too few to tell\".",
+                  control=control, n=total, target=target, minimum=minimum)
+    return None
+
+
 def launch(campaign_id: int, fields: dict, today: dt.date | None = None) -> dict:
     """Approved → running: gate, split, targets, follow-up tasks. Runs unscoped (a job)."""
     session = db.session

@@ -200,11 +200,15 @@ class CampaignsView(BaseView):
         campaign = self._campaign(pk)
         user = current_user()
         fields = current_fields()
-        preview = None
+        preview = split_warning = None
         if campaign.status in ("draft", "submitted", "approved") and campaign.product_id \
                 and campaign.channels:
+            restrict = audience_restriction(campaign, fields)
             preview = service.gate_counts(db.session, campaign, fields, _today(),
-                                          restrict=audience_restriction(campaign, fields))
+                                          restrict=restrict)
+            preview["planned"] = service.planned_split(db.session, campaign, fields, _today(),
+                                                       preview["passed"], restrict=restrict)
+            split_warning = service.control_warning(preview["planned"])
         page = max(int(request.args.get("page", 1) or 1), 1)
         targets_query = (select(CampaignTarget, Customer)
                          .join(Customer, Customer.id == CampaignTarget.customer_id)
@@ -225,6 +229,7 @@ class CampaignsView(BaseView):
 
         return self.render_template(
             "campaigns/show.html", campaign=campaign, preview=preview, targets=targets,
+            split_warning=split_warning,
             launch_report=campaign.gate_report if _counts_whole_bank(campaign, fields) else None,
             messages=messages, message_labels=MESSAGE_LABELS,
             total=total, page=page, pages=max(1, -(-int(total or 0) // TARGETS_PER_PAGE)),
@@ -277,6 +282,17 @@ class CampaignsView(BaseView):
     def close(self, pk):
         return self._transition(pk, "close")
 
+    def _split_warning(self, campaign):
+        """The control-split warning over the customers this user's preview counts."""
+        if not (campaign.product_id and campaign.channels):
+            return None
+        fields = current_fields()
+        restrict = audience_restriction(campaign, fields)
+        counts = service.gate_counts(db.session, campaign, fields, _today(), restrict=restrict)
+        split = service.planned_split(db.session, campaign, fields, _today(), counts["passed"],
+                                      restrict=restrict)
+        return service.control_warning(split)
+
     @expose("/launch/<int:pk>", methods=["POST"])
     @not_found_if_denied
     @has_access
@@ -287,6 +303,12 @@ class CampaignsView(BaseView):
         campaign = self._campaign(pk)
         if campaign.status != "approved":
             flash(_("Only an approved campaign can be launched."), "danger")
+            return redirect(url_for("CampaignsView.show", pk=pk))
+        warning = self._split_warning(campaign)
+        if warning is not None and request.form.get("confirm_split") != "1":
+            # Launching splits the audience for good: the user sees why and launches again.
+            _log("campaign.launch_held", campaign, {"reason": "control split"})
+            flash(str(warning), "warning")
             return redirect(url_for("CampaignsView.show", pk=pk))
         user = current_user()
         run = enqueue("jobs.campaigns.launch", pk, requested_by_id=user.id,
@@ -381,6 +403,7 @@ class CampaignsView(BaseView):
         return self.render_template("campaigns/evaluation.html", campaign=campaign,
                                     report=report, funnel=funnel, branch_rates=branch_rates,
                                     percent=evaluation.percent, status_labels=STATUS_LABELS,
+                                    min_group=service.min_group(),
                                     title=_l("Evaluation: %(name)s", name=campaign.name))
 
 

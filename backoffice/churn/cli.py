@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 
 
 churn_group = AppGroup("churn", help="Churn early warning: models and scoring.")
@@ -19,48 +20,98 @@ def _metrics_lines(name: str, metrics: dict) -> str:
 
 @churn_group.command("train")
 @click.option("--target", default=None,
-              help="Outcome: a customer field holding 1/0 (e.g. Exited); default: closed "
-                   "customers left.")
+              help="Outcome: a customer field (e.g. Exited, Attrition_Flag, 是否流失); default: "
+                   "closed customers left.")
+@click.option("--positive", default=None,
+              help="The target value meaning the customer left (e.g. 'Attrited Customer', 是, "
+                   "1; for a choice field its value or label). Default: yes for a yes/no field, "
+                   "1 for a number field. Customers whose target is missing are left out.")
 @click.option("--features", multiple=True,
               help="Fields to use besides the built-in features (repeat, or comma-separated); "
                    "default: the fields marked as model features.")
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option("--test-size", default=0.2, show_default=True, type=click.FloatRange(0.05, 0.5))
 @click.option("--cv-folds", default=3, show_default=True, type=click.IntRange(2, 10))
-def train_command(target, features, seed, test_size, cv_folds):
+def train_command(target, positive, features, seed, test_size, cv_folds):
     """Train and evaluate a new model version on held-out data (it is not activated)."""
-    from backoffice.churn import dataset, service, training
+    from backoffice.churn import dataset, registry, service, training
     from backoffice.extensions import db
 
     names = [n for value in features for n in value.split(",") if n.strip()]
     try:
-        row, result = service.train_model(db.session, target=target, features=names or None,
-                                          seed=seed, test_size=test_size, cv_folds=cv_folds,
-                                          log=click.echo)
+        row, result = service.train_model(db.session, target=target, positive=positive,
+                                          features=names or None, seed=seed,
+                                          test_size=test_size, cv_folds=cv_folds, log=click.echo)
     except (dataset.FeatureError, training.TrainingError) as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
+    for line in report_lines(row.training_config or {}):
+        click.echo(line)
     click.echo(_metrics_lines("model (gradient boosting, calibrated)", result.metrics))
     click.echo(_metrics_lines("baseline (logistic regression)", result.baseline_metrics))
     click.echo(f"ROC-AUC {result.metrics['roc_auc']:.3f}")
     click.echo(f"PR-AUC {result.metrics['pr_auc']:.3f}")
     click.echo(f"Brier {result.metrics['brier']:.3f}")
     click.echo(f"lift in top decile {result.metrics['lift_top_decile']:.2f}")
+    if registry.is_suspicious(row):
+        click.echo(_("Warning: a held-out ROC-AUC this high usually means a copy of the target "
+                     "among the features; activating this version needs --confirm-suspicious "
+                     "with a reason."))
     click.echo(f"stored as version {row.version} (inactive; `flask crm churn activate "
                f"{row.version}` to use it)")
 
 
+def report_lines(config: dict) -> list[str]:
+    """What a trained version used and why: features with their kind, the ones left out with
+    the reason, and the labels it learned from (counts of left, stayed and left out)."""
+    kinds = config.get("feature_kinds") or []
+    lines = [_("Features used (%(n)s):", n=len(kinds))]
+    lines += [f"  {item['name']}  {_kind(item['kind'])}  ({item['source']})" for item in kinds]
+    excluded = config.get("excluded") or {}
+    leaks = config.get("leakage") or {}
+    lines.append(_("Features left out (%(n)s):", n=len(excluded)))
+    lines += [f"  {column}: {_leak_words(info)}" for column, info in leaks.items()]
+    by_reason = {}  # the many constant built-ins of a small bank on one line, not forty
+    for column, why in excluded.items():
+        if column not in leaks:
+            by_reason.setdefault(why, []).append(column)
+    lines += [f"  {why}: {', '.join(columns)}" for why, columns in by_reason.items()]
+    counts = (config.get("label") or {}).get("counts") or {}
+    if counts:
+        lines.append(_("Labels: %(pos)s left, %(neg)s stayed, %(missing)s left out (target "
+                       "missing)", pos=counts.get("positive", 0), neg=counts.get("negative", 0),
+                       missing=counts.get("missing", 0)))
+        values = list((counts.get("values") or {}).items())
+        lines.append(_("Customers per target value: %(values)s",
+                       values=", ".join(f"{k}: {n}" for k, n in values[:12])))
+    return lines
+
+
+def _kind(kind: str) -> str:
+    return _("categorical") if kind == "categorical" else _("numeric")
+
+
+def _leak_words(info: dict) -> str:
+    if info.get("reason") == "one_to_one":
+        return _("a copy of the target (its values map one-to-one onto the target's)")
+    return _("a function of the target (alone it separates leavers from stayers at ROC-AUC "
+             "%(auc)s on the training split)", auc=f"{info.get('roc_auc', 0.0):.3f}")
+
+
 @churn_group.command("activate")
 @click.argument("version", type=int)
-def activate_command(version):
+@click.option("--confirm-suspicious", "confirm_reason", default=None, metavar="REASON",
+              help="Activate a version whose held-out ROC-AUC is suspiciously high (at least "
+                   "0.999), saying why; the reason goes to the operation log.")
+def activate_command(version, confirm_reason):
     """Make VERSION the model used for scoring (logged)."""
     from backoffice.churn import registry
     from backoffice.extensions import db
 
     try:
-        row = registry.activate(db.session, version)
-    except (registry.NoSuchVersion, registry.ArtifactRefused) as exc:
+        row = registry.activate(db.session, version, confirm_reason=confirm_reason)
+    except (registry.NoSuchVersion, registry.ArtifactRefused, registry.SuspiciousModel) as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     db.session.commit()

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from backoffice.churn import extract
+from backoffice.churn import extract, labels
 from backoffice.churn import features as F
 
 MODEL_FEATURES_SETTING = "model_features"
@@ -149,34 +148,56 @@ def features_of(customers: pd.DataFrame, tx, accounts, interactions, complaints,
     return frame[selection.names]
 
 
-def target_values(customers: pd.DataFrame, target: str, catalog_spec=None) -> pd.Series:
-    """The known outcome per customer (1 left, 0 stayed, NaN unknown), indexed by id."""
+def target_values(customers: pd.DataFrame, definition: labels.LabelDefinition):
+    """``(y, keys)`` indexed by customer id: 1 left, 0 stayed, NaN missing (left out of
+    training), and the target's recorded value per customer (None when missing)."""
     index = customers["id"].to_numpy()
-    if target == "status:closed":
-        status = customers["customer_status"].to_numpy()
-        values = np.where(status == "closed", 1.0, np.where(status == "deceased", np.nan, 0.0))
-        return pd.Series(values, index=index)
-    raw = customers.set_index("id")["custom_fields"]
-    values = raw.map(lambda d: d.get(catalog_spec.key) if isinstance(d, dict) else None)
-    numeric = catalog_spec.type in ("integer", "decimal")
-    typed = F.typed_values(values, "decimal" if numeric else "boolean")
-    typed = typed.where(typed.isna() | (typed == 0) | (typed == 1), np.nan)
-    return pd.Series(typed.to_numpy(dtype=float), index=index)
+    if definition.field_key is None:
+        raw = customers["customer_status"]
+    else:
+        raw = customers["custom_fields"].map(
+            lambda d, key=definition.field_key: d.get(key) if isinstance(d, dict) else None)
+    raw = pd.Series(raw.tolist(), index=index, dtype=object)
+    return definition.labels(raw)
 
 
-def resolve_target(session, target: str | None):
-    """``(target code, spec or None)``: ``None``/``closed`` means closed customers left."""
-    if target in (None, "", "closed", "status:closed"):
-        return "status:closed", None
-    key = target[3:] if target.startswith("cf.") else target
-    spec = find_spec(_catalog(session), key)
-    if spec is None:
-        raise FeatureError(f"target {target}: no such active customer field")
-    if spec.sensitive:
-        raise FeatureError(f"target {target}: is a sensitive field; models do not read it")
-    if spec.type not in ("boolean", "integer", "decimal", "choice", "text"):
-        raise FeatureError(f"target {target}: a {spec.type} field cannot be a 0/1 outcome")
-    return f"custom_fields.{key}", spec
+def resolve_target(session, target: str | None, positive: str | None = None):
+    """``(label definition, spec or None)``: ``None``/``closed`` means closed customers left;
+    otherwise a customer field and the value of it that means "left" (``positive``; a value or,
+    for a choice field, its label)."""
+    if target in (None, "", "closed", labels.STATUS_TARGET):
+        spec = None
+        code = labels.STATUS_TARGET
+    else:
+        key = target[3:] if target.startswith("cf.") else target
+        spec = find_spec(_catalog(session), key)
+        if spec is None:
+            raise FeatureError(f"target {target}: no such active customer field")
+        if spec.sensitive:
+            raise FeatureError(f"target {target}: is a sensitive field; models do not read it")
+        code = f"custom_fields.{spec.key}"
+    try:
+        return labels.define(code, spec, positive), spec
+    except labels.LabelError as exc:
+        raise FeatureError(str(exc)) from exc
+
+
+def feature_kinds(features, categorical, selection: Selection) -> list[dict]:
+    """What a trained model used: ``{"name", "kind", "source"}`` per feature, where kind is
+    categorical or numeric and source says where the value comes from (built-in, a standard
+    customer column, or a custom field and its type)."""
+    types = {F.field_column(s.key): s.type for s in selection.custom}
+    rows = []
+    for name in features:
+        if name in types:
+            source = f"custom field, {types[name]}"
+        elif name.startswith("customer."):
+            source = "standard column"
+        else:
+            source = "built-in"
+        rows.append({"name": name, "kind": "categorical" if name in categorical else "numeric",
+                     "source": source})
+    return rows
 
 
 def selection_from_config(session, config: dict) -> Selection:

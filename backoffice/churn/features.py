@@ -173,6 +173,11 @@ def _missing(value) -> bool:
 
 
 def _boolean(value):
+    """1.0, 0.0, or NaN for a missing or unreadable value. A missing value can arrive as a float
+    NaN (pandas fills the gaps of a mapped column so), and ``bool(nan)`` is True: it is checked
+    first, or every blank would read as "yes"."""
+    if _missing(value):
+        return np.nan
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, (int, float)):

@@ -105,11 +105,21 @@ def evaluate_signals(features: pd.DataFrame, value_bands: pd.Series,
     return fired_lists
 
 
-def value_bands(features: pd.DataFrame, thresholds: dict | None = None) -> pd.Series:
-    """high / medium / low from assets or 12-month volume (whichever ranks higher)."""
+def value_bands(features: pd.DataFrame, thresholds: dict | None = None,
+                marked: pd.DataFrame | None = None) -> pd.Series:
+    """high / medium / low from assets or 12-month volume (whichever ranks higher).
+
+    ``marked`` (aligned on the features' index) holds the ``assets`` and ``volume`` of the
+    customer fields counted toward them (``backoffice.churn.value``), added to the accounts'
+    and transactions' figures: the financial assets tiers and the rule builder use too.
+    """
     thresholds = thresholds or DEFAULT_VALUE_BANDS
     assets = features["assets"].fillna(0).to_numpy(dtype=float)
     volume = features["volume_365d"].fillna(0).to_numpy(dtype=float)
+    if marked is not None:
+        aligned = marked.reindex(features.index).fillna(0.0)
+        assets = assets + aligned["assets"].to_numpy(dtype=float)
+        volume = volume + aligned["volume"].to_numpy(dtype=float)
     high = (assets >= thresholds["high"]["assets"]) | (volume >= thresholds["high"]["volume"])
     medium = (assets >= thresholds["medium"]["assets"]) | (
         volume >= thresholds["medium"]["volume"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,13 +16,14 @@ from sqlalchemy import case, func, select
 from werkzeug.exceptions import Forbidden
 
 from backoffice import charts
-from backoffice.churn import dataset, registry, training, words
+from backoffice.churn import dataset, registry, training, training_form, versions, words
 from backoffice.churn.rules import BANDS
 from backoffice.datamodel import CrmInterface
 from backoffice.extensions import db
 from backoffice.formatting import local_time
 from backoffice.views_base import CrmModelView
-from models import Customer, FollowUp
+from models import Customer, FollowUp, JobRun
+from models.choices import JOB_STATUSES
 from models.churn import (WARNING_TIERS, ChurnModel, ChurnScore, ChurnSetting,
                           ChurnSignalRule)
 
@@ -201,8 +202,11 @@ class ChurnModelRegistryView(BaseView):
 
     route_base = "/churn/models"
     class_permission_name = "ChurnModel"
+    # Training writes a new version, so it needs the same permission as activating one.
     method_permission_name = {"versions": "read", "version": "read", "activate": "activate",
-                              "features": "read", "save_features": "activate"}
+                              "features": "read", "save_features": "activate",
+                              "train_form": "activate", "train": "activate",
+                              "training_run": "activate", "training_progress": "activate"}
     default_view = "versions"
 
     @expose("/")
@@ -219,9 +223,78 @@ class ChurnModelRegistryView(BaseView):
         row = db.session.get(ChurnModel, pk)
         if row is None:
             abort(404)
+        used, dropped = versions.feature_lists(row, _catalog())
         return self.render_template("churn/model.html", title=_l("Churn model v%(v)s",
                                                                   v=row.version), row=row,
-                                    local_time=local_time)
+                                    local_time=local_time, used=used, dropped=dropped,
+                                    label_text=versions.label_text(row),
+                                    data_range=(row.training_config or {}).get("data_range"),
+                                    figures=versions.figures(row))
+
+    @expose("/train")
+    @has_access
+    def train_form(self):
+        return self._train_page(training_form.TrainingChoices())
+
+    @expose("/train", methods=["POST"])
+    @has_access
+    def train(self):
+        """Validate the choices (every problem named), then enqueue the training job."""
+        from backoffice.audit.log import record
+        from jobs.queue import enqueue
+
+        choices = training_form.read(request.form)
+        problems = training_form.validate(db.session, choices)
+        if problems:
+            record("churn_model_train", entity="ChurnModel",
+                   detail={**choices.as_detail(), "refused": problems})
+            db.session.commit()
+            for problem in problems:
+                flash(problem, "danger")
+            return self._train_page(choices), 400
+        user = self.appbuilder.sm.current_user
+        run = enqueue(training_form.JOB_NAME, requested_by_id=user.id,
+                      description="churn model training", **choices.job_kwargs(user.id))
+        return redirect(url_for("ChurnModelRegistryView.training_run", pk=run.id))
+
+    def _train_page(self, choices):
+        runs = db.session.execute(select(JobRun).where(JobRun.name == training_form.JOB_NAME)
+                                  .order_by(JobRun.id.desc()).limit(10)).scalars().all()
+        return self.render_template(
+            "churn/train.html", title=_l("Train a churn model"), choices=choices,
+            targets=training_form.target_choices(_catalog()),
+            features=training_form.feature_choices(_catalog()), runs=runs,
+            local_time=local_time, status_labels=JOB_STATUSES)
+
+    @expose("/train/<int:pk>")
+    @not_found_if_denied
+    @has_access
+    def training_run(self, pk):
+        run = self._training_run(pk)
+        return self.render_template("churn/training_run.html", title=_l("Churn model training"),
+                                    run=run, outcome=training_form.outcome(run),
+                                    local_time=local_time, status_labels=JOB_STATUSES)
+
+    @expose("/train/<int:pk>/progress")
+    @not_found_if_denied
+    @has_access
+    def training_progress(self, pk):
+        """Progress as JSON, polled by the training page (any web process can answer)."""
+        run = self._training_run(pk)
+        outcome = training_form.outcome(run)
+        return jsonify(id=run.id, status=run.status, done=run.done, total=run.total,
+                       percent=run.percent, message=run.message,
+                       version_url=(url_for("ChurnModelRegistryView.version",
+                                            pk=outcome["model_id"])
+                                    if outcome.get("model_id") else None),
+                       refused=outcome.get("refused"))
+
+    @staticmethod
+    def _training_run(run_id):
+        run = db.session.get(JobRun, run_id)
+        if run is None or run.name != training_form.JOB_NAME:
+            abort(404)
+        return run
 
     @expose("/<int:pk>/activate", methods=["POST"])
     @not_found_if_denied
@@ -230,8 +303,18 @@ class ChurnModelRegistryView(BaseView):
         row = db.session.get(ChurnModel, pk)
         if row is None:
             abort(404)
+        reason = (request.form.get("confirm_reason") or "").strip()
         try:
-            registry.activate(db.session, row.version, user=self.appbuilder.sm.current_user)
+            registry.activate(db.session, row.version, user=self.appbuilder.sm.current_user,
+                              confirm_reason=reason)
+        except registry.SuspiciousModel as exc:
+            db.session.rollback()
+            if request.form.get("confirming"):
+                flash(_("Give the reason for activating this version anyway."), "danger")
+            return self.render_template(
+                "churn/confirm_activation.html", title=_l("Confirm activation"), row=row,
+                roc_auc=exc.roc_auc, threshold=registry.SUSPICIOUS_AUC,
+                max_reason=registry.MAX_REASON)
         except (registry.NoSuchVersion, registry.ArtifactRefused) as exc:
             db.session.rollback()
             flash(str(exc), "danger")

@@ -30,6 +30,8 @@ from backoffice.fields.screens import CustomFieldsViewMixin
 from backoffice.formatting import choice_label, local_time, money, yes_no
 from backoffice.review.gate import redirect_after_submission, review_gate
 from backoffice.security import scopes
+from backoffice.fields.value_roles import marked_amount
+from models.metrics import LIABILITY_CATEGORIES
 from backoffice.security.policy import may_see_deep_profile
 from backoffice.security.presentation import HIDDEN_TEXT, present
 from backoffice.views_base import CrmModelView, OutOfScope, checkboxes, choice_select
@@ -239,9 +241,10 @@ def customer_360(customer) -> dict:
         .options(selectinload(Account.product))  # one query for all products, not one each
     ).all()
     assets = sum(
-        (a.balance for a in accounts if a.status == "open" and a.product.category != "loan"),
+        (a.balance for a in accounts
+         if a.status == "open" and a.product.category not in LIABILITY_CATEGORIES),
         Decimal("0"),
-    )
+    ) + marked_amount(customer, "assets")  # the one definition of financial assets
     transactions = db.session.scalars(
         select(Transaction).where(Transaction.customer_id == customer_id)
         .order_by(Transaction.occurred_at.desc()).limit(20)

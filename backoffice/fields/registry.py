@@ -87,6 +87,8 @@ class FieldSpec:
     reviewed: bool = False
     visible_roles: tuple[str, ...] = ()
     editable_roles: tuple[str, ...] = ()
+    # What the amount counts toward: "assets", "volume" (``backoffice.fields.value_roles``).
+    value_roles: tuple[str, ...] = ()
     active: bool = True
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
@@ -111,6 +113,10 @@ class FieldSpec:
             if choice.value == value:
                 return choice.label(locale)
         return "" if value is None else str(value)
+
+    def counts_toward(self, role: str) -> bool:
+        """Whether the field's amount is part of the customer's ``assets`` or ``volume``."""
+        return role in self.value_roles
 
     def visible_to(self, roles) -> bool:
         """Whether a user holding ``roles`` (names) sees the field (empty list: everyone)."""
@@ -161,6 +167,8 @@ def spec_of(definition, **overrides) -> FieldSpec:
         reviewed=bool(definition.reviewed),
         visible_roles=tuple(definition.visible_roles or ()),
         editable_roles=tuple(definition.editable_roles or ()),
+        value_roles=tuple(r for r in (getattr(definition, "value_roles", None) or ())
+                          if isinstance(r, str)),
         active=(definition.status or "active") == "active",
     )
     values.update(overrides)

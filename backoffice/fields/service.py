@@ -83,7 +83,7 @@ def validate_definition(data: dict, existing: CustomFieldDefinition | None = Non
         "entity", "key", "label_zh", "label_en", "help_text", "section", "position",
         "field_type", "required", "min_value", "max_value", "max_length", "regex",
         "regex_message", "unique", "sensitive", "reviewed", "choices", "visible_roles",
-        "editable_roles") if name in data}
+        "editable_roles", "value_roles") if name in data}
     for name in ("key", "label_zh", "label_en", "help_text", "section", "min_value",
                  "max_value", "regex", "regex_message"):
         if isinstance(clean.get(name), str):
@@ -132,6 +132,19 @@ def validate_definition(data: dict, existing: CustomFieldDefinition | None = Non
         clean[name] = roles
         if role_error:
             errors[name] = role_error
+    if "value_roles" in clean or existing is not None:
+        from backoffice.fields.value_roles import clean_roles as clean_value_roles
+
+        marks = clean.get("value_roles") if "value_roles" in clean else \
+            (existing.value_roles or [])
+        sensitive = bool(clean.get("sensitive", existing.sensitive if existing else False))
+        visible = clean.get("visible_roles") if "visible_roles" in clean else \
+            (existing.visible_roles if existing is not None else [])
+        marks, marks_error = clean_value_roles(marks, entity=entity, field_type=field_type,
+                                               sensitive=sensitive, visible_roles=visible)
+        clean["value_roles"] = marks
+        if marks_error:
+            errors["value_roles"] = marks_error
 
     probe = FieldSpec(id=None, entity=entity if entity in ENTITIES else "customer",
                       key=key or "field", type=field_type,

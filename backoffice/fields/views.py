@@ -34,7 +34,8 @@ from backoffice.views_base import (
     checkboxes,
     selected_items,
 )
-from models.fields import ENTITIES, FIELD_TYPES, CustomFieldDefinition, FieldSet
+from backoffice.fields.value_roles import ROLE_LABELS
+from models.fields import ENTITIES, FIELD_TYPES, VALUE_ROLES, CustomFieldDefinition, FieldSet
 
 ENTITY_LABELS = {"customer": _l("Customer"), "interaction": _l("Interaction"),
                  "campaign": _l("Campaign"), "account": _l("Account")}
@@ -54,6 +55,10 @@ def _role_choices():
     from config.roles import ROLES
 
     return [(name, spec["label"]) for name, spec in ROLES.items()]
+
+
+def _value_role_choices():
+    return [(role, ROLE_LABELS[role]) for role in VALUE_ROLES]
 
 
 def _filled_lines(valuelist) -> list[str]:
@@ -210,6 +215,7 @@ class CustomFieldView(_ArchivingView):
         "unique": _l("Unique"), "choices": _l("Choices"), "sensitive": _l("Sensitive"),
         "reviewed": _l("Changes need review"), "visible_roles": _l("Roles that see it"),
         "editable_roles": _l("Roles that may edit it"), "status": _l("Status"),
+        "value_roles": _l("Counts toward"),
         "created_at": _l("Created"), "updated_at": _l("Updated"),
     }
     description_columns = {
@@ -219,14 +225,18 @@ class CustomFieldView(_ArchivingView):
         "visible_roles": _l("Empty: every role that sees the record."),
         "editable_roles": _l("Empty: every role that sees the field and may edit the record."),
         "sensitive": _l("Stored encrypted and masked like the built-in sensitive fields."),
+        "value_roles": _l("Customer number and money fields only: the amount is added to the "
+                          "customer's financial assets or annual volume, which tiers, churn "
+                          "value bands and the rule builder use (imported balances, for "
+                          "example)."),
     }
     list_columns = ["entity", "key", "label_zh", "label_en", "field_type", "required", "unique",
-                    "sensitive", "status"]
+                    "sensitive", "value_roles", "status"]
     search_columns = ["entity", "key", "label_zh", "label_en", "field_type", "status"]
     _form = ["key", "label_zh", "label_en", "help_text", "section", "position", "field_type",
              "required", "default_text", "min_value", "max_value", "max_length", "regex",
              "regex_message", "unique", "choices", "sensitive", "reviewed", "visible_roles",
-             "editable_roles"]
+             "editable_roles", "value_roles"]
     add_columns = ["entity", *_form]
     edit_columns = list(_form)
     show_columns = ["entity", *[c if c != "default_text" else "default_value" for c in _form],
@@ -244,6 +254,8 @@ class CustomFieldView(_ArchivingView):
                                              widget=Select2ManyWidget()),
         "editable_roles": SelectMultipleField(_l("Roles that may edit it"),
                                               choices=_role_choices, widget=Select2ManyWidget()),
+        "value_roles": SelectMultipleField(_l("Counts toward"), choices=_value_role_choices,
+                                           widget=Select2ManyWidget()),
         **checkboxes({"required": _l("Required"), "unique": _l("Unique"),
                       "sensitive": _l("Sensitive"), "reviewed": _l("Changes need review")},
                      "required", "unique", "sensitive", "reviewed"),
@@ -257,6 +269,7 @@ class CustomFieldView(_ArchivingView):
                                           for c in rows or [] if isinstance(c, dict)),
         "visible_roles": lambda roles: ", ".join(roles or []),
         "editable_roles": lambda roles: ", ".join(roles or []),
+        "value_roles": lambda roles: ", ".join(str(ROLE_LABELS.get(r, r)) for r in roles or []),
     }
     base_order = ("entity", "asc")
 

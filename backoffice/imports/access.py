@@ -28,7 +28,8 @@ from backoffice.imports.rows import RULES
 from backoffice.security import masking, policy
 
 ENTITY = {"customers": "Customer", "accounts": "Account", "transactions": "Transaction",
-          "interactions": "Interaction"}
+          "interactions": "Interaction", "branches": "Branch", "staff": "Staff",
+          "products": "Product"}
 # Reference columns of a file and the field of the record they set.
 REFERENCE_FIELDS = {"branch": "branch_id", "owner": "owner_id", "customer": "customer_id",
                     "product": "product_id", "account": "account_id", "staff": "staff_id"}

@@ -19,7 +19,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from models.validators import MONEY_LIMIT, ordinary_number
+from models.validators import MONEY_LIMIT, check_clean_text, ordinary_number
 
 
 def _never_raises(parser):
@@ -57,14 +57,38 @@ def fold(raw: Any) -> str:
 
 
 @_never_raises
-def parse_text(raw: Any, max_length: int | None = None):
-    """Trimmed text (original width kept: names are not folded), limited to ``max_length``."""
+def parse_text(raw: Any, max_length: int | None = None, multiline: bool = False):
+    """Trimmed text (original width kept: names are not folded), limited to ``max_length``,
+    without invisible or control characters (``multiline``: tabs and line breaks allowed)."""
     text = "" if raw is None else str(raw).strip()
     if not text:
         return None, None
     if max_length is not None and len(text) > max_length:
         return None, _l("Longer than %(max)s characters.", max=max_length)
+    problem = check_clean_text(text, allow_breaks=multiline)
+    if problem is not None:
+        return None, problem
     return text, None
+
+
+@_never_raises
+def parse_identifier(raw: Any, max_length: int | None = None):
+    """An identifier (ID, mobile, account, product or customer number): full-width forms
+    folded, every space removed; an invisible or control character is refused, never
+    silently dropped (it may be what makes two look-alike numbers differ)."""
+    text = "" if raw is None else str(raw)
+    problem = check_clean_text(text.strip(), allow_breaks=False)
+    if problem is not None:
+        return None, problem
+    text = _SPACES_ANY.sub("", fold(text))
+    if not text:
+        return None, None
+    if max_length is not None and len(text) > max_length:
+        return None, _l("Longer than %(max)s characters.", max=max_length)
+    return text, None
+
+
+_SPACES_ANY = re.compile(r"\s+")
 
 
 # --- numbers -------------------------------------------------------------------------------------

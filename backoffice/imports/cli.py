@@ -4,10 +4,13 @@ The command acts as the system (like every ``flask crm`` command, it needs shell
 configured server): it writes directly, with no second-person approval, and the operation log
 records the batch with no acting user. The summary names the batch, the counts and, when rows
 were rejected, the most common problems (column, message, how many rows, the first one) and where
-the error report is (``--report FILE`` also writes it there).
+the error report is (``--report FILE`` also writes it there). ``--dry-run --create-fields``
+lists the fields it would create (``proposed_fields``) and creates none.
 
 ``flask crm imports purge`` deletes stored import files older than
 ``CRM_IMPORT_FILE_RETENTION_DAYS`` (``backoffice.imports.retention``); run it daily from cron.
+``flask crm imports list | show | resume | cancel | revert | sweep`` look after batches, an
+interrupted one above all (``backoffice.imports.batch_cli``).
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from flask.cli import with_appcontext
 @click.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--kind", required=True,
-              type=click.Choice(["customers", "accounts", "transactions", "interactions"]))
+              type=click.Choice(["customers", "accounts", "transactions", "interactions",
+                                 "branches", "staff", "products"]))
 @click.option("--mode", default="atomic", show_default=True,
               type=click.Choice(["atomic", "skip-bad"]))
 @click.option("--dry-run", is_flag=True, help="Plan and count only; write nothing.")
@@ -34,22 +38,27 @@ from flask.cli import with_appcontext
               help="Also write the error report (XLSX) to this file.")
 @with_appcontext
 def import_command(path, kind, mode, dry_run, template, create_fields, sheet, report_path):
-    """Import a CSV or XLSX file of customers, accounts, transactions or interactions."""
+    """Import a CSV or XLSX file of customers, accounts, transactions, interactions, branches,
+    staff or products."""
     from backoffice.extensions import db
     from backoffice.imports import files, pipeline, report, service
     from backoffice.imports.reading import ImportFileError
 
     session = db.session
     try:
-        batch, _ = service.upload(session, path.read_bytes(), path.name, kind,
-                                  mode=mode.replace("-", "_"), sheet=sheet,
-                                  template_name=template, create_fields=create_fields)
+        # A dry run writes no field definitions: it proposes them (``proposed_fields``).
+        batch, mapped = service.upload(session, path.read_bytes(), path.name, kind,
+                                       mode=mode.replace("-", "_"), sheet=sheet,
+                                       template_name=template,
+                                       create_fields=create_fields and not dry_run)
     except ImportFileError as problem:
         raise click.ClickException(str(problem.message)) from None
     except service.ImportRefused as refused:
         raise click.ClickException("; ".join(f"{k}: {v}" for k, v in refused.errors.items()))
     if dry_run:
         result = pipeline.dry_run(session, batch.id)
+        if create_fields:
+            result["proposed_fields"] = proposed_fields(mapped)
     else:
         result = pipeline.commit(session, batch.id)
     if result.get("rejected"):
@@ -59,14 +68,37 @@ def import_command(path, kind, mode, dry_run, template, create_fields, sheet, re
             if report_path:
                 Path(report_path).write_bytes(data)
                 result["error_report_file"] = str(report_path)
+    if kind == "staff" and not dry_run:
+        from backoffice.security import set_password
+
+        # New users' one-time links: printed here once (or e-mailed when SMTP is configured).
+        result["set_password_links"] = set_password.deliver(session, result["batch_id"])
     click.echo(json.dumps(result, ensure_ascii=False, default=str))
     if result["status"] in ("failed", "cancelled"):
         sys.exit(1)
 
 
-@click.group("imports", help="Import housekeeping.")
+def proposed_fields(mapped) -> list[dict]:
+    """The custom fields ``--create-fields`` would make of the unmatched columns (type inferred
+    from the data), for a dry run to show instead of making them."""
+    return [{"header": column.header, "type": column.inferred_type,
+             "choices": list(column.choices)}
+            for column in mapped.unmatched if not column.duplicate_of]
+
+
+@click.group("imports", help="Import batches and housekeeping.")
 def imports_group():
     pass
+
+
+def _add_batch_commands() -> None:
+    from backoffice.imports.batch_cli import COMMANDS
+
+    for command in COMMANDS:
+        imports_group.add_command(command)
+
+
+_add_batch_commands()
 
 
 @imports_group.command("purge")

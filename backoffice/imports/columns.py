@@ -55,8 +55,8 @@ def parse_column(parse: Callable, texts: Sequence, column: Callable | None = Non
     return [safe(parse, text) for text in texts]
 
 
-def text_column(max_length: int | None) -> Callable:
-    """Column form of ``cells.parse_text(raw, max_length)``."""
+def text_column(max_length: int | None, multiline: bool = False) -> Callable:
+    """Column form of ``cells.parse_text(raw, max_length, multiline)``."""
     too_long = (None, _l("Longer than %(max)s characters.", max=max_length)) \
         if max_length is not None else None
 
@@ -65,13 +65,15 @@ def text_column(max_length: int | None) -> Callable:
         append = out.append
         for raw in texts:
             if type(raw) is not str:
-                append(safe(lambda r: cells.parse_text(r, max_length), raw))
+                append(safe(lambda r: cells.parse_text(r, max_length, multiline), raw))
                 continue
             text = raw.strip()
             if not text:
                 append(EMPTY)
             elif max_length is not None and len(text) > max_length:
                 append((None, too_long[1]))
+            elif not text.isprintable():  # rare: the full check names the character
+                append(safe(lambda r: cells.parse_text(r, max_length, multiline), raw))
             else:
                 append((text, None))
         return out
@@ -85,13 +87,32 @@ def compact_column(texts):
     append = out.append
     fold = cells.fold
     for raw in texts:
-        if type(raw) is str and raw.isascii():
-            text = raw.strip()
-        else:
-            text = fold(raw)
+        if type(raw) is not str or not raw.isprintable():  # tabs, controls, NBSP...
+            append(safe(cells.parse_identifier, raw))
+            continue
+        text = raw.strip() if raw.isascii() else fold(raw)
         if not text.isalnum():
             text = _WHITESPACE.sub("", text)
         append((text or None, None))
+    return out
+
+
+def customer_no_column(texts):
+    """Column form of ``rows._customer_no``: the usual number is short printable ASCII."""
+    from backoffice.imports.rows import _customer_no
+
+    out = []
+    append = out.append
+    for raw in texts:
+        if type(raw) is str and raw.isascii() and raw.isprintable():
+            text = raw.strip()
+            if not text:
+                append(EMPTY)
+                continue
+            if len(text) <= 20 and " " not in text:
+                append((text, None))
+                continue
+        append(safe(_customer_no, raw))
     return out
 
 

@@ -3,7 +3,9 @@
 A row matches the customer with its customer number, else the one with its ID number (the
 blind index of the normalised number: the only way to find an encrypted value). When the two
 name different customers the row is rejected. An empty cell means "leave as it is", never
-"clear": spreadsheets leave cells empty for what they do not know.
+"clear": spreadsheets leave cells empty for what they do not know. So a row that updates a
+customer needs only the columns it changes (no name, or no name column at all); the name is
+required of a new customer only, here, where it is known which the row is.
 
 New customers get, when the file does not say: the configured default branch
 (``CRM_IMPORT_DEFAULT_BRANCH``, a branch code; else the first branch by id), a generated customer
@@ -32,7 +34,13 @@ from backoffice.imports.plan import (
     raw_diff,
 )
 from backoffice.imports.refs import MISSING
-from backoffice.imports.rows import FileDuplicates, RowResult
+from backoffice.imports.rows import (
+    RULES,
+    FileDuplicates,
+    RowResult,
+    apply_gender_rule,
+    gender_rule,
+)
 from models import Customer, crypto
 
 TABLE = Customer.__table__
@@ -90,6 +98,8 @@ class CustomerTarget:
 
     def plan(self, results: list[RowResult]) -> ChunkPlan:
         ctx, plan = self.ctx, ChunkPlan()
+        apply_gender_rule(results, gender_rule(), ctx.columns.get("gender")
+                          or RULES["customers"]["gender"].label)
         for kind in ("branch", "owner"):
             texts = [r.references.get(kind) for r in results]
             known = ctx.refs.resolve(kind, texts)
@@ -132,6 +142,11 @@ class CustomerTarget:
                 result.problems.append((ctx.header("customer_no"), _l(
                     "Numbers %(prefix)s… are given by this import to rows without a customer "
                     "number; use another number.", prefix=reserved)))
+            if existing is None and "name" not in values:
+                # An update needs only the columns it changes; a new customer needs a name.
+                header = ctx.columns.get("name") or RULES["customers"]["name"].label
+                if not any(column == header for column, _ in result.problems):
+                    result.problems.append((header, _l("A value is required.")))
             if existing is None and not values.get("id_number") and ctx.require_id_number:
                 result.problems.append((ctx.header("id_number"), _l("A value is required.")))
             if existing is None and ctx.default_branch_id is None \

@@ -9,15 +9,16 @@ screen offers to create a custom field for it. A mapping template is a plain dic
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from backoffice.imports import cells
+from backoffice.imports import cells, org_fields
 from models.validators import check_mobile, check_prc_id
 
-KINDS = ("customers", "accounts", "transactions", "interactions")
+KINDS = ("customers", "accounts", "transactions", "interactions") + org_fields.ORG_KINDS
 
 # field key -> synonyms (the key itself and its spaced form always match too).
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -98,6 +99,8 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+SYNONYMS.update(org_fields.SYNONYMS)
+
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -117,6 +120,57 @@ def synonym_index(kind: str, extra: Mapping[str, str] | None = None) -> dict[str
     for label, key in (extra or {}).items():
         index.setdefault(normalise_label(label), key)
     return index
+
+
+@functools.lru_cache(maxsize=1)
+def _known_labels() -> frozenset[str]:
+    return frozenset(label for kind in SYNONYMS for label in synonym_index(kind))
+
+
+def header_matches(cells: Iterable[str]) -> tuple[int, int]:
+    """``(cells that are known headers of any kind, filled cells)`` of a row: how much it reads
+    as a header. The reader knows neither the kind nor the custom fields, so it asks this."""
+    known = _known_labels()
+    filled = matched = 0
+    for cell in cells:
+        if not cell or not cell.strip():
+            continue
+        filled += 1
+        if normalise_label(cell) in known:
+            matched += 1
+    return matched, filled
+
+
+def is_header_row(cells: Iterable[str]) -> bool:
+    """Whether a row surely is a header: two of its cells are known headers, or every filled
+    cell is one (a file of one column)."""
+    matched, filled = header_matches(cells)
+    return matched >= 2 or (matched >= 1 and matched == filled)
+
+
+def expected_headers(kind: str) -> list[str]:
+    """The headers a person would write for ``kind``: each field's first Chinese synonym and
+    its English name, for the message that refuses a file whose columns match nothing."""
+    shown = []
+    for key, words in SYNONYMS[kind].items():
+        chinese = next((w for w in words if not w.isascii()), None)
+        english = key.replace("_", " ")
+        shown.append(f"{chinese} / {english}" if chinese else english)
+    return shown
+
+
+def require_recognised(result: "MappingResult", kind: str) -> None:
+    """Refuse a file in which no column matches a field (a wrong file, or the header row is
+    not where the reader looked): importing it would only make rows of nothing."""
+    if result.columns:
+        return
+    from flask_babel import lazy_gettext as _l
+
+    from backoffice.imports.reading import ImportFileError
+
+    raise ImportFileError(_l(
+        "No column of the file is a known header, so nothing in it can be imported. Expected "
+        "headers such as: %(headers)s.", headers="; ".join(expected_headers(kind))))
 
 
 @dataclass

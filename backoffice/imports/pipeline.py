@@ -54,10 +54,13 @@ from models.base import utcnow
 from models.imports import ImportBatch
 
 ENTITY_OF = {"customers": "customer", "interactions": "interaction", "accounts": None,
-             "transactions": None}
+             "transactions": None, "branches": None, "staff": None, "products": None}
 
 
 CANCEL_CHECK_SECONDS = 0.5
+# Seconds between heartbeats of a pass (``import_batch.heartbeat_at``); the timeout after which
+# a silent batch counts as dead (``CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS``) is far longer.
+HEARTBEAT_SECONDS = 5.0
 
 
 class Cancelled(Exception):
@@ -68,9 +71,12 @@ def targets():
     from backoffice.imports.customers_target import CustomerTarget
     from backoffice.imports.holdings_target import AccountTarget, TransactionTarget
     from backoffice.imports.interactions_target import InteractionTarget
+    from backoffice.imports.org_targets import BranchTarget, ProductTarget
+    from backoffice.imports.staff_target import StaffTarget
 
     return {"customers": CustomerTarget, "accounts": AccountTarget,
-            "transactions": TransactionTarget, "interactions": InteractionTarget}
+            "transactions": TransactionTarget, "interactions": InteractionTarget,
+            "branches": BranchTarget, "staff": StaffTarget, "products": ProductTarget}
 
 
 def chunk_size() -> int:
@@ -103,7 +109,11 @@ def build_context(session, batch: ImportBatch, reads=None, commit: bool = False)
     from backoffice.review.service import reviewed_fields
     from backoffice.security import policy
 
+    from backoffice.imports.kinds import may_import
+
     uploader = batch.uploaded_by
+    if not may_import(uploader, batch.kind):
+        raise ImportFileError(gettext("The uploader may not import this kind of file."))
     viewer = policy.viewer_for(uploader)
     refused = access.refused_columns(batch.kind, batch.mapping or {}, viewer)
     if refused:
@@ -153,9 +163,12 @@ class Run:
         self.diffs: list = []
         self.reviewed: set = set()
         self.reviewed_rows: list = []
+        self.warnings: dict = {}  # "column: message" -> rows written with it (gender from ID)
         self.rows_read = 0
         self.started = time.monotonic()
         self._cancel_checked = float("-inf")
+        self._beaten = time.monotonic()  # commit() set the first heartbeat
+        self._beat_every = heartbeat_interval()
 
     # --- the pass ---------------------------------------------------------------------------
 
@@ -212,6 +225,7 @@ class Run:
                         continue
                     chunk = [row for row in chunk if row.number > resume_after]
                 plan = target.plan(results)
+                self._collect_warnings(results)
                 self._collect_rejects(report, chunk, plan.rejected)
                 self.counts["unchanged"] += plan.unchanged
                 self.counts["created"] += len(plan.inserts)
@@ -238,6 +252,13 @@ class Run:
         """A dry run of this very file read it to the end: its structure is sound."""
         return self.batch.dry_run is not None and self.batch.total_rows is not None
 
+    def _collect_warnings(self, results) -> None:
+        for result in results:
+            if result.ok:
+                for column, message in getattr(result, "warnings", ()):
+                    key = f"{column}: {message}"
+                    self.warnings[key] = self.warnings.get(key, 0) + 1
+
     def _collect_rejects(self, report: ErrorReport, chunk, rejected) -> None:
         if not rejected:
             return
@@ -252,15 +273,20 @@ class Run:
     def _checkpoint(self, row_number: int, counts: dict, rows_read: int) -> None:
         """skip_bad: the chunk's writes and the checkpoint commit together."""
         self.session.execute(update(ImportBatch).where(ImportBatch.id == self.batch_id).values(
-            checkpoint_row=row_number, rows_done=rows_read,
+            checkpoint_row=row_number, rows_done=rows_read, heartbeat_at=utcnow(),
             created_count=counts["created"], updated_count=counts["updated"],
             unchanged_count=counts["unchanged"]))
         self.session.commit()
 
     def _check_cancel(self) -> None:
-        """At most every ``CANCEL_CHECK_SECONDS``: the flag is read on a connection of its own,
-        which costs a chunk of a fast import about as much as planning a few hundred rows."""
+        """Between chunks: the heartbeat (every few seconds, so that a reader can tell a live
+        job from a lost one), then the cancel flag, at most every ``CANCEL_CHECK_SECONDS``:
+        both go through a connection of their own, which costs a chunk of a fast import about
+        as much as planning a few hundred rows."""
         now = time.monotonic()
+        if now - self._beaten >= self._beat_every:
+            self._beaten = now
+            heartbeat(self.batch_id)
         if now - self._cancel_checked < CANCEL_CHECK_SECONDS:
             return
         self._cancel_checked = now
@@ -448,6 +474,32 @@ def no_cycle_collection():
             gc.enable()
 
 
+def heartbeat_interval() -> float:
+    """``HEARTBEAT_SECONDS``, or a quarter of the timeout when that is set shorter."""
+    timeout = float(current_app.config.get("CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS", 300) or 300)
+    return min(HEARTBEAT_SECONDS, timeout / 4)
+
+
+def heartbeat(batch_id: int) -> bool:
+    """Say the batch's job is alive, on a connection of its own (the pass's transaction may stay
+    open for long). Best-effort: on SQLite, while this very pass holds the write lock, it gives
+    up at once, and a reader then cannot take the batch for dead either
+    (``backoffice.imports.liveness``)."""
+    from backoffice.extensions import db
+    from jobs.runner import _short_sqlite_busy_timeout
+
+    try:
+        with db.engine.connect() as connection, _short_sqlite_busy_timeout(connection, 50), \
+                connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET LOCAL lock_timeout = '1s'")
+            connection.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(
+                heartbeat_at=utcnow()))
+        return True
+    except Exception:  # noqa: BLE001 - a missed beat; the next one comes in a few seconds
+        return False
+
+
 def cancel_requested(batch_id: int) -> bool:
     """Read the flag on a connection of its own: the screen sets it in another transaction."""
     from backoffice.extensions import db
@@ -465,9 +517,17 @@ def cancel_requested(batch_id: int) -> bool:
 
 
 def dry_run(session, batch_id: int, progress=None) -> dict:
-    """Plan the whole batch, write nothing but the batch row and its error report."""
+    """Plan the whole batch, write nothing but the batch row and its error report.
+
+    Refused (nothing changed, the summary says why) on a batch whose counts describe written
+    rows or a job at work (``backoffice.imports.states``)."""
+    from backoffice.imports.states import dry_run_refusal
+
+    batch = session.get(ImportBatch, batch_id)
+    refusal = dry_run_refusal(batch)
+    if refusal is not None:
+        return {**summary(batch), "refused": str(refusal), "message": str(refusal)}
     run = Run(session, batch_id, apply=False, progress=progress)
-    batch = run.batch
     try:
         counts = run.execute()
     except ImportFileError as problem:
@@ -482,7 +542,8 @@ def dry_run(session, batch_id: int, progress=None) -> dict:
     needs, reason = approval_needed(run.total, run.reviewed)
     # Values of records go to the sealed preview only; the batch row keeps counts and names.
     batch.dry_run = {**counts, "reviewed": sorted(run.reviewed),
-                     "reviewed_rows": len(run.reviewed_rows), "rows": run.total}
+                     "reviewed_rows": len(run.reviewed_rows), "rows": run.total,
+                     "warnings": run.warnings}
     files.store(session, batch.id, "preview", json.dumps(
         {"diffs": run.diffs, "reviewed_rows": run.reviewed_rows}, ensure_ascii=False,
         default=str).encode("utf-8"))
@@ -493,18 +554,24 @@ def dry_run(session, batch_id: int, progress=None) -> dict:
     batch.rows_done = run.total
     batch.rows_per_second = run.rate
     batch.needs_approval, batch.approval_reason = needs, reason
-    if batch.status in ("uploaded", "dry_run", "failed", "cancelled"):
+    if batch.status in ("uploaded", "dry_run", "failed", "cancelled", "interrupted"):
         batch.status = "dry_run"
     _store_report(session, batch, run.report)
     session.commit()
-    return summary(batch)
+    return with_warnings(summary(batch), run)
 
 
 def commit(session, batch_id: int, progress=None, actor=None) -> dict:
-    """Apply the batch (its approval, if needed, was checked by the caller)."""
+    """Apply the batch (its approval, if needed, was checked by the caller).
+
+    A batch cancelled while it waited in the queue ends "cancelled" without starting; starting
+    again after a cancellation or an interruption is a deliberate new run (its flag cleared)."""
     batch = session.get(ImportBatch, batch_id)
+    if batch.cancel_requested and batch.status in ("queued", "running"):
+        return _finish(session, batch_id, status="cancelled",
+                       message=gettext("The import was cancelled before it started."))
     batch.status, batch.started_at = "running", batch.started_at or utcnow()
-    batch.cancel_requested, batch.error = False, None
+    batch.cancel_requested, batch.error, batch.heartbeat_at = False, None, utcnow()
     if progress is not None and getattr(progress, "job_run_id", None):
         batch.job_run_id = progress.job_run_id
     session.commit()
@@ -520,10 +587,9 @@ def commit(session, batch_id: int, progress=None, actor=None) -> dict:
             "Records changed while the import ran; nothing more was written. Run it again."))
     except Cancelled:
         session.rollback()
-        kept = "" if batch.mode == "atomic" else gettext(
-            " Chunks committed before the cancellation are kept and can be reverted.")
         return _finish(session, batch_id, status="cancelled",
-                       message=gettext("The import was cancelled.") + kept)
+                       message=gettext("The import was cancelled.") + " " + kept_rows(
+                           session.get(ImportBatch, batch_id)))
     batch = session.get(ImportBatch, batch_id)
     if batch.mode == "atomic" and counts["rejected"]:
         session.rollback()
@@ -545,7 +611,13 @@ def commit(session, batch_id: int, progress=None, actor=None) -> dict:
     _store_report(session, batch, run.report)
     _log(batch, actor, counts, written=True)
     session.commit()
-    return summary(batch)
+    return with_warnings(summary(batch), run)
+
+
+def with_warnings(result: dict, run) -> dict:
+    """The summary, with the rows written but changed on the way (``warnings``: "column:
+    message" -> rows), when there are any."""
+    return {**result, "warnings": run.warnings} if run.warnings else result
 
 
 def _set_counts(batch, counts, run) -> None:
@@ -581,9 +653,19 @@ def _failed(session, batch_id: int, message: str) -> dict:
     return _finish(session, batch_id, status="failed", message=message)
 
 
+def kept_rows(batch: ImportBatch) -> str:
+    """What a run that stopped part-way left written: the operator's next step depends on it."""
+    if batch.mode == "atomic" or not batch.checkpoint_row:
+        return gettext("Nothing of it was written.")
+    return gettext("Rows up to row %(row)s are written (%(created)s created, %(updated)s "
+                   "updated), are kept and can be reverted.", row=batch.checkpoint_row,
+                   created=batch.created_count, updated=batch.updated_count)
+
+
 def _finish(session, batch_id: int, status: str, message: str) -> dict:
     batch = session.get(ImportBatch, batch_id)
     batch.status, batch.message, batch.finished_at = status, message[:500], utcnow()
+    batch.cancel_requested = False
     log.record("import_failed" if status == "failed" else "import_cancelled",
                entity="ImportBatch", entity_id=batch.id,
                actor=batch.approved_by or batch.uploaded_by,

@@ -1,7 +1,15 @@
 """Reading an uploaded spreadsheet as a stream of row chunks, in bounded memory.
 
-A file is CSV (UTF-8, UTF-8 with BOM or GBK/GB18030, which is what Chinese Excel writes; comma,
-semicolon or tab separated) or an Excel workbook (through python-calamine, with a sheet choice).
+A file is CSV (UTF-8, UTF-8 with BOM, GBK/GB18030, which is what Chinese Excel writes, or UTF-16,
+which is Excel's "Unicode text"; comma, semicolon or tab separated) or an Excel workbook (through
+python-calamine, with a sheet choice). A Big5 (Traditional Chinese) file is refused by name: its
+bytes usually decode as GBK too, into garbled names.
+
+The header row is the first of the first :data:`HEADER_SCAN_ROWS` rows in which enough cells
+are known headers (:func:`backoffice.imports.mapping.known_label`): the title row and blank rows
+branches put above it are skipped. Without such a row the first non-blank row is the header (a
+file of custom-field columns only). A workbook opened without a sheet name uses the first sheet
+that has such a header row (a first sheet of notes is passed over), and says which it took.
 Rows come out as ``RawRow(number, values)``: the 1-based row number a person sees in Excel and a
 dict header -> the cell as a string the way it is shown (dates ISO, integers without ``.0``).
 
@@ -70,7 +78,7 @@ class SpreadsheetTable:
     format: str  # "csv" or "xlsx"
     headers: list[str]
     header_row: int
-    encoding: str | None = None  # "utf-8", "utf-8-sig" or "gb18030" for CSV
+    encoding: str | None = None  # "utf-8", "utf-8-sig", "gb18030" or "utf-16(-le/-be)" for CSV
     delimiter: str | None = None
     sheet: str | None = None
     _rows: Iterator = field(default=None, repr=False)  # (row number, list of cell strings)
@@ -211,18 +219,89 @@ def _check_workbook(data: bytes) -> None:
 # --- CSV -----------------------------------------------------------------------------------------
 
 
+BIG5 = _l("The file seems to be Big5 (Traditional Chinese); save it as UTF-8 (CSV UTF-8) and "
+          "upload it again.")
+_SAMPLE_BYTES = 1 << 18
+
+
 def detect_encoding(data: bytes) -> str:
-    """"utf-8-sig" when there is a BOM, "utf-8" when the bytes are strict UTF-8, else "gb18030"
-    when they decode as GB18030 (a superset of GBK); otherwise :class:`ImportFileError`."""
+    """"utf-16" with a UTF-16 byte-order mark (Excel's "Unicode text"), "utf-16-le"/"-be" for
+    text that is plainly UTF-16 without one, "utf-8-sig" with a UTF-8 BOM, "utf-8" for strict
+    UTF-8, else "gb18030" (a superset of GBK) unless the bytes read as Big5; otherwise
+    :class:`ImportFileError`."""
+    utf16 = _utf16(data)
+    if utf16 is not None:
+        if _decodes(data, utf16):
+            return utf16
+        raise ImportFileError(_l("The file looks like UTF-16 text but is damaged; save it as "
+                                 "CSV UTF-8."))
     if b"\x00" in data:
         raise ImportFileError(_l("The file is not a CSV text file (it contains binary data)."))
-    for encoding in ("utf-8-sig", "gb18030"):
-        if _decodes(data, encoding):
-            if encoding == "utf-8-sig" and not data.startswith(codecs.BOM_UTF8):
-                return "utf-8"
-            return encoding
+    if _decodes(data, "utf-8-sig"):
+        return "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+    gbk = _decodes(data, "gb18030")
+    if _decodes(data, "cp950") and (not gbk or looks_big5(data[:_SAMPLE_BYTES])):
+        raise ImportFileError(BIG5)
+    if gbk:
+        return "gb18030"
     raise ImportFileError(
         _l("The file's text encoding is not UTF-8 or GBK/GB18030; save it as CSV UTF-8."))
+
+
+def _utf16(data: bytes) -> str | None:
+    """The UTF-16 codec ``data`` is in, or None: by its byte-order mark, else by the zero bytes
+    that ASCII characters leave in every other position (separators and digits are ASCII)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    head = data[:4096]
+    if len(head) < 4 or len(head) % 2:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    half = len(head) // 2
+    if odd * 10 >= half * 3 and even == 0:
+        return "utf-16-le"
+    if even * 10 >= half * 3 and odd == 0:
+        return "utf-16-be"
+    return None
+
+
+def _common_share(text: str, codec: str, common) -> float:
+    """The share of the non-ASCII characters of ``text`` that are common ones in ``codec``."""
+    found = hits = 0
+    for char in text:
+        if char < "\x80":
+            continue
+        found += 1
+        try:
+            encoded = char.encode(codec)
+        except UnicodeEncodeError:
+            continue
+        if len(encoded) == 2 and common(encoded[0], encoded[1]):
+            hits += 1
+    return hits / found if found else 1.0
+
+
+def _gb2312_common(lead: int, trail: int) -> bool:
+    # GB2312's hanzi (0xB0-0xF7) and its full-width punctuation and forms (0xA1, 0xA3).
+    return 0xB0 <= lead <= 0xF7 or lead in (0xA1, 0xA3)
+
+
+def _big5_common(lead: int, trail: int) -> bool:
+    # Big5's frequently used hanzi (0xA440-0xC67E) and its punctuation (0xA1, 0xA2).
+    return 0xA440 <= (lead << 8 | trail) <= 0xC67E or lead in (0xA1, 0xA2)
+
+
+def looks_big5(sample: bytes) -> bool:
+    """Whether text that decodes both ways is Big5 rather than GBK.
+
+    Read as GBK, Big5 text becomes kana, Greek, box drawing and rare GBK-extension characters
+    (its common hanzi sit where GB2312 keeps symbols, and half its second bytes are below 0x80,
+    outside GB2312); real GBK names are almost all GB2312 hanzi. Read as Big5, Big5 text is
+    almost all frequently used hanzi."""
+    as_gbk = sample.decode("gb18030", "ignore")
+    as_big5 = sample.decode("cp950", "ignore")
+    return (_common_share(as_big5, "cp950", _big5_common) >= 0.9
+            and _common_share(as_gbk, "gb2312", _gb2312_common) < 0.8)
 
 
 def _decodes(data: bytes, encoding: str) -> bool:
@@ -287,20 +366,42 @@ def _bounded_lines(text, limit: int) -> Iterator[str]:
 
 
 def _open_xlsx(data: bytes, sheet: str | int | None) -> SpreadsheetTable:
+    """The named sheet; without a name, the first sheet with a recognised header row (a
+    workbook whose first sheet is a note), else the first sheet. Sheets are tried one child
+    parse at a time, in order, and the one taken goes on streaming from its own parse."""
+    _check_workbook(data)
+    if sheet not in (None, ""):
+        return _with_header(*_sheet_rows(data, sheet))
+    table = _with_header(*_sheet_rows(data, None), recognised_only=True)
+    if table is not None:
+        return table
+    names = list_sheets(data)
+    for name in names[1:]:
+        table = _with_header(*_sheet_rows(data, name), recognised_only=True)
+        if table is not None:
+            return table
+    return _with_header(*_sheet_rows(data, None))
+
+
+def _sheet_rows(data: bytes, sheet) -> tuple:
+    """``(rows, "xlsx", {"sheet": name})`` for :func:`_with_header`, rows from row 1 with
+    the columns left of the first used one put back."""
     from backoffice.imports import sandbox
 
-    _check_workbook(data)
     name, first_col, cells = sandbox.open_rows(data, sheet, parse_limits())
     pad = [""] * first_col
 
     def rows():
-        if not pad:  # the usual sheet, used from column A
-            yield from enumerate(cells, start=1)
-            return
-        for number, record in enumerate(cells, start=1):
-            yield number, pad + record
+        try:
+            if not pad:  # the usual sheet, used from column A
+                yield from enumerate(cells, start=1)
+                return
+            for number, record in enumerate(cells, start=1):
+                yield number, pad + record
+        finally:
+            cells.close()  # ends the child when the rows are abandoned
 
-    return _with_header(rows(), "xlsx", sheet=name)
+    return rows(), "xlsx", {"sheet": name}
 
 
 # --- shared ------------------------------------------------------------------------------------
@@ -330,6 +431,43 @@ def _guarded(rows: Iterator) -> Iterator:
         yield item
 
 
+def _close(rows) -> None:
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
+
+
+def _find_header(rows: Iterator, recognised_only: bool):
+    """``(row number, cells, the rows after it)`` of the header: the first of the first
+    :data:`HEADER_SCAN_ROWS` rows whose cells are recognised headers
+    (:func:`backoffice.imports.mapping.is_header_row`), else the first with one known header
+    (custom columns beside it), else the first non-blank row (None with ``recognised_only``).
+    Rows above the header (a title, a note, blank rows) are skipped."""
+    import itertools
+
+    from backoffice.imports.mapping import header_matches, is_header_row
+
+    seen: list = []
+    for item in rows:
+        seen.append(item)
+        if len(seen) >= HEADER_SCAN_ROWS:
+            break
+    filled = [i for i, (_, cells) in enumerate(seen) if any(c.strip() for c in cells)]
+    if not filled:
+        if recognised_only:
+            return None
+        raise ImportFileError(_l("The file has no header row."))
+    chosen = next((i for i in filled if is_header_row(seen[i][1])), None)
+    if chosen is None:  # one known header among custom columns: the first such row
+        chosen = next((i for i in filled if header_matches(seen[i][1])[0]), None)
+    if chosen is None:
+        if recognised_only:
+            return None
+        chosen = filled[0]
+    number, cells = seen[chosen]
+    return number, cells, itertools.chain(seen[chosen + 1:], rows)
+
+
 def _column_letter(index: int) -> str:
     letters = ""
     index += 1
@@ -339,14 +477,25 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def _with_header(rows: Iterator, kind: str, **detected) -> SpreadsheetTable:
-    """Take the first non-blank row as the header; check it; return the table over the rest."""
+HEADER_SCAN_ROWS = 20
+
+
+def _with_header(rows: Iterator, kind: str, detected: dict | None = None,
+                 recognised_only: bool = False, **more) -> SpreadsheetTable | None:
+    """Find the header row (:func:`_find_header`); check it; return the table over the rows
+    after it. ``recognised_only``: None (the rows closed) when no row has known headers."""
+    detected = {**(detected or {}), **more}
+    source = rows
     rows = _guarded(rows)
-    for number, cells in rows:
-        if any(c.strip() for c in cells):
-            break
-    else:
-        raise ImportFileError(_l("The file has no header row."))
+    try:
+        found = _find_header(rows, recognised_only)
+    except BaseException:
+        _close(source)
+        raise
+    if found is None:
+        _close(source)
+        return None
+    number, cells, rows = found
     limit = setting("CRM_IMPORT_MAX_COLUMNS")
     used = len(cells)
     while used and not cells[used - 1].strip():

@@ -19,14 +19,16 @@ from typing import Any, ClassVar
 
 from flask_babel import lazy_gettext as _l
 
-from backoffice.imports import cells
+from backoffice.imports import cells, org_fields
 from backoffice.imports.mapping import KINDS
 from models import choices as C
 from models.validators import (
     check_bank_card,
+    check_customer_no,
     check_mobile,
     check_prc_id,
     check_uscc,
+    normalise_customer_no,
     normalise_mobile,
     normalise_prc_id,
     prc_id_birth_date,
@@ -80,13 +82,13 @@ class Rule:
     column: Callable | None = None  # a tight-loop form of ``parse`` over a list of cells
 
 
-def _text(max_length: int) -> Callable:
+def _text(max_length: int, multiline: bool = False) -> Callable:
     from backoffice.imports.columns import text_column
 
     def parse(raw):
-        return cells.parse_text(raw, max_length)
+        return cells.parse_text(raw, max_length, multiline)
 
-    parse.column_form = text_column(max_length)
+    parse.column_form = text_column(max_length, multiline)
     return parse
 
 
@@ -132,14 +134,12 @@ def _currency(raw):
     return text, None
 
 
-_WHITESPACE = re.compile(r"\s+")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")  # 11 ASCII digits (match() with the length checked)
 
 
 def _compact(raw):
-    """Identifiers: half-width, spaces removed."""
-    text = _WHITESPACE.sub("", cells.fold(raw))
-    return (text or None), None
+    """Identifiers: half-width, spaces removed, invisible and control characters refused."""
+    return cells.parse_identifier(raw)
 
 
 def _compact_column(texts):
@@ -149,6 +149,24 @@ def _compact_column(texts):
 
 
 _compact.column_form = _compact_column
+
+
+def _customer_no(raw):
+    """The stored form of a customer number (``models.validators``, as every writer)."""
+    text = normalise_customer_no("" if raw is None else str(raw))
+    if not text:
+        return None, None
+    problem = check_customer_no(text)
+    return (None, problem) if problem is not None else (text, None)
+
+
+def _customer_no_column(texts):
+    from backoffice.imports.columns import customer_no_column
+
+    return customer_no_column(texts)
+
+
+_customer_no.column_form = _customer_no_column
 
 
 def _ref(max_length: int = 100) -> Callable:
@@ -173,10 +191,14 @@ def _with_column(rule: Rule) -> Rule:
     return replace(rule, column=form) if form is not None and rule.column is None else rule
 
 
+ALIASES.update(org_fields.ALIASES)
+
 RULES: dict[str, dict[str, Rule]] = {
     "customers": _rules(
-        Rule("customer_no", _l("Customer number"), _ref(20)),
-        Rule("name", _l("Name"), _text(100), required=True),
+        Rule("customer_no", _l("Customer number"), _customer_no),
+        # Required of a new customer only (``customers_target``): a row updating a customer
+        # found by number or ID leaves an empty name as it is.
+        Rule("name", _l("Name"), _text(100)),
         Rule("customer_type", _l("Customer type"), _choice(C.CUSTOMER_TYPES, "customer_type")),
         Rule("gender", _l("Gender"), _choice(C.GENDERS, "gender")),
         Rule("birth_date", _l("Birth date"), _past_date),
@@ -200,7 +222,7 @@ RULES: dict[str, dict[str, Rule]] = {
         Rule("flag_elderly", _l("Elderly"), cells.parse_bool),
         Rule("flag_disability", _l("Disability"), cells.parse_bool),
         Rule("flag_vip", _l("VIP"), cells.parse_bool),
-        Rule("service_notes", _l("Service notes"), _text(2000)),
+        Rule("service_notes", _l("Service notes"), _text(2000, multiline=True)),
     ),
     "accounts": _rules(
         Rule("account_no", _l("Account number"), _compact, required=True),
@@ -232,10 +254,12 @@ RULES: dict[str, dict[str, Rule]] = {
         Rule("direction", _l("Direction"),
              _choice(C.INTERACTION_DIRECTIONS, "interaction_direction")),
         Rule("topic", _l("Topic"), _choice(C.INTERACTION_TOPICS, "topic"), required=True),
-        Rule("summary", _l("Summary"), _text(4000), required=True),
+        Rule("summary", _l("Summary"), _text(4000, multiline=True), required=True),
         Rule("satisfaction", _l("Satisfaction"), _satisfaction),
         Rule("complaint", _l("Complaint"), cells.parse_bool),
     ),
+    # Branches, staff and products: a bank's first day (backoffice.imports.org_fields).
+    **org_fields.rules(Rule, _rules, _text, _ref, _choice, _compact, _positive_money),
 }
 
 REQUIRED = _l("A value is required.")
@@ -254,6 +278,9 @@ class RowResult:
     references: dict[str, str] = field(default_factory=dict)
     custom: dict[str, str] = field(default_factory=dict)
     problems: list[tuple[str, Any]] = field(default_factory=list)  # (column, lazy message)
+    # What was accepted but changed on the way (gender taken from the ID number): the row is
+    # written, and the batch says how many rows were changed so and why.
+    warnings: list[tuple[str, Any]] = field(default_factory=list)
     prepared: Any = None  # a target's work done ahead of planning (customers_target.Sealed)
 
     @property
@@ -417,6 +444,10 @@ def validate_chunk(kind: str, chunk: Iterable, mapping: Mapping[str, str],
 
     if kind not in RULES:
         raise ValueError(f"unknown import kind {kind!r}")
+    if not mapping:  # every column unmapped: a pass would "import" rows of nothing
+        from backoffice.imports.mapping import MappingResult, require_recognised
+
+        require_recognised(MappingResult(kind, {}, []), kind)
     rules = RULES[kind]
     columns = _headers(kind, {key: header for header, key in mapping.items()})
     today = dt.date.today()
@@ -444,7 +475,7 @@ def validate_chunk(kind: str, chunk: Iterable, mapping: Mapping[str, str],
     if kind == "customers":
         ids = PrcIds([value.upper() for key, _, cells_ in parsed if key == "id_number"
                       for value, problem in cells_ if value is not None])
-        extra = {"ids": ids}
+        extra = {"ids": ids, "genders": gender_rule()}
     results = []
     for index, raw_row in enumerate(chunk):
         result = RowResult(raw_row.number)
@@ -477,15 +508,65 @@ def validate_chunk(kind: str, chunk: Iterable, mapping: Mapping[str, str],
 # --- cross-field checks ------------------------------------------------------------------------
 
 
+GENDER_RULES = ("refuse", "from_id")
+GENDER_MISMATCH = _l("ID number does not agree with the gender given.")
+EXCEL_NUMBER = _l("The ID number was stored by Excel as a number and lost its last digits; "
+                  "format the column as text and export again.")
+GENDER_FROM_ID = _l("The gender given disagrees with the ID number; the ID number's gender "
+                    "was taken.")
+_SCIENTIFIC = re.compile(r"^\d+(\.\d+)?E\+?\d+$", re.IGNORECASE)
+
+
+def gender_rule() -> str:
+    """``CRM_IMPORT_GENDER_RULE``: what a row whose gender disagrees with its ID number's 17th
+    digit gets: "refuse" (the row is rejected) or "from_id" (the ID's gender is taken and the
+    row is counted as warned). The app's value, else the declared default."""
+    from flask import current_app, has_app_context
+
+    from config.settings import BaseConfig
+
+    rule = current_app.config.get("CRM_IMPORT_GENDER_RULE", BaseConfig.CRM_IMPORT_GENDER_RULE) \
+        if has_app_context() else BaseConfig.CRM_IMPORT_GENDER_RULE
+    return rule if rule in GENDER_RULES else "refuse"
+
+
+def take_gender_from_id(result: RowResult, column) -> None:
+    """The "from_id" rule: the ID number's gender replaces the one given, with a warning."""
+    result.values["gender"] = prc_id_gender(result.values["id_number"])
+    result.warnings.append((column, GENDER_FROM_ID))
+
+
+def apply_gender_rule(results: list[RowResult], rule: str, column) -> None:
+    """Apply ``rule`` to rows validated without it (the reading thread has no app, so it
+    refused): under "from_id" a row refused only for its gender takes the ID's instead."""
+    if rule != "from_id":
+        return
+    for result in results:
+        found = [p for p in result.problems if p[1] is GENDER_MISMATCH]
+        if found and "id_number" in result.values:
+            result.problems.remove(found[0])
+            take_gender_from_id(result, column)
+
+
+def excel_mangled_id(number: str) -> bool:
+    """Whether an ID number is what Excel makes of one it stored as a number: scientific
+    notation (``1.10101E+17``), or 18 digits whose last three are the zeros Excel's 15
+    significant digits leave (only asked of a number that failed its check)."""
+    return bool(_SCIENTIFIC.match(number)) or (
+        len(number) == 18 and number.isdigit() and number.endswith("000"))
+
+
 def _customer_checks(result: RowResult, columns: Mapping[str, Any], today: dt.date,
-                     failed: set[str], ids=None) -> None:
+                     failed: set[str], ids=None, genders: str | None = None) -> None:
     values = result.values
     corporate = values.get("customer_type") == "corporate"
     id_type = values.get("id_type") or ("USCC" if corporate else "PRC_ID")
     number = values.get("id_number")
     if number is not None:
         values["id_type"] = id_type
-        if id_type == "PRC_ID":
+        if id_type == "PRC_ID" and _SCIENTIFIC.match(number):
+            problem = EXCEL_NUMBER
+        elif id_type == "PRC_ID":
             if ids is not None:  # the chunk's check digits, computed at once
                 number = normalise_prc_id(number) if not number.isalnum() else number.upper()
                 problem = ids.check(number, values.get("birth_date"), today)
@@ -497,10 +578,15 @@ def _customer_checks(result: RowResult, columns: Mapping[str, Any], today: dt.da
                 if "gender" not in values:
                     values["gender"] = prc_id_gender(number)
                 elif values["gender"] != prc_id_gender(number):
-                    problem = _l("ID number does not agree with the gender given.")
+                    if (genders or gender_rule()) == "from_id":
+                        take_gender_from_id(result, columns["gender"])
+                    else:  # the number itself is sound: kept, for the target's second look
+                        result.problems.append((columns["id_number"], GENDER_MISMATCH))
                 if "birth_date" not in values:
                     values["birth_date"] = prc_id_birth_date(number) if ids is None \
                         else ids.birth_date(number)
+            elif excel_mangled_id(number):
+                problem = EXCEL_NUMBER
         elif id_type == "USCC":
             problem = check_uscc(number)
             values["id_number"] = number.upper()
@@ -562,5 +648,6 @@ def _no_checks(result: RowResult, columns: Mapping[str, Any], today: dt.date,
 
 
 CROSS_CHECKS = {"customers": _customer_checks, "accounts": _account_checks,
-                "transactions": _transaction_checks, "interactions": _no_checks}
+                "transactions": _transaction_checks, "interactions": _no_checks,
+                **org_fields.CROSS_CHECKS}
 assert set(CROSS_CHECKS) == set(KINDS) == set(RULES)

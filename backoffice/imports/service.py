@@ -5,7 +5,9 @@ columns (a saved template, else automatically by header, custom-field labels inc
 re-upload of a file already imported (same SHA-256 and kind) and stores the file with the batch.
 ``create_fields`` turns unmatched columns into custom fields through the fields room's own
 checks (``backoffice.fields.service``), with the types inferred from the data. Approval,
-cancellation and templates live here too; the heavy work is in ``pipeline`` and ``revert``.
+cancellation, resumption and templates live here too, under the state rules of ``states``
+(checked here, for the screens, the CLI and the jobs alike); the heavy work is in ``pipeline``
+and ``revert``, noticing dead jobs in ``liveness``.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from backoffice.audit import log
 from backoffice.errors import WriteRefused
 from backoffice.fields import registry
 from backoffice.fields import service as field_service
-from backoffice.imports import files, mapping
+from backoffice.imports import files, liveness, mapping, states
 from backoffice.imports.pipeline import ENTITY_OF
 from backoffice.imports.reading import ImportFileError, open_table, sha256_hex
 from models.base import utcnow
@@ -73,6 +75,7 @@ def upload(session, data: bytes, filename: str, kind: str, *, mode: str = "atomi
             raise ImportRefused({"template": _l("There is no mapping template %(name)s for this "
                                                 "kind of file.", name=template_name)})
     result = auto_mapping(session, table.headers, kind, sample, template)
+    mapping.require_recognised(result, kind)  # refused whole, never committed as "0 rows"
     digest = sha256_hex(data)
     earlier = session.execute(select(ImportBatch.id).where(
         ImportBatch.sha256 == digest, ImportBatch.kind == kind,
@@ -165,6 +168,8 @@ def set_mapping(session, batch: ImportBatch, columns: dict[str, str]) -> None:
     """Replace the batch's mapping with ``columns`` (header -> key), checked."""
     from backoffice.imports.rows import RULES
 
+    check_dry_run(batch)  # a new mapping resets the batch to a fresh dry run
+
     entity = ENTITY_OF.get(batch.kind)
     allowed = set(RULES[batch.kind]) | ({s.key for s in registry.field_catalog(
         entity, session=session)} if entity else set())
@@ -209,7 +214,12 @@ def save_template(session, kind: str, name: str, columns: dict, user=None) -> Im
 
 # --- commit, approval, cancellation ------------------------------------------------------------
 
-COMMITTABLE = ("uploaded", "dry_run", "approved", "failed", "running", "queued", "cancelled")
+def check_dry_run(batch: ImportBatch) -> None:
+    """Refuse a dry run (or a new mapping) on a batch whose counts describe written rows or a
+    job at work: committed, reverted, running, queued, or stopped with chunks kept."""
+    refusal = states.dry_run_refusal(batch)
+    if refusal is not None:
+        raise ImportRefused({"status": refusal})
 
 
 def may_approve(user) -> bool:
@@ -220,7 +230,9 @@ def may_approve(user) -> bool:
 
 def request_commit(session, batch: ImportBatch, user) -> str:
     """What the commit button does: "pending_approval" or "queued" (the caller enqueues)."""
-    if batch.status not in COMMITTABLE or batch.status in ("running", "queued"):
+    if batch.status == "interrupted":
+        raise ImportRefused({"status": _l("This batch was interrupted: resume it or abandon it.")})
+    if not states.may_commit(batch):
         raise ImportRefused({"status": _l("This batch cannot be committed now.")})
     if batch.dry_run is None:
         raise ImportRefused({"status": _l("Run the dry run first.")})
@@ -230,9 +242,30 @@ def request_commit(session, batch: ImportBatch, user) -> str:
                    detail={"reason": batch.approval_reason})
         session.commit()
         return "pending_approval"
-    batch.status = "queued"
+    # The run of an earlier job (a dry run's) must not be read as this commit's.
+    batch.status, batch.cancel_requested, batch.job_run_id = "queued", False, None
     session.commit()
     return "queued"
+
+
+def resume(session, batch: ImportBatch, user) -> None:
+    """An interrupted batch back in the queue (the caller enqueues ``jobs.imports.commit``):
+    skip-bad mode carries on after its checkpoint, atomic mode runs from the start (nothing of
+    it was kept)."""
+    batch = liveness.refresh(session, batch)
+    if not states.may_resume(batch):
+        raise ImportRefused({"status": _l("Only an interrupted batch can be resumed; this one "
+                                          "is %(status)s.", status=batch.status)})
+    if batch.needs_approval and batch.approved_by_id is None and batch.uploaded_by_id:
+        raise ImportRefused({"status": _l("This batch waits for a second person's approval.")})
+    batch.status, batch.cancel_requested, batch.job_run_id = "queued", False, None
+    batch.finished_at = None
+    batch.message = gettext("Resumed after row %(row)s.", row=batch.checkpoint_row) \
+        if batch.mode == "skip_bad" and batch.checkpoint_row else \
+        gettext("Running again from the start (nothing of the interrupted run was kept).")
+    log.record("import_resume", entity="ImportBatch", entity_id=batch.id, actor=user,
+               detail={"mode": batch.mode, "checkpoint_row": batch.checkpoint_row})
+    session.commit()
 
 
 def approve(session, batch: ImportBatch, user) -> None:
@@ -244,6 +277,7 @@ def approve(session, batch: ImportBatch, user) -> None:
         raise ImportRefused({"status": _l("A second person must approve: not the uploader.")})
     _check_reviewer(session, batch, user)
     batch.status, batch.approved_by_id, batch.approved_at = "queued", user.id, utcnow()
+    batch.job_run_id = None  # the commit's job is enqueued next, with its own run
     log.record("import_approve", entity="ImportBatch", entity_id=batch.id, actor=user,
                detail={"reason": batch.approval_reason})
     session.commit()
@@ -284,12 +318,27 @@ def reject(session, batch: ImportBatch, user) -> None:
     session.commit()
 
 
-def cancel(session, batch: ImportBatch, user) -> None:
-    if batch.status not in ("queued", "running", "pending_approval", "uploaded", "dry_run"):
+def cancel(session, batch: ImportBatch, user) -> str:
+    """Cancel (or, for an interrupted batch, abandon) ``batch``; returns its status after.
+
+    A running or queued batch whose job is alive gets the flag its pipeline reads between
+    chunks (it then ends "cancelled", keeping the chunks it committed in skip-bad mode, or
+    nothing in atomic mode); a batch whose job is dead has no one to read it, so it ends here.
+    """
+    from backoffice.imports.pipeline import kept_rows
+
+    batch = liveness.refresh(session, batch)
+    if not states.may_cancel(batch):
         raise ImportRefused({"status": _l("This batch cannot be cancelled now.")})
-    if batch.status in ("queued", "running"):
+    if batch.status in states.ACTIVE:
         batch.cancel_requested = True  # the job stops after its current chunk
     else:
-        batch.status, batch.finished_at = "cancelled", utcnow()
-    log.record("import_cancel", entity="ImportBatch", entity_id=batch.id, actor=user)
+        abandoned = batch.status == "interrupted"
+        batch.status, batch.finished_at, batch.cancel_requested = "cancelled", utcnow(), False
+        if abandoned:
+            batch.message = (gettext("Abandoned after an interruption.") + " "
+                             + kept_rows(batch))[:500]
+    log.record("import_cancel", entity="ImportBatch", entity_id=batch.id, actor=user,
+               detail={"status": batch.status, "checkpoint_row": batch.checkpoint_row})
     session.commit()
+    return batch.status

@@ -1,5 +1,6 @@
 """Operator screens: upload, column mapping, dry-run result, batch page with a live progress bar,
-error report download, approval, cancellation and revert.
+error report download, approval, cancellation, resumption of an interrupted batch and revert
+(in the order later batches allow: ``backoffice.imports.revert``).
 
 Who reaches what (``ImportBatch`` permissions in ``config/roles.py``): operators upload and run
 batches (``can_write``); approvers (``can_approve``: senior managers) decide on batches that wait
@@ -21,9 +22,9 @@ from backoffice.audit import log
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
 from backoffice.fields.registry import field_catalog
-from backoffice.imports import access, files, pipeline, service
+from backoffice.imports import access, files, liveness, pipeline, service, states
 from backoffice.imports.reading import ImportFileError, list_sheets
-from backoffice.imports.revert import revertible
+from backoffice.imports.revert import Blocked, later_changes, revertible
 from backoffice.imports.rows import RULES
 from backoffice.review.service import has_permission
 from backoffice.security import policy
@@ -32,7 +33,15 @@ from models.base import utcnow
 from models.imports import ImportBatch, ImportTemplate
 
 KIND_LABELS = {"customers": _l("Customers"), "accounts": _l("Accounts"),
-               "transactions": _l("Transactions"), "interactions": _l("Interactions")}
+               "transactions": _l("Transactions"), "interactions": _l("Interactions"),
+               "branches": _l("Branches"), "staff": _l("Staff"), "products": _l("Products")}
+
+
+def kind_choices(user) -> dict:
+    """The kinds the upload form offers ``user`` (``backoffice.imports.kinds``)."""
+    from backoffice.imports.kinds import importable
+
+    return {kind: KIND_LABELS[kind] for kind in importable(user, KIND_LABELS)}
 MODE_LABELS = {"atomic": _l("Atomic (all or nothing)"),
                "skip_bad": _l("Skip bad rows (keep good rows)")}
 STATUS_LABELS = {
@@ -40,7 +49,7 @@ STATUS_LABELS = {
     "pending_approval": _l("Waiting for approval"), "approved": _l("Approved"),
     "queued": _l("Queued"), "running": _l("Running"), "committed": _l("Committed"),
     "failed": _l("Failed"), "cancelled": _l("Cancelled"), "rejected": _l("Rejected"),
-    "reverted": _l("Reverted")}
+    "reverted": _l("Reverted"), "interrupted": _l("Interrupted")}
 PREVIEW_ROWS = 500  # reviewed changes listed on the batch page (all are counted)
 METHOD_PERMISSIONS = {"index": "read", "batch": "read", "progress": "read", "report": "read",
                       "upload": "write", "mapping": "write", "run": "write",
@@ -97,6 +106,8 @@ class ImportView(BaseView):
     def index(self):
         batches = db.session.execute(select(ImportBatch).order_by(ImportBatch.id.desc())
                                      .limit(100)).scalars().all()
+        batches = [liveness.refresh(db.session, b) if b.status in states.ACTIVE else b
+                   for b in batches]
         return self.render_template("imports/index.html", batches=batches,
                                     kind_labels=KIND_LABELS, status_labels=STATUS_LABELS,
                                     title=_l("Imports"))
@@ -110,6 +121,8 @@ class ImportView(BaseView):
             upload = request.files.get("file")
             data = upload.read() if upload else b""
             try:
+                if request.form.get("kind", "") not in kind_choices(current_user()):
+                    raise service.ImportRefused({"kind": _l("Choose what the file holds.")})
                 batch, _ = service.upload(
                     db.session, data, upload.filename if upload else "", request.form.get(
                         "kind", ""), mode=request.form.get("mode", "atomic"),
@@ -124,7 +137,8 @@ class ImportView(BaseView):
                     flash(message, "danger")
             else:
                 return redirect(url_for(".mapping", pk=batch.id))
-        return self.render_template("imports/upload.html", kind_labels=KIND_LABELS,
+        return self.render_template("imports/upload.html",
+                                    kind_labels=kind_choices(current_user()),
                                     mode_labels=MODE_LABELS, templates=templates,
                                     title=_l("Upload a spreadsheet"))
 
@@ -137,6 +151,7 @@ class ImportView(BaseView):
         data = files.load(db.session, batch.id)
         if request.method == "POST":
             try:
+                service.check_dry_run(batch)  # a new mapping or sheet means a new dry run
                 if request.form.get("sheet") and request.form["sheet"] != batch.sheet:
                     self._change_sheet(batch, data, request.form["sheet"])
                     return redirect(url_for(".mapping", pk=pk))
@@ -205,26 +220,38 @@ class ImportView(BaseView):
     @expose("/batch/<int:pk>")
     @has_access
     def batch(self, pk):
-        batch = self._batch(pk)
+        return self._render_batch(self._batch(pk))
+
+    def _render_batch(self, batch, blockers=None):
+        """The batch page; ``blockers``: later batches a revert must wait for (their rows)."""
+        batch = liveness.refresh(db.session, batch)  # a dead job's batch shows "interrupted"
         user = current_user()
         run = db.session.get(JobRun, batch.job_run_id) if batch.job_run_id else None
         preview = access.present_preview(
             db.session, pipeline.preview_of(db.session, batch) if batch.dry_run else None,
             policy.current_viewer(), is_uploader=batch.uploaded_by_id == user.id)
+        links = []
+        if batch.kind == "staff" and batch.uploaded_by_id == user.id:
+            from backoffice.security import set_password
+
+            links = set_password.deliver(db.session, batch.id)  # shown this once only
         return self.render_template(
             "imports/batch.html", batch=batch, run=run, kind_labels=KIND_LABELS,
+            set_password_links=links,
             preview=preview, preview_limit=PREVIEW_ROWS,
             mode_labels=MODE_LABELS, status_labels=STATUS_LABELS,
             may_report=may_read_report(user, batch),
             may_decide=service.may_approve(user) and batch.uploaded_by_id != user.id,
             may_write=has_permission(user, "can_write", "ImportBatch"),
-            revertible=revertible(batch), title=_l("Import batch"))
+            may_dry_run=states.may_dry_run(batch), may_commit=states.may_commit(batch),
+            may_resume=states.may_resume(batch), may_cancel=states.may_cancel(batch),
+            blockers=blockers or {}, revertible=revertible(batch), title=_l("Import batch"))
 
     @expose("/batch/<int:pk>/progress")
     @has_access
     def progress(self, pk):
         """Rows done, rows per second and the estimated time left, polled by the batch page."""
-        batch = self._batch(pk)
+        batch = liveness.refresh(db.session, self._batch(pk))
         run = db.session.get(JobRun, batch.job_run_id) if batch.job_run_id else None
         done = run.done if run is not None else batch.rows_done
         total = (run.total if run is not None else None) or batch.total_rows
@@ -249,33 +276,49 @@ class ImportView(BaseView):
         batch = self._batch(pk)
         user = current_user()
         try:
+            batch = liveness.refresh(db.session, batch)
             if action == "dryrun":
+                service.check_dry_run(batch)
                 return self._enqueue(batch, "jobs.imports.dry_run", gettext("dry run"))
             if action == "commit":
                 if service.request_commit(db.session, batch, user) == "queued":
                     return self._enqueue(batch, "jobs.imports.commit", gettext("commit"))
                 flash(_l("The batch waits for a second person's approval."), "info")
+            elif action == "resume":
+                service.resume(db.session, batch, user)
+                return self._enqueue(batch, "jobs.imports.commit", gettext("resume"))
             elif action == "cancel":
-                service.cancel(db.session, batch, user)
-                flash(_l("Cancellation requested."), "info")
+                if service.cancel(db.session, batch, user) in states.ACTIVE:
+                    flash(_l("Cancellation requested: the job stops after its current "
+                             "chunk."), "info")
+                else:
+                    flash(batch.message or _l("Cancelled."), "info")
             elif action == "revert":
                 if not revertible(batch):
                     raise service.ImportRefused({"status": _l("This batch cannot be reverted.")})
+                blockers = later_changes(db.session, batch)
+                if blockers:  # nothing is written: the page offers the later batches first
+                    log.record("import_revert_blocked", entity="ImportBatch",
+                               entity_id=batch.id, actor=user,
+                               detail={"later_batches": sorted(blockers)})
+                    db.session.commit()
+                    flash(Blocked(batch.id, blockers).errors["status"], "warning")
+                    return self._render_batch(batch, blockers)
                 run = enqueue_job("jobs.imports.revert", batch.id, user.id,
                                   requested_by_id=user.id,
                                   description=f"revert import #{batch.id}")
                 result = run.result or {}
                 if run.status == "failed":
                     flash(_l("The revert failed; nothing was changed."), "danger")
-                elif result:
-                    flash(_l("Reverted: %(removed)s removed, %(restored)s restored, "
-                             "%(conflicts)s conflicts left alone.", **{
-                                 k: result.get(k, 0) for k in ("removed", "restored",
-                                                               "conflicts")}), "info")
+                elif result.get("message"):
+                    flash(result["message"], "warning" if result.get("status") != "reverted"
+                          else "info")
             else:
                 abort(404)
         except (service.ImportRefused, WriteRefused) as refused:
             db.session.rollback()
+            log.record("import_action_refused", entity="ImportBatch", entity_id=pk, actor=user,
+                       detail={"action": action[:20], "status": batch.status})
             for message in refused.errors.values():
                 flash(message, "danger")
         return redirect(url_for(".batch", pk=pk))

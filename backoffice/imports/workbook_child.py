@@ -34,7 +34,8 @@ CELLS_PER_FRAME = 200_000  # wide rows come in smaller frames
 
 
 def render_cell(value) -> str:
-    """An XLSX cell as a person sees it: ``45356`` not ``45356.0``, dates ISO, TRUE/FALSE."""
+    """An XLSX cell as a person sees it: ``45356`` not ``45356.0``, dates ISO, TRUE/FALSE,
+    numbers of more digits than Excel keeps in scientific notation."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -42,8 +43,14 @@ def render_cell(value) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return ""
-        if value.is_integer() and abs(value) < 1e16:
+        if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
+        if value.is_integer():
+            # Excel keeps 15 significant digits: a whole number of 16 or more digits (an ID
+            # or card number typed into a number cell) has lost its last ones. Shown as Excel
+            # shows it (1.10101199001011E+17), so that the row says so instead of carrying
+            # made-up trailing zeros as if they were the number.
+            return format(value, ".15G")
         return format(Decimal(repr(value)), "f")
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ", timespec="seconds") if value.microsecond == 0 \

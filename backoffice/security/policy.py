@@ -45,6 +45,7 @@ DEEP_PROFILE_OWN = "can_deep_profile_own"  # customers the user owns, whatever t
 DEEP_PROFILE = "can_deep_profile"  # customers in scope outside the top tiers
 DEEP_PROFILE_TOP = "can_deep_profile_top"  # top-tier (private banking, wealth) customers in scope
 IMPORT_VIEW = "ImportBatch"
+IMPORT_RECORDS = "can_import_records"  # imports customer data (operators)
 CUSTOM_PREFIX = "custom_fields."
 HIDDEN_TEXT = "—"
 
@@ -380,7 +381,7 @@ def _decide_custom(entity: str, key: str, record, viewer: Viewer,
 def _write_access(entity: str, field: str, viewer: Viewer) -> Write:
     """Editable for those who write the entity on screens, or who import it (operators: their
     files write customers they may not read back)."""
-    if not (viewer.has("can_write", entity) or viewer.has("can_write", IMPORT_VIEW)):
+    if not (viewer.has("can_write", entity) or viewer.has(IMPORT_RECORDS, IMPORT_VIEW)):
         return Write.NONE
     if entity != CUSTOMER_VIEW:
         return Write.EDITABLE

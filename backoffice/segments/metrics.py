@@ -27,6 +27,16 @@ reads, and when every metric of a pass has one, the pass stops at the widest
 window holding a row; the refresh looks it up for the customers without one. On a transaction
 table holding years, a 90-day pass reads a fraction of it.
 
+Financial assets (``aum``) and annual volume are the shared definitions of
+``backoffice.fields.value_roles``: the account or transaction part from its grouped pass (the
+hidden ``account_assets`` and ``tx_amount_365d``) plus the customer's number fields an admin
+marked as assets or volume, read from the customer row the refresh is on. Tiers, the rule
+builder and the churn value band therefore value a customer alike.
+
+A customer who never transacted has been idle since their first account opened (or, with no
+account, since they became a customer): ``days_since_transaction`` falls back to that day, so
+an idle-balance detector flags the 6M demand deposit nobody ever moved.
+
 The 3-month average balance is approximated, as no balance history is kept: today's balances of
 asset accounts minus each flow of the last 90 days weighted by the share of the window after it
 (a flow on day t changed every daily balance after t): ``avg = B_now − Σ net_i·(t_i − start)/90``.
@@ -42,7 +52,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Float, and_, case, cast, func, literal, select
+from sqlalchemy import (
+    DateTime,
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 
 from models.banking import Account, Transaction
 from models.catalog import Product
@@ -223,12 +244,66 @@ def _average_balance(today, dialect):
 
 
 def _average_balance_correlated(customer_id, today, dialect):
-    from models.metrics import total_assets_of
+    from backoffice.fields.value_roles import financial_assets_sql
 
     flows = select(_average_balance(today, dialect)).select_from(
         SOURCES["asset_flows"].from_clause()).where(
         Transaction.customer_id == customer_id, SOURCES["asset_flows"].where(today))
-    return cast(total_assets_of(customer_id), Float) - flows.scalar_subquery()
+    return cast(financial_assets_sql(customer_id, dialect), Float) - flows.scalar_subquery()
+
+
+def _marked(role):
+    """The customer row's fields marked ``role`` (``backoffice.fields.value_roles``)."""
+    def value(dialect):
+        from backoffice.fields.value_roles import marked_sql
+
+        return marked_sql(role, dialect)
+    return value
+
+
+def _financial_assets_correlated(customer_id, today, dialect):
+    from backoffice.fields.value_roles import financial_assets_sql
+
+    return financial_assets_sql(customer_id, dialect)
+
+
+def _combined_with_marked(part: str, role: str, dialect_of):
+    """``values[part]`` (a grouped pass) plus the row's fields marked ``role``."""
+    def combine(values):
+        return values[part] + _marked(role)(dialect_of())
+    return combine
+
+
+def _annual_volume_correlated(customer_id, today, dialect):
+    transactions = METRICS["tx_amount_365d"].sql_for(customer_id, today, dialect)
+    return transactions + _marked("volume")(dialect)
+
+
+def _idle_since(last_transaction, first_opened, dialect):
+    """When a customer became idle: their last transaction; never transacted, their first
+    open account's opening; no account either, the day they became a customer.
+
+    The days are turned into midnights so that the value is a time whatever its origin: SQLite
+    compares times as text, and a bare "2024-05-04" sorts before "2024-05-04 00:00:00.000000".
+    """
+    day = func.coalesce(first_opened, Customer.onboarded_on)
+    if dialect == "postgresql":
+        midnight_of_day = cast(day, DateTime)
+    else:  # the text form SQLAlchemy stores times in on SQLite
+        midnight_of_day = type_coerce(type_coerce(day, String).concat(" 00:00:00.000000"),
+                                      DateTime)
+    return type_coerce(func.coalesce(last_transaction, midnight_of_day), DateTime)
+
+
+def _idle_since_correlated(customer_id, today, dialect):
+    return _idle_since(METRICS["last_transaction_at"].sql_for(customer_id, today, dialect),
+                       METRICS["first_account_opened"].sql_for(customer_id, today, dialect),
+                       dialect)
+
+
+def _idle_since_combined(values):
+    return _idle_since(values["last_transaction_at"], values["first_account_opened"],
+                       _dialect())
 
 
 # The open asset accounts (ids), as a derived table joined to the transactions.
@@ -256,8 +331,21 @@ def _asset_drift(today, dialect):
 
 
 def _average_balance_combined(values):
-    """Today's assets minus the drift, both staged by the one pass over their source."""
-    return cast(values["aum"], Float) - values["asset_drift_3m"]
+    """Today's assets minus the drift, both staged by the one pass over their source (the
+    marked asset fields read from the row: no history of them is kept, so no drift)."""
+    assets = values["account_assets"] + _marked("assets")(_dialect())
+    return cast(assets, Float) - values["asset_drift_3m"]
+
+
+def _dialect() -> str:
+    """The dialect the combined metrics are compiled for (the app's database)."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return "sqlite"
+    from backoffice.extensions import db
+
+    return db.session.get_bind().dialect.name
 
 
 def _column(column):
@@ -271,8 +359,15 @@ def _asset(today):
 def _builtin_metrics() -> list[Metric]:
     tx, it = Transaction, Interaction
     return [
-        Metric("aum", _l("Total financial assets (AUM)"), "money", "number", empty=Decimal(0),
-               source="accounts", value=_sum(Account.balance, _asset), deep=True),
+        Metric("account_assets", "asset account balances", "money", "number",
+               empty=Decimal(0), source="accounts", value=_sum(Account.balance, _asset),
+               hidden=True, deep=True),
+        Metric("aum", _l("Total financial assets (AUM)"), "money", "number",
+               _financial_assets_correlated, None, Decimal(0),
+               _l("Balances of open asset accounts plus the customer fields marked as "
+                  "financial assets."),
+               depends=("account_assets",),
+               combine=_combined_with_marked("account_assets", "assets", _dialect), deep=True),
         Metric("asset_drift_3m", "asset drift, last 3 months", "money", "number",
                empty=0, source="transactions", value=_asset_drift,
                extend_from=_with_asset_accounts, hidden=True, window=AVERAGE_BALANCE_DAYS,
@@ -281,7 +376,8 @@ def _builtin_metrics() -> list[Metric]:
                _average_balance_correlated, None, 0,
                _l("Approximated from today's asset balances and the last 90 days of "
                   "transactions (no balance history is kept)."),
-               depends=("aum", "asset_drift_3m"), combine=_average_balance_combined, deep=True),
+               depends=("account_assets", "asset_drift_3m"), combine=_average_balance_combined,
+               deep=True),
         Metric("deposit_balance", _l("Demand deposit balance"), "money", "number",
                empty=Decimal(0), source="accounts",
                value=_sum(Account.balance, lambda today: Product.category == "deposit"),
@@ -304,13 +400,32 @@ def _builtin_metrics() -> list[Metric]:
         Metric("tx_amount_90d", _l("Transaction amount, last 90 days"), "money", "number",
                empty=Decimal(0), source="transactions",
                value=_sum(tx.amount, _in_window(tx.occurred_at, 90)), window=90, deep=True),
+        Metric("tx_amount_365d", "transaction amount, last 12 months", "money", "number",
+               empty=Decimal(0), source="transactions",
+               value=_sum(tx.amount, _in_window(tx.occurred_at, 365)), window=365, hidden=True,
+               deep=True),
+        Metric("annual_volume", _l("Annual volume"), "money", "number",
+               _annual_volume_correlated, None, Decimal(0),
+               _l("Transaction amounts of the last 12 months plus the customer fields marked "
+                  "as annual volume."),
+               depends=("tx_amount_365d",),
+               combine=_combined_with_marked("tx_amount_365d", "volume", _dialect), deep=True),
         Metric("salary_count_90d", _l("Salary inflows, last 90 days"), "integer", "number",
                empty=0, source="transactions",
                value=_count(tx, _in_window(tx.occurred_at, 90),
                             lambda today: tx.type == "salary"), window=90),
-        Metric("days_since_transaction", _l("Days since last transaction"), "integer",
-               "days_since", source="transactions", latest=True,
+        Metric("last_transaction_at", "last transaction", "integer", "days_since",
+               source="transactions", latest=True, hidden=True,
                value=lambda today, dialect: func.max(tx.occurred_at)),
+        Metric("first_account_opened", "first open account opened", "integer", "days_since",
+               source="accounts", hidden=True,
+               value=lambda today, dialect: func.min(Account.opened_on)),
+        Metric("days_since_transaction", _l("Days since last transaction"), "integer",
+               "days_since", _idle_since_correlated,
+               help=_l("A customer who never transacted counts from their first account's "
+                       "opening (or from becoming a customer)."),
+               depends=("last_transaction_at", "first_account_opened"),
+               combine=_idle_since_combined),
         Metric("inquiries_30d", _l("Product inquiries, last 30 days"), "integer", "number",
                empty=0, source="interactions",
                value=_count(it, _in_window(it.occurred_at, 30),

@@ -1,9 +1,11 @@
 """Campaign arithmetic: the uplift interval against a hand computation, and the control split.
 
-Hand computation (difference of two proportions, normal approximation, unpooled):
-target 120 of 1000 convert (p_t = 0.12), control 40 of 500 (p_c = 0.08);
-d = 0.04; se = sqrt(0.12·0.88/1000 + 0.08·0.92/500) = sqrt(0.0001056 + 0.0001472)
-= sqrt(0.0002528) = 0.0158997; CI = 0.04 ± 1.96·0.0158997 = [0.008837, 0.071163].
+Hand computation (Newcombe's hybrid score interval, Wilson per group, z = 1.959964):
+target 120 of 1000 convert (p_t = 0.12), control 40 of 500 (p_c = 0.08), d = 0.04.
+Wilson: target [0.101299, 0.141609], control [0.059298, 0.107106];
+low  = 0.04 − sqrt((0.12 − 0.101299)² + (0.107106 − 0.08)²) = 0.04 − 0.032931 = 0.007069,
+high = 0.04 + sqrt((0.141609 − 0.12)² + (0.08 − 0.059298)²) = 0.04 + 0.029925 = 0.069925.
+(The published worked examples are checked in ``test_newcombe.py``.)
 """
 from __future__ import annotations
 
@@ -15,13 +17,14 @@ from backoffice.campaigns import stats
 
 
 def test_uplift_matches_the_hand_computed_example():
-    """The figures printed on the evaluation screen are the textbook ones."""
+    """The figures printed on the evaluation screen are the hand-computed ones."""
+    assert stats.wilson(120, 1000) == pytest.approx((0.101299, 0.141609), abs=1e-6)
+    assert stats.wilson(40, 500) == pytest.approx((0.059298, 0.107106), abs=1e-6)
     up = stats.uplift(120, 1000, 40, 500)
     assert up.difference == pytest.approx(0.04)
-    assert up.standard_error == pytest.approx(0.0158997, abs=1e-7)
-    assert up.low == pytest.approx(0.008837, abs=1e-5)
-    assert up.high == pytest.approx(0.071163, abs=1e-5)
-    assert up.significant and not up.rough
+    assert up.low == pytest.approx(0.007069, abs=1e-5)
+    assert up.high == pytest.approx(0.069925, abs=1e-5)
+    assert up.significant and not up.rough and not up.too_few
 
 
 def test_uplift_needs_both_groups_and_flags_thin_data():

@@ -91,7 +91,13 @@ def test_campaign_from_draft_to_evaluation(app, world, client_as, audience):
     # A branch manager has no approval right: the route does not exist for them.
     assert _post(bm1, f"/campaigns/approve/{pk}", {}, "/campaigns/new").status_code == 404
     assert _post(senior, f"/campaigns/approve/{pk}", {}, url).status_code == 302
+    # A small audience: the launch is held with the control-split warning until confirmed.
     assert _post(bm1, f"/campaigns/launch/{pk}", {}, url).status_code == 302
+    with app.app_context():
+        assert db.session.get(Campaign, pk).status == "approved"
+    assert 'id="control-split-warning"' in bm1.get(url).get_data(as_text=True)
+    assert _post(bm1, f"/campaigns/launch/{pk}", {"confirm_split": "1"},
+                 url).status_code == 302
 
     with app.app_context():
         campaign = db.session.get(Campaign, pk)

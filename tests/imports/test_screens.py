@@ -122,11 +122,20 @@ def test_big_batch_waits_for_a_second_person(app, cleanup, client_as):
 
 
 def test_roles_reach_only_their_import_screens(app, cleanup, client_as):
+    """The admin imports the bank's set-up (branches, staff, products), never customer data;
+    operators the customer data, never the set-up."""
     for username, allowed in (("operator", True), ("auditor", True), ("senior", True),
-                              ("teller1", False), ("rm1", False), ("admin", False)):
+                              ("teller1", False), ("rm1", False), ("admin", True)):
         status = client_as(username).get("/imports/").status_code
         assert (status == 200) == allowed, (username, status)
     assert client_as("auditor").get("/imports/upload").status_code != 200
+    kinds = {username: set(re.findall(r'<option value="(\w+)">', client_as(username).get(
+        "/imports/upload").get_data(as_text=True))) & {"customers", "accounts", "transactions",
+                                                       "interactions", "branches", "staff",
+                                                       "products"}
+             for username in ("admin", "operator")}
+    assert kinds == {"admin": {"branches", "staff", "products"},
+                     "operator": {"customers", "accounts", "transactions", "interactions"}}
 
 
 def test_xlsx_sheet_choice_on_the_mapping_screen(app, cleanup, client_as):
@@ -148,7 +157,12 @@ def test_xlsx_sheet_choice_on_the_mapping_screen(app, cleanup, client_as):
     pk = upload(client, buffer.getvalue(), name="two-sheets.xlsx")
     page = client.get(f"/imports/batch/{pk}/mapping").get_data(as_text=True)
     assert 'name="sheet"' in page and '<option value="客户"' in page
-    assert batch_of(app, pk)["headers"] == ["这是说明页"]  # the first sheet until chosen
+    # The upload took the sheet with recognised headers, not the note before it; choosing
+    # another sheet re-reads that one.
+    assert batch_of(app, pk)["headers"] == HEADER
+    assert read(app, lambda: db.session.get(ImportBatch, pk).sheet) == "客户"
+    post(client, f"/imports/batch/{pk}/mapping", sheet="说明")
+    assert batch_of(app, pk)["headers"] == ["这是说明页"]
     response = post(client, f"/imports/batch/{pk}/mapping", sheet="客户")
     assert response.status_code == 302 and response.headers["Location"].endswith(
         f"/imports/batch/{pk}/mapping")

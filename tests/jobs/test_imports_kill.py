@@ -154,7 +154,9 @@ def test_killed_worker_then_rerun_equals_an_uninterrupted_run(rq_app, mode):
             time.sleep(0.05)
         kill_worker(process)
         killed = fresh_batch(batch_id)
-        assert killed.status == "running", "the import finished before it could be killed"
+        # "interrupted" when the dying worker still reported its horse's death
+        assert killed.status in ("running", "interrupted"), \
+            "the import finished before it could be killed"
         written, distinct = prefix_count(prefix)
         assert written == distinct
         if mode == "atomic":

@@ -46,6 +46,7 @@ CLASSIFIED = {
     "LocaleView.index": "static",
     "OpenApi.get": "static",
     "CrmAuthDBView.login": "auth", "CrmAuthDBView.logout": "auth",
+    "SetPasswordView.form": "auth",  # a new user's one-time link (no login)
     "ResetMyPasswordView.this_form_get": "form", "ResetPasswordView.this_form_get": "form",
     "UserInfoEditView.this_form_get": "form",
     "UserStatsChartView.chart": "config",
@@ -75,6 +76,8 @@ CLASSIFIED = {
     "ChurnWarningView.dashboard": "customer-data", "ChurnWarningView.warnings": "customer-data",
     "ChurnModelRegistryView.versions": "job", "ChurnModelRegistryView.version": "job",
     "ChurnModelRegistryView.features": "config",
+    "ChurnModelRegistryView.train_form": "form", "ChurnModelRegistryView.training_run": "job",
+    "ChurnModelRegistryView.training_progress": "job",
     "ReviewView.mine": "customer-data", "ReviewView.pending": "customer-data",
     "ReviewView.show": "customer-data",
     "ImportView.index": "customer-data", "ImportView.batch": "customer-data",
@@ -118,6 +121,8 @@ PK_ENTITY = {
     "CampaignsView.edit": "Campaign", "CampaignsView.evaluation": "Campaign",
     "CampaignsView.show": "Campaign", "SegmentsView.edit": "Segment",
     "SegmentsView.show": "Segment", "ChurnModelRegistryView.version": "ChurnModel",
+    "ChurnModelRegistryView.training_run": "JobRun",
+    "ChurnModelRegistryView.training_progress": "JobRun",
     "ExportRequestView.download": "ExportRequest",
 }
 API_USERS = ("senior", "bm1", "rm1", "teller1", "operator")

@@ -215,7 +215,11 @@ def _python_values(session, customer, values, asset_accounts, start90) -> dict:
         "metric.tenure": years_between(customer.onboarded_on, TODAY),
         "metric.days_since_interaction": ((TODAY - last_interaction.date()).days
                                           if last_interaction else None),
-        "metric.days_since_transaction": (TODAY - last_tx.date()).days if last_tx else None,
+        # Never transacted: idle since the first account opened (here: onboarding day).
+        "metric.days_since_transaction": (TODAY - (last_tx.date() if last_tx
+                                                   else customer.onboarded_on)).days,
+        "metric.annual_volume": sum((t.amount for t in txs if t.occurred_at >= since(365)),
+                                    Decimal(0)),
     }
     if values.get("churn", "none") != "none":
         out["metric.churn_probability"] = values["churn"]
