@@ -60,12 +60,12 @@ def count_cap() -> int:
     million customers a cap of 10,000 cost more than the page itself. "1000+" tells a person
     all a list count can (deeper rows are reached by keyset pages, ``backoffice.pagination``).
     """
-    return int(current_app.config.get("CRM_LIST_COUNT_CAP", DEFAULT_COUNT_CAP))
+    return int(current_app.config["CRM_LIST_COUNT_CAP"])
 
 
 def max_offset() -> int:
     """The deepest offset a numbered page (or an API page) may skip (``CRM_LIST_MAX_OFFSET``)."""
-    return int(current_app.config.get("CRM_LIST_MAX_OFFSET", DEFAULT_MAX_OFFSET))
+    return int(current_app.config["CRM_LIST_MAX_OFFSET"])
 
 
 ESTIMATE_FACTOR = 10

@@ -140,7 +140,7 @@ def _numeric_column(view, column: str) -> bool:
 
 
 def export_limit() -> int:
-    return int(current_app.config.get("CRM_EXPORT_MAX_ROWS", 10000))
+    return int(current_app.config["CRM_EXPORT_MAX_ROWS"])
 
 
 def build_table(view, items, username: str) -> ExportTable:

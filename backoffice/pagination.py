@@ -41,7 +41,7 @@ BEFORE = "before_"
 
 def numbered_rows() -> int:
     """How many rows from the top are reached by numbered pages (``CRM_LIST_NUMBERED_ROWS``)."""
-    return int(current_app.config.get("CRM_LIST_NUMBERED_ROWS", DEFAULT_NUMBERED_ROWS))
+    return int(current_app.config["CRM_LIST_NUMBERED_ROWS"])
 
 
 class BadKey(ValueError):

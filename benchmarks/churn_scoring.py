@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._safety import database_url  # noqa: E402 - after the path is set
 from benchmarks.segments_refresh import TODAY, build_app, load  # noqa: E402 - same bank
 
 AS_OF = dt.datetime.combine(TODAY, dt.time(0, 0))
@@ -94,9 +95,10 @@ def main() -> None:
                         help="Keep the data (and model) loaded by an earlier run.")
     parser.add_argument("--load-only", action="store_true",
                         help="Load the bank and train the model, then stop (time with --reuse).")
-    parser.add_argument("--database-url", default=os.environ.get(
-        "CRM_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/crm_h7_bench"))
+    parser.add_argument("--database-url", help="a scratch PostgreSQL database "
+                        "(or CRM_BENCH_DATABASE_URL); one holding customers is refused")
     args = parser.parse_args()
+    args.database_url = database_url(args.database_url)
     if not args.database_url.startswith("postgresql"):
         parser.error("this benchmark loads with generate_series: PostgreSQL only")
     app = build_app(args.database_url, reuse=args.reuse)

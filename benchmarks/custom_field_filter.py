@@ -52,14 +52,17 @@ FIELDS = [  # key, type, choices
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url",
-                        default="postgresql://postgres@127.0.0.1:5432/crm_h4_bench")
+    parser.add_argument("--database-url", help="a scratch PostgreSQL database, created if "
+                        "missing (or CRM_BENCH_DATABASE_URL); one holding customers is refused")
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--reuse", action="store_true",
                         help="keep the loaded database of an earlier run of the same size")
     args = parser.parse_args(argv)
+    from benchmarks._safety import database_url
+
+    args.database_url = database_url(args.database_url)
     if not args.database_url.startswith("postgresql"):
         parser.error("--database-url must be a postgresql:// URL")
     return args
@@ -70,6 +73,10 @@ def ensure_database(url: str) -> None:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
+    from benchmarks._safety import refuse_unless_disposable, reset_public_schema
+
+    refuse_unless_disposable(url)  # refused before anything is created or dropped
+
     target = make_url(url)
     server = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with server.connect() as conn:
@@ -78,11 +85,7 @@ def ensure_database(url: str) -> None:
         if not exists:
             conn.execute(text(f'CREATE DATABASE "{target.database}"'))
     server.dispose()
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    reset_public_schema(url)
 
 
 def make_app(url: str):
@@ -176,7 +179,11 @@ def loaded_size(url: str) -> int | None:
 def main(argv=None) -> None:
     args = parse_args(argv)
     reuse = args.reuse and loaded_size(args.database_url) == args.customers
-    if not reuse:
+    if reuse:
+        from benchmarks._safety import claim
+
+        claim(args.database_url)
+    else:
         ensure_database(args.database_url)
     app = make_app(args.database_url)
     with app.app_context():

@@ -4,7 +4,8 @@ rate to a local SMTP server beside the bare SMTP send rate measured in the same 
     PYTHONPATH=. .venv/bin/python benchmarks/greetings_dispatch.py \
         --customers 1000000 --database-url postgresql://postgres@127.0.0.1:5432/crm_bench
 
-The database's public schema is DROPPED and rebuilt by the migrations. N customers are loaded
+The database's public schema is DROPPED and rebuilt by the migrations; there is no default
+database, and one holding customers that no benchmark loaded is refused. N customers are loaded
 set-based (generate_series) with birthdays spread over the year and an e-mail greeting consent
 each (2% closed); the day's birthday customers (N/365) are added through the ORM with real
 field encryption, since their addresses are decrypted to send. Baseline for dispatch: the same
@@ -21,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,11 +32,10 @@ DAY = dt.date(2027, 6, 15)
 
 
 def reset(url: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    """Empty the public schema, refusing a database that holds customers no benchmark loaded."""
+    from benchmarks._safety import reset_public_schema
+
+    reset_public_schema(url)
 
 
 def make_app(url: str, smtp_port: int):
@@ -113,9 +113,12 @@ def bare_smtp_rate(port: int, count: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--database-url", default=os.environ.get(
-        "CRM_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/crm_h8"))
+    parser.add_argument("--database-url", help="a scratch PostgreSQL database "
+                        "(or CRM_BENCH_DATABASE_URL); one holding customers is refused")
     args = parser.parse_args()
+    from benchmarks._safety import database_url
+
+    args.database_url = database_url(args.database_url)
     if not args.database_url.startswith("postgresql"):
         parser.error("--database-url must be a postgresql:// URL (the selection is measured "
                      "on PostgreSQL)")

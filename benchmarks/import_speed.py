@@ -6,7 +6,8 @@ and a naive one-ORM-object-per-row insert, measured in the same run.
         --database-url postgresql://postgres@127.0.0.1:5432/crm_bench [--repeat 3] \\
         [--memory-rows 1000000]
 
-The database is migrated to head first; the customers the run creates are removed at the end.
+The database is migrated to head first (one holding customers that no benchmark loaded is
+refused); the customers the run creates are removed at the end.
 The CSV import runs ``--repeat`` times, each run followed by the COPY baseline and starting from
 the same table, and the medians of both are printed beside every run: the host's speed drifts
 (the same code measured a quarter faster or slower from one run to the next on 2 shared cores),
@@ -85,6 +86,9 @@ def xlsx_data(prefix: str, n: int) -> bytes:
 def make_app(url: str):
     os.environ.setdefault("CRM_INSTANCE_PATH", "/tmp/crm-bench-instance")
     from backoffice import create_app
+    from benchmarks._safety import claim
+
+    claim(url)  # it migrates and writes customers: never into a database holding real ones
     from models.crypto import KeyRing
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench",
@@ -233,7 +237,8 @@ def memory_child(url: str, n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100000)
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--database-url", help="a scratch PostgreSQL database (or "
+                        "CRM_BENCH_DATABASE_URL); one holding customers is refused")
     parser.add_argument("--naive-rows", type=int, default=5000,
                         help="rows for the naive baseline (it is slow)")
     parser.add_argument("--repeat", type=int, default=3,
@@ -247,8 +252,9 @@ def main() -> None:
                         help="measure only the peak memory of the --memory-rows dry run")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not args.database_url:
-        parser.error("--database-url (PostgreSQL) is required")
+    from benchmarks._safety import database_url
+
+    args.database_url = database_url(args.database_url)
     if args.memory_child:
         memory_child(args.database_url, args.memory_rows)
         return

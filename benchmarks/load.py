@@ -41,7 +41,8 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*n
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--database-url", help="the loaded PostgreSQL database to browse (or "
+                        "CRM_BENCH_DATABASE_URL); read, never rebuilt")
     parser.add_argument("--instance-path", default=os.environ.get("CRM_INSTANCE_PATH"))
     parser.add_argument("--url", default=None, help="a running server (skips starting gunicorn)")
     parser.add_argument("--workers", type=int, default=4)
@@ -53,7 +54,11 @@ def parse_args(argv=None):
     parser.add_argument("--password", default=DEMO_PASSWORD)
     parser.add_argument("--no-warmup", dest="warmup", action="store_false",
                         help="skip the untimed pass of every page type per session")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    from benchmarks._safety import database_url
+
+    args.database_url = database_url(args.database_url)
+    return args
 
 
 class Client:

@@ -9,7 +9,8 @@ request. Prints p50/p95/mean per request type for both, and the overhead.
     python benchmarks/request_overhead.py [--customers 2000] [--requests 300]
         [--database-url postgresql://postgres@127.0.0.1:5432/crm_bench]
 
-Without --database-url a temporary SQLite file is used. The database is emptied first.
+Without --database-url a temporary SQLite file is used. The database is emptied first; one
+holding customers no benchmark loaded is refused.
 """
 from __future__ import annotations
 
@@ -36,10 +37,13 @@ def build_app(database_url: str):
     from backoffice.extensions import db
     from backoffice.security.seeding import sync_roles
     from config.roles import ROLES
-    from tests.conftest import make_test_config, reset_postgresql
+    from benchmarks._safety import claim, reset_public_schema
+    from tests.conftest import make_test_config
 
     if database_url.startswith("postgresql"):
-        reset_postgresql(database_url)
+        reset_public_schema(database_url)
+    else:
+        claim(database_url)
     app = create_app(make_test_config(database_url))
     with app.app_context():
         upgrade(revision="heads")
@@ -134,7 +138,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--database-url")
+    parser.add_argument("--database-url", default=os.environ.get("CRM_BENCH_DATABASE_URL"),
+                        help="a scratch database (default: a temporary SQLite file); one "
+                             "holding customers no benchmark loaded is refused")
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp(prefix='crm-bench-')}/bench.db"
     app = build_app(url)

@@ -45,7 +45,8 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*n
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument("--database-url", help="PostgreSQL (or CRM_BENCH_DATABASE_URL); with "
+                        "--customers it is emptied, and refused if it holds customers")
     parser.add_argument("--instance-path", default=None,
                         help="instance folder holding the database's encryption keys")
     parser.add_argument("--customers", type=int, default=None,
@@ -56,8 +57,11 @@ def parse_args(argv=None):
     parser.add_argument("--repeat", type=int, default=30, help="timed requests per screen")
     parser.add_argument("--password", default=DEMO_PASSWORD)
     args = parser.parse_args(argv)
-    if not args.database_url or not args.database_url.startswith("postgresql"):
-        parser.error("--database-url (or DATABASE_URL) must be a postgresql:// URL")
+    from benchmarks._safety import database_url
+
+    args.database_url = database_url(args.database_url)
+    if not args.database_url.startswith("postgresql"):
+        parser.error("--database-url (or CRM_BENCH_DATABASE_URL) must be a postgresql:// URL")
     return args
 
 
@@ -77,9 +81,9 @@ def build_app(args):
         from backoffice.demo.oplog import load_operation_log
         from backoffice.security.seeding import sync_roles
         from config.roles import ROLES
-        from tests.conftest import reset_postgresql
+        from benchmarks._safety import reset_public_schema
 
-        reset_postgresql(args.database_url)
+        reset_public_schema(args.database_url)
         app = create_app({"SQLALCHEMY_DATABASE_URI": args.database_url})
         with app.app_context():
             upgrade(revision="heads")

@@ -16,7 +16,8 @@ refresh again on the data an earlier run loaded (``--runs 0`` only loads).
     python benchmarks/segments_refresh.py --customers 1000000 --tx-per-customer 20 \
         --database-url postgresql://postgres@127.0.0.1:5432/crm_h6_bench
 
-The database's public schema is emptied first. Goal: 1,000,000 customers and 20,000,000
+The database's public schema is emptied first (a database holding customers no benchmark
+loaded is refused; there is no default database). Goal: 1,000,000 customers and 20,000,000
 transactions refreshed in under 60 s.
 """
 from __future__ import annotations
@@ -30,6 +31,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._safety import database_url  # noqa: E402 - after the path is set
 
 TODAY = dt.date(2026, 11, 15)
 PRODUCTS = [("B-DEP", "deposit", "R1"), ("B-TD", "time_deposit", "R1"),
@@ -61,10 +64,13 @@ def build_app(database_url: str, reuse: bool = False):
     from flask_migrate import upgrade
 
     from backoffice import create_app
-    from tests.conftest import make_test_config, reset_postgresql
+    from benchmarks._safety import claim, reset_public_schema
+    from tests.conftest import make_test_config
 
-    if not reuse:
-        reset_postgresql(database_url)
+    if reuse:
+        claim(database_url)
+    else:
+        reset_public_schema(database_url)
     app = create_app(make_test_config(database_url))
     if not reuse:
         with app.app_context():
@@ -232,9 +238,10 @@ def main() -> None:
                              "tier and fills every segment; later ones are the nightly case.")
     parser.add_argument("--reuse", action="store_true",
                         help="Keep the data loaded by an earlier run (same sizes).")
-    parser.add_argument("--database-url", default=os.environ.get(
-        "CRM_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/crm_h6_bench"))
+    parser.add_argument("--database-url", help="a scratch PostgreSQL database "
+                        "(or CRM_BENCH_DATABASE_URL); one holding customers is refused")
     args = parser.parse_args()
+    args.database_url = database_url(args.database_url)
     if not args.database_url.startswith("postgresql"):
         parser.error("this benchmark loads with generate_series: PostgreSQL only")
     transactions = args.customers * args.tx_per_customer

@@ -66,10 +66,10 @@ class BaseConfig:
         "zh": {"flag": "cn", "name": "中文"},
         "en": {"flag": "gb", "name": "English"},
     }
-    CRM_DISPLAY_TIMEZONE = "Asia/Shanghai"
-    CRM_MAX_PAGE_SIZE = 100
-    CRM_QUEUE_NAME = "crm"
-    CRM_JOB_TIMEOUT = 3600
+    CRM_DISPLAY_TIMEZONE = "Asia/Shanghai"  # dates and times on screens, reports and due dates
+    CRM_MAX_PAGE_SIZE = 100  # most rows one list page or API page may ask for
+    CRM_QUEUE_NAME = "crm"  # the RQ queue jobs are sent to and workers listen on
+    CRM_JOB_TIMEOUT = 3600  # seconds a queued job may run before RQ stops it
     REDIS_URL = None
     JWT_ACCESS_TOKEN_EXPIRES = 900
     SESSION_COOKIE_HTTPONLY = True
@@ -78,7 +78,7 @@ class BaseConfig:
     # headers.py, passwords.py, agreement.py). Every CRM_* value can be set in the environment.
     CRM_LOGIN_MAX_FAILURES = 5  # wrong passwords in a row before the account locks
     CRM_LOCKOUT_MINUTES = 30  # how long a lockout lasts
-    CRM_PASSWORD_MIN_LENGTH = 12
+    CRM_PASSWORD_MIN_LENGTH = 12  # characters a new password needs at least
     CRM_PASSWORD_MIN_SCORE = 3  # zxcvbn guessability score (0-4) a password must reach
     FAB_PASSWORD_COMPLEXITY_ENABLED = True  # FAB's add-user / reset-password forms use ...
     FAB_PASSWORD_COMPLEXITY_VALIDATOR = staticmethod(_password_policy)  # ... the bank's policy
@@ -90,7 +90,7 @@ class BaseConfig:
     # http on 127.0.0.1, where a Secure cookie would never come back and login would loop;
     # ProductionConfig turns it on. CRM_SECURE_COOKIES=true|false overrides both cookies.
     SESSION_COOKIE_SECURE = False
-    CRM_SECURE_COOKIES = None
+    CRM_SECURE_COOKIES = None  # unset: the mode decides (see above)
     # FAB logs in without "remember me"; should a remember cookie ever be set, it gets the same
     # flags and cannot outlive the absolute session limit.
     REMEMBER_COOKIE_HTTPONLY = True
@@ -103,24 +103,24 @@ class BaseConfig:
     # SMS through an HTTP gateway (POST of CRM_SMS_PAYLOAD, a JSON object whose strings may hold
     # {mobile}, {text}, {message_id}). Unset host/URL: that channel's sends fail visibly.
     CRM_SMTP_HOST = None
-    CRM_SMTP_PORT = 25
+    CRM_SMTP_PORT = 25  # the SMTP server's port
     CRM_SMTP_TLS = "none"  # none | starttls | ssl
-    CRM_SMTP_USERNAME = None
+    CRM_SMTP_USERNAME = None  # unset: no SMTP login
     CRM_SMTP_PASSWORD = None  # from the environment in production
-    CRM_SMTP_SENDER = "noreply@bank.example"
-    CRM_SMTP_TIMEOUT = 30
+    CRM_SMTP_SENDER = "noreply@bank.example"  # the From address of e-mails
+    CRM_SMTP_TIMEOUT = 30  # seconds to wait for the SMTP server
     # --- A bank's first day (backoffice/security/set_password.py): how long a new user's
     # one-time set-password link works, and the address the CLI prints it under.
     CRM_SET_PASSWORD_HOURS = 72
-    CRM_BASE_URL = None
-    CRM_SMS_GATEWAY_URL = None
+    CRM_BASE_URL = None  # e.g. https://crm.bank.example; unset: a path only
+    CRM_SMS_GATEWAY_URL = None  # the SMS gateway's HTTP endpoint; unset: SMS sends fail visibly
     CRM_SMS_PAYLOAD = None  # default {"mobile": "{mobile}", "text": "{text}", ...}
     CRM_SMS_HEADERS = None  # e.g. {"Authorization": "Bearer ..."}
-    CRM_SMS_TIMEOUT = 15
+    CRM_SMS_TIMEOUT = 15  # seconds to wait for the SMS gateway
     CRM_GREETING_LEASE_SECONDS = 300  # a "sending" row older than this was left by a dead worker
     CRM_GREETING_BATCH = 20  # rows claimed at a time
     CRM_GREETING_RETRY_SECONDS = 300  # first retry after this, doubling each attempt
-    CRM_GREETING_MAX_ATTEMPTS = 5
+    CRM_GREETING_MAX_ATTEMPTS = 5  # sends tried before a greeting is marked failed
     # --- Operation log (backoffice/audit/chain_key.py, checkpoints.py). The chain key (base64 of
     # 32 random bytes) keys every row hash; kept apart from the database. Unset: the embedded
     # default generates instance/audit_chain_key, production refuses to start.
@@ -159,6 +159,41 @@ class BaseConfig:
     # to tell", and the launch warns when the split would leave a group this small
     # (backoffice/campaigns/stats.py, service.py).
     CRM_UPLIFT_MIN_GROUP = 30
+    # --- Settings read where they are used (each module named); declared here so that this class
+    # lists everything an operator can set, with the default the code runs with.
+    CRM_LIST_COUNT_CAP = 1_000  # lists count at most this many matches, then show "1000+"
+    CRM_LIST_NUMBERED_ROWS = 500  # rows reachable by numbered pages; past them, next/previous
+    CRM_LIST_MAX_OFFSET = 10_000  # most rows a list or API page may skip (backoffice/datamodel.py)
+    CRM_EXPORT_MAX_ROWS = 10_000  # larger exports need an approved request (backoffice/exports.py)
+    CRM_EXPORT_APPROVAL_HOURS = 24  # an approved export's file can be downloaded for this long
+    CRM_AUDIT_RETENTION_DAYS = 365  # operation-log rows older than this are archived
+    CRM_IMPORT_FOLDER = None  # shared folder for uploaded import files; unset: in the database
+    CRM_IMPORT_CHUNK_SIZE = 10_000  # rows an import reads, checks and writes at a time
+    CRM_IMPORT_CHUNK_PAUSE = 0  # seconds an import rests between chunks (a busy database)
+    CRM_IMPORT_APPROVAL_ROWS = 5_000  # larger import batches wait for a senior manager's approval
+    CRM_IMPORT_DEFAULT_BRANCH = None  # branch code for imported customers naming none; unset: first
+    CRM_IMPORT_REQUIRE_ID_NUMBER = False  # must every imported customer row carry an ID number?
+    CRM_IMPORT_REVERT_DAYS = 7  # days a committed import batch may still be reverted
+    CRM_RISK_ASSESSMENT_VALIDITY_DAYS = 365  # a risk assessment older than this fails suitability
+    CRM_CAMPAIGN_MESSAGE_BATCH = 50  # campaign messages claimed at a time by the sending job
+    CRM_CAMPAIGN_MESSAGE_LEASE_SECONDS = 300  # a "sending" message older than this is retaken
+    CRM_CAMPAIGN_MESSAGE_RETRY_SECONDS = 300  # first retry after this, doubling each attempt
+    CRM_CAMPAIGN_MESSAGE_MAX_ATTEMPTS = 5  # sends tried before a campaign message is marked failed
+    CRM_WECHAT_GATEWAY_URL = None  # WeChat messages' HTTP gateway; unset: WeChat sends fail visibly
+    CRM_WECHAT_PAYLOAD = None  # like CRM_SMS_PAYLOAD, for the WeChat gateway
+    CRM_WECHAT_HEADERS = None  # like CRM_SMS_HEADERS, for the WeChat gateway
+    CRM_WECHAT_TIMEOUT = 15  # seconds to wait for the WeChat gateway
+    CRM_CHURN_RISK_BANDS = None  # overrides of the churn risk bands, e.g. {"high": 0.5}
+    CRM_CHURN_VALUE_BANDS = None  # overrides of the value bands (backoffice/churn/rules.py)
+    CRM_CHURN_DUE_WORKING_DAYS = None  # retention-task due days per tier, e.g. {"P1": 2}
+    CRM_CHURN_WORK_MEM = "256MB"  # PostgreSQL work_mem for the churn feature staging queries
+    CRM_CONTENT_SECURITY_POLICY = None  # replaces the screens' CSP header; unset: the built-in one
+    # Field-encryption keys (backoffice/security/keys.py): a JSON object of key id -> base64 key,
+    # the id new values are sealed with, and the blind-index key for exact search. Unset: the
+    # embedded default keeps generated keys under instance/, production refuses to start.
+    CRM_ENCRYPTION_KEYS = None
+    CRM_PRIMARY_KEY_ID = None  # the key id new values are sealed with
+    CRM_BLIND_INDEX_KEY = None  # base64 key of the HMAC behind exact search by ID number / mobile
 
 
 class EmbeddedConfig(BaseConfig):
@@ -209,6 +244,7 @@ def crm_environment(environ=None) -> dict:
     return settings
 
 
+# Environment switches, not settings: the mode, the instance folder and the test services.
 _NOT_SETTINGS = {"CRM_ENV", "CRM_INSTANCE_PATH", "CRM_TEST_DATABASE_URL", "CRM_TEST_REDIS_URL"}
 
 

@@ -36,7 +36,7 @@ class ArchiveError(Exception):
 
 def default_before(app_config) -> dt.datetime:
     """Rows older than the retention period (``CRM_AUDIT_RETENTION_DAYS``, default 365)."""
-    days = int(app_config.get("CRM_AUDIT_RETENTION_DAYS", 365))
+    days = int(app_config["CRM_AUDIT_RETENTION_DAYS"])
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     return today - dt.timedelta(days=days)
 

@@ -54,8 +54,7 @@ class CampaignRefused(WriteRefused):
 
 def validity_days() -> int:
     if has_app_context():
-        return int(current_app.config.get("CRM_RISK_ASSESSMENT_VALIDITY_DAYS")
-                   or gate.DEFAULT_VALIDITY_DAYS)
+        return int(current_app.config["CRM_RISK_ASSESSMENT_VALIDITY_DAYS"])
     return gate.DEFAULT_VALIDITY_DAYS
 
 

@@ -57,7 +57,7 @@ def stage(session, snapshot: extract.Snapshot, selection: Selection, *, where=No
     drop(session)
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
-        memory = current_app.config.get("CRM_CHURN_WORK_MEM") or DEFAULT_WORK_MEM
+        memory = current_app.config["CRM_CHURN_WORK_MEM"]
         if not _MEMORY.match(str(memory)):
             raise ValueError(f"CRM_CHURN_WORK_MEM must look like 256MB, not {memory!r}")
         session.execute(text("SELECT set_config('work_mem', :memory, true)"), {"memory": memory})

@@ -37,7 +37,7 @@ def due_at(as_of: dt.datetime, tier: str) -> dt.datetime:
     """The task's due time (naive UTC): N working days after today, at the end of the day."""
     days = {**DEFAULT_DUE_WORKING_DAYS,
             **(current_app.config.get("CRM_CHURN_DUE_WORKING_DAYS") or {})}[tier]
-    zone = ZoneInfo(current_app.config.get("CRM_DISPLAY_TIMEZONE") or "Asia/Shanghai")
+    zone = ZoneInfo(current_app.config["CRM_DISPLAY_TIMEZONE"])
     local_today = as_of.replace(tzinfo=dt.UTC).astimezone(zone).date()
     local_due = dt.datetime.combine(add_working_days(local_today, days), END_OF_DAY, zone)
     return local_due.astimezone(dt.UTC).replace(tzinfo=None)

@@ -48,7 +48,7 @@ class ExportRefused(WriteRefused):
 
 
 def approval_window() -> dt.timedelta:
-    return dt.timedelta(hours=float(current_app.config.get("CRM_EXPORT_APPROVAL_HOURS", 24)))
+    return dt.timedelta(hours=float(current_app.config["CRM_EXPORT_APPROVAL_HOURS"]))
 
 
 def filter_args(args) -> dict:

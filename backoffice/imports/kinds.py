@@ -9,10 +9,10 @@ acts with its uploader's rights), never by comparing role names.
 from __future__ import annotations
 
 from backoffice.review.service import has_permission
+from backoffice.security.policy import IMPORT_ORG as ORG
 from backoffice.security.policy import IMPORT_RECORDS as RECORDS
+from backoffice.security.policy import IMPORT_STAFF as STAFF
 from backoffice.security.policy import IMPORT_VIEW as VIEW
-
-ORG, STAFF = "can_import_org", "can_import_staff"
 PERMISSION = {"customers": RECORDS, "accounts": RECORDS, "transactions": RECORDS,
               "interactions": RECORDS, "branches": ORG, "products": ORG, "staff": STAFF}
 

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 def heartbeat_timeout() -> dt.timedelta:
     return dt.timedelta(seconds=float(
-        current_app.config.get("CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS", 300)))
+        current_app.config["CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS"]))
 
 
 def last_beat(batch: ImportBatch):

@@ -44,7 +44,7 @@ from backoffice.audit import log
 from backoffice.fields.registry import field_catalog
 from backoffice.imports import files
 from backoffice.imports.plan import Context, messages_of
-from backoffice.imports.reading import DEFAULT_CHUNK_SIZE, ImportFileError, open_table
+from backoffice.imports.reading import ImportFileError, open_table
 from backoffice.imports.refs import ReferenceCache
 from backoffice.imports.report import ErrorReport
 from backoffice.imports.rows import FileDuplicates, validate_chunk
@@ -80,17 +80,17 @@ def targets():
 
 
 def chunk_size() -> int:
-    return int(current_app.config.get("CRM_IMPORT_CHUNK_SIZE", DEFAULT_CHUNK_SIZE))
+    return int(current_app.config["CRM_IMPORT_CHUNK_SIZE"])
 
 
 def chunk_pause() -> float:
     """``CRM_IMPORT_CHUNK_PAUSE``: seconds to rest after each chunk (0 by default), so that a
     big import on a busy database leaves room for the screens' own queries."""
-    return max(0.0, float(current_app.config.get("CRM_IMPORT_CHUNK_PAUSE", 0) or 0))
+    return max(0.0, float(current_app.config["CRM_IMPORT_CHUNK_PAUSE"] or 0))
 
 
 def approval_threshold() -> int:
-    return int(current_app.config.get("CRM_IMPORT_APPROVAL_ROWS", 5000))
+    return int(current_app.config["CRM_IMPORT_APPROVAL_ROWS"])
 
 
 def default_branch_id(session) -> int | None:
@@ -139,7 +139,7 @@ def build_context(session, batch: ImportBatch, reads=None, commit: bool = False)
         refs=ReferenceCache(reads if reads is not None else session),
         custom_specs={k: s for k, s in specs.items() if k in mapped}, all_custom=specs,
         default_branch_id=default_branch_id(session) if batch.kind == "customers" else None,
-        require_id_number=bool(current_app.config.get("CRM_IMPORT_REQUIRE_ID_NUMBER", False)),
+        require_id_number=bool(current_app.config["CRM_IMPORT_REQUIRE_ID_NUMBER"]),
         now=utcnow(), reviewed_fields=reviewed, approved_reviews=approved_reviews)
 
 
@@ -476,7 +476,7 @@ def no_cycle_collection():
 
 def heartbeat_interval() -> float:
     """``HEARTBEAT_SECONDS``, or a quarter of the timeout when that is set shorter."""
-    timeout = float(current_app.config.get("CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS", 300) or 300)
+    timeout = float(current_app.config["CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS"])
     return min(HEARTBEAT_SECONDS, timeout / 4)
 
 

@@ -23,7 +23,7 @@ ACTIVE = ("queued", "running")
 
 
 def retention_days() -> int:
-    return max(0, int(current_app.config.get("CRM_IMPORT_FILE_RETENTION_DAYS", 0) or 0))
+    return max(0, int(current_app.config["CRM_IMPORT_FILE_RETENTION_DAYS"] or 0))
 
 
 def purge(session, now: dt.datetime | None = None, days: int | None = None) -> dict:

@@ -79,7 +79,7 @@ class Blocked(WriteRefused):
 
 
 def revert_window() -> dt.timedelta:
-    return dt.timedelta(days=float(current_app.config.get("CRM_IMPORT_REVERT_DAYS", 7)))
+    return dt.timedelta(days=float(current_app.config["CRM_IMPORT_REVERT_DAYS"]))
 
 
 def revertible(batch: ImportBatch) -> bool:

@@ -31,7 +31,7 @@ DEFAULT_LOCKOUT_MINUTES = 30
 
 
 def max_failures() -> int:
-    return int(current_app.config.get("CRM_LOGIN_MAX_FAILURES", DEFAULT_MAX_FAILURES))
+    return int(current_app.config["CRM_LOGIN_MAX_FAILURES"])
 
 
 def lockout_period() -> dt.timedelta:

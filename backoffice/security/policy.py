@@ -46,6 +46,12 @@ DEEP_PROFILE = "can_deep_profile"  # customers in scope outside the top tiers
 DEEP_PROFILE_TOP = "can_deep_profile_top"  # top-tier (private banking, wealth) customers in scope
 IMPORT_VIEW = "ImportBatch"
 IMPORT_RECORDS = "can_import_records"  # imports customer data (operators)
+IMPORT_ORG = "can_import_org"  # imports branches and products (the bank's set-up)
+IMPORT_STAFF = "can_import_staff"  # imports staff users with their roles
+# The import permission (on IMPORT_VIEW) that lets a file write each entity.
+IMPORT_PERMISSIONS = {"Customer": IMPORT_RECORDS, "Account": IMPORT_RECORDS,
+                      "Transaction": IMPORT_RECORDS, "Interaction": IMPORT_RECORDS,
+                      "Branch": IMPORT_ORG, "Product": IMPORT_ORG, "Staff": IMPORT_STAFF}
 CUSTOM_PREFIX = "custom_fields."
 HIDDEN_TEXT = "—"
 
@@ -381,7 +387,9 @@ def _decide_custom(entity: str, key: str, record, viewer: Viewer,
 def _write_access(entity: str, field: str, viewer: Viewer) -> Write:
     """Editable for those who write the entity on screens, or who import it (operators: their
     files write customers they may not read back)."""
-    if not (viewer.has("can_write", entity) or viewer.has(IMPORT_RECORDS, IMPORT_VIEW)):
+    importer = IMPORT_PERMISSIONS.get(entity)
+    if not (viewer.has("can_write", entity)
+            or importer is not None and viewer.has(importer, IMPORT_VIEW)):
         return Write.NONE
     if entity != CUSTOMER_VIEW:
         return Write.EDITABLE

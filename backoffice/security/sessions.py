@@ -75,7 +75,7 @@ def apply_cookie_settings(app: Flask) -> None:
             secure = secure.strip().lower() in {"1", "true", "yes", "on"}
         app.config["SESSION_COOKIE_SECURE"] = bool(secure)
         app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
-    absolute = dt.timedelta(hours=float(app.config.get("CRM_SESSION_ABSOLUTE_HOURS", 12)))
+    absolute = dt.timedelta(hours=float(app.config["CRM_SESSION_ABSOLUTE_HOURS"]))
     for key in ("JWT_REFRESH_TOKEN_EXPIRES", "REMEMBER_COOKIE_DURATION"):
         value = app.config.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):

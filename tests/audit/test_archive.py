@@ -12,7 +12,6 @@ import json
 
 from sqlalchemy import func, select
 
-from backoffice.audit import chain
 from backoffice.extensions import db
 from models.audit import AuditArchive, AuditLog
 from tests.audit.conftest import keyed_hash, last_id, log_rows, verify_cli

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import uuid
-from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
@@ -37,6 +36,9 @@ def test_the_rule():
     assert neutralise(-3) == -3 and formula_like("+86 138 0000 0000")
 
 
+CONTROL = "\t\r\n"
+
+
 @pytest.fixture
 def planted(app, world):
     """A customer of rm1 per payload (name and a text custom field holding it, a decimal custom
@@ -58,7 +60,9 @@ def planted(app, world):
         for n, payload in enumerate(PAYLOADS):
             birth = dt.date(1985, 1 + n, 3)
             customer = Customer(
-                customer_no=f"{marker}{n}", name=f"{payload}{marker}",
+                # Names refuse control characters (models.validators): a name carries the
+                # payload from its first printable character on (still a formula start).
+                customer_no=f"{marker}{n}", name=f"{payload.lstrip(CONTROL)}{marker}",
                 customer_type="individual", id_type="PRC_ID",
                 id_number=make_prc_id(birth, 700 + n), branch_id=world.branches["B1"],
                 owner_id=world.staff["rm1"], status="active", risk_tolerance="C3",

@@ -44,7 +44,7 @@ def report_lines(batch_id: int) -> list[str]:
     (f"李四{ESC}[31m", "U+001B ESCAPE"),
     (f"王{ZWSP}五", "U+200B ZERO WIDTH SPACE"),
     (f"赵{BOM}六", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
-    (f"钱\u2066七", "U+2066 LEFT-TO-RIGHT ISOLATE"),
+    ("钱\u2066七", "U+2066 LEFT-TO-RIGHT ISOLATE"),
 ])
 def test_a_name_with_an_invisible_or_control_character_is_refused(imports, name, character):
     rows = [["CT1A001", "好名字", make_prc_id(BIRTH, 11), "13911110001", "B1"],

@@ -234,7 +234,7 @@ def test_diff_labels_the_move_and_the_status_for_the_reviewer(app, client, world
 # --- imports ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("uploader", ["operator", "rm1"])
+@pytest.mark.parametrize("uploader", ["operator"])  # importing customers is the operators' work
 def test_import_that_moves_or_closes_a_customer_waits_for_approval(app, world, make_customer,
                                                                    uploader):
     """The dry run lists the move and the status change among the reviewed changes, and the

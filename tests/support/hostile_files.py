@@ -68,7 +68,7 @@ def zip_of(members: list[Member]) -> bytes:
 
 
 def _package(sheet: Member, shared_strings: Member | None = None) -> bytes:
-    types = (f'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats'
+    types = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats'
              '.org/package/2006/content-types"><Default Extension="rels" ContentType="application/'
              'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
              '"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/'
