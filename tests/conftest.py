@@ -118,3 +118,18 @@ def client_as(app, world):
         return test_client
 
     return _make
+
+
+@pytest.fixture(autouse=True)
+def _app_config_restored(request):
+    """Each test gets the session app's settings back as they were, whatever it set or popped:
+    every ``CRM_*`` setting is declared once (config/settings.py) and read without a call-site
+    default, so a test that pops one it had overridden would leave it missing for the next."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    app = request.getfixturevalue("app")
+    saved = dict(app.config)
+    yield
+    app.config.clear()
+    app.config.update(saved)

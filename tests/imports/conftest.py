@@ -126,11 +126,11 @@ def cleanup(app, world):
 @pytest.fixture
 def chunk_size(app):
     """``chunk_size(n)`` sets the import chunk size for the test (None: the default)."""
+    from config.settings import BaseConfig
+
     def set_size(size: int | None):
-        if size is None:
-            app.config.pop("CRM_IMPORT_CHUNK_SIZE", None)
-        else:
-            app.config["CRM_IMPORT_CHUNK_SIZE"] = size
+        app.config["CRM_IMPORT_CHUNK_SIZE"] = (BaseConfig.CRM_IMPORT_CHUNK_SIZE if size is None
+                                               else size)
 
     yield set_size
-    app.config.pop("CRM_IMPORT_CHUNK_SIZE", None)
+    app.config["CRM_IMPORT_CHUNK_SIZE"] = BaseConfig.CRM_IMPORT_CHUNK_SIZE
