@@ -94,10 +94,17 @@ def planted(app, world):
     yield {"tag": tag, "names": names, "ids": ids}
     with app.app_context():
         session = db.session
+        from models import GreetingTemplate, Occasion, Offer
+
+        # Set-based deletes, dependants first (anything made for the occasion during the test
+        # too): an ORM delete of the occasion would instead null its templates' occasion_id.
+        occasion_id = ids["Occasion"]
+        for model in (GreetingTemplate, Offer):
+            session.query(model).filter_by(occasion_id=occasion_id).delete(
+                synchronize_session=False)
         for model, pk in created:
-            record = session.get(model, pk)
-            if record is not None:
-                session.delete(record)
+            session.query(model).filter_by(id=pk).delete(synchronize_session=False)
+        assert session.get(Occasion, occasion_id) is None
         for model, pk, column, value in renamed:
             setattr(session.get(model, pk), column, value)
         session.commit()

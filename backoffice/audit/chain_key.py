@@ -10,7 +10,6 @@ Back the key up apart from the database: without it the log can no longer be ver
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from models.crypto import KeyConfigError, decode_key, generate_key
@@ -39,18 +38,12 @@ def key_for_config(config, instance_path) -> bytes:
 
 def instance_key(instance_dir: Path) -> bytes:
     """The embedded default's chain key, generated into the instance folder on first use."""
+    from backoffice.security.keys import write_once
+
     path = Path(instance_dir) / KEY_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process won the race; read its file
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(generate_key() + "\n")
-            log.warning("generated the operation log's chain key in %s; back it up apart from "
-                        "the database (without it the log cannot be verified)", path)
+    if not path.exists() and write_once(path, generate_key() + "\n"):
+        log.warning("generated the operation log's chain key in %s; back it up apart from "
+                    "the database (without it the log cannot be verified)", path)
     try:
         text = path.read_text().strip()
     except OSError as error:

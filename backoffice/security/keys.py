@@ -68,18 +68,27 @@ def instance_keyring(instance_dir: Path) -> KeyRing:
     """The embedded default's key ring, generated into ``instance/`` on first use."""
     path = Path(instance_dir) / KEY_FILE
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        generated = KeyRing.generate("k1").to_settings()
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process won the race; read its file
-        else:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(generated, handle, indent=2)
+        generated = json.dumps(KeyRing.generate("k1").to_settings(), indent=2)
+        if write_once(path, generated):
             log.warning("generated field-encryption keys in %s; back this file up with the "
                         "database (without it the encrypted columns cannot be read)", path)
     return _read_key_file(path)
+
+
+def write_once(path: Path, text: str) -> bool:
+    """Create ``path`` holding ``text``, owner-only, unless it exists (True if this call made it).
+
+    Exclusive creation, so that two processes starting at once agree on one generated key:
+    the loser reads the winner's file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return True
 
 
 def _read_key_file(path: Path) -> KeyRing:

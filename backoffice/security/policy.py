@@ -164,11 +164,6 @@ def current_viewer() -> Viewer:
     return g._crm_viewer
 
 
-def forget_request_viewer() -> None:
-    """Drop the cached viewer (login or logout changed the user within a request)."""
-    g.pop("_crm_viewer", None)
-
-
 @contextlib.contextmanager
 def acting_as(user):
     """Run a block (a job or pipeline on a user's behalf) with that user's field access and
@@ -204,7 +199,7 @@ def may_see_deep_profile(customer, viewer: Viewer | None = None) -> bool:
     viewer = viewer or current_viewer()
     if viewer.is_system:
         return True
-    if customer is not None and not _in_scope(viewer, customer):
+    if customer is not None and not viewer.scope.permits_customer(customer):
         return False
     if customer is not None and viewer.user_id is not None \
             and viewer.user_id == customer.owner_id and viewer.has(DEEP_PROFILE_OWN):
@@ -250,10 +245,6 @@ def deep_profile_condition_on(tier, owner_id, viewer: Viewer | None = None):
     if not allowed:
         return false()
     return or_(*allowed)
-
-
-def _in_scope(viewer: Viewer, customer) -> bool:
-    return viewer.scope.permits_customer(customer)
 
 
 # Relations through which a screen or the API shows a field of another entity
@@ -327,7 +318,7 @@ def _record_readable(record, viewer: Viewer) -> bool:
     customer = _loaded_customer(record)
     if customer is None or viewer.scope.kind == "all" and viewer.has("can_read", CUSTOMER_VIEW):
         return True
-    return viewer.has("can_read", CUSTOMER_VIEW) and _in_scope(viewer, customer)
+    return viewer.has("can_read", CUSTOMER_VIEW) and viewer.scope.permits_customer(customer)
 
 
 def _loaded_customer(record):
@@ -411,16 +402,6 @@ def shown(entity: str, field: str, record, value, viewer: Viewer | None = None):
     if read is Read.MASKED:
         return mask_value(kind, value)
     return value
-
-
-def readable_fields(entity: str, fields, record=None, viewer: Viewer | None = None) -> list:
-    """The subset of ``fields`` the viewer may read (masked or in full) on ``record``."""
-    return [f for f in fields if read_access(entity, f, record, viewer)[0] is not Read.HIDDEN]
-
-
-def writable_fields(entity: str, fields, record=None, viewer: Viewer | None = None) -> list:
-    """The subset of ``fields`` the viewer may write, directly or through review."""
-    return [f for f in fields if decide(entity, f, record, viewer).may_write]
 
 
 # --- the operation log ----------------------------------------------------------------------

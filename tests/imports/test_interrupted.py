@@ -18,7 +18,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -36,11 +35,11 @@ from models.jobs import JobRun
 from tests.conftest import make_test_config
 from tests.imports.conftest import csv_bytes, remove_batches_data
 from tests.imports.test_screens import post
-from tests.jobs.test_imports_kill import _state, children, fresh_batch, prefix_count
+from tests.jobs.test_imports_kill import (CHUNK, PAUSE, _state, children, fresh_batch,
+                                         prefix_count, worker)
 from tests.support import services
 
-ROOT = Path(__file__).resolve().parents[2]
-ROWS, CHUNK, PAUSE = 3000, 100, 0.1
+ROWS = 3000
 HEARTBEAT_TIMEOUT = 3  # seconds: short, so that the lost-machine case is seen quickly
 
 
@@ -61,21 +60,7 @@ def rq_app(app, world, database_url):
 
 
 def start_worker(app) -> subprocess.Popen:
-    """``flask crm worker --burst`` in a process of its own, on the test's database and queue."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY") and not k.startswith("CRM_")}
-    env.update(CRM_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=app.config["REDIS_URL"], CRM_QUEUE_NAME=app.config["CRM_QUEUE_NAME"],
-               CRM_INSTANCE_PATH=os.environ.get("CRM_INSTANCE_PATH", str(ROOT / "instance")),
-               CRM_IMPORT_CHUNK_SIZE=str(CHUNK), CRM_IMPORT_CHUNK_PAUSE=str(PAUSE),
-               CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS=str(HEARTBEAT_TIMEOUT),
-               SECRET_KEY="worker-test-secret",
-               CRM_ENCRYPTION_KEYS=json.dumps(app.config["CRM_ENCRYPTION_KEYS"]),
-               CRM_PRIMARY_KEY_ID=app.config["CRM_PRIMARY_KEY_ID"],
-               CRM_BLIND_INDEX_KEY=app.config["CRM_BLIND_INDEX_KEY"])
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "crm", "worker",
-                             "--burst"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    return worker(app, CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS=HEARTBEAT_TIMEOUT)
 
 
 def kill_horse_only(process: subprocess.Popen, batch_id=None) -> None:

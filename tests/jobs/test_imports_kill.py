@@ -51,7 +51,9 @@ def rq_app(app, world, database_url):
     Queue(queue_name, connection=redis_connection(redis_url)).delete(delete_jobs=True)
 
 
-def worker(app) -> subprocess.Popen:
+def worker(app, **settings) -> subprocess.Popen:
+    """``flask crm worker --burst`` in a process of its own, on the test's database and queue
+    (``settings``: more ``CRM_*`` settings for it, as the test app has them)."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY") and not k.startswith("CRM_")}
     env.update(CRM_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
@@ -62,7 +64,8 @@ def worker(app) -> subprocess.Popen:
                CRM_ENCRYPTION_KEYS=__import__("json").dumps(
                    app.config["CRM_ENCRYPTION_KEYS"]),
                CRM_PRIMARY_KEY_ID=app.config["CRM_PRIMARY_KEY_ID"],
-               CRM_BLIND_INDEX_KEY=app.config["CRM_BLIND_INDEX_KEY"])
+               CRM_BLIND_INDEX_KEY=app.config["CRM_BLIND_INDEX_KEY"],
+               **{name: str(value) for name, value in settings.items()})
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "crm", "worker",
                              "--burst"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
