@@ -18,6 +18,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 PYBABEL := $(VENV)/bin/pybabel
 # A copy of the requirements.txt that was last installed: a different file means reinstall.
 INSTALLED := $(VENV)/requirements.installed
+INSTALLED_DEV := $(VENV)/requirements-dev.installed
 
 HOST := 127.0.0.1
 PORT := 8080
@@ -37,11 +38,12 @@ PYTHON ?= $(shell for p in python3.11 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: help run test worker bench install compile-translations translations clean distclean
+.PHONY: help run test lint worker bench install install-dev compile-translations translations clean distclean
 
 help:
 	@echo "make run          set up (first run: demo data) and serve on http://$(HOST):$(PORT)"
-	@echo "make test         run the test suite (PYTEST_ARGS='-k scope' to select)"
+	@echo "make test         lint, then the test suite in random order (PYTEST_ARGS='-k scope' to select)"
+	@echo "make lint         ruff, with the rules in ruff.toml"
 	@echo "make worker       run an RQ worker (needs REDIS_URL)"
 	@echo "make bench        run every script in benchmarks/"
 	@echo "make translations extract new strings into the .po catalogues and compile them"
@@ -63,6 +65,14 @@ install: $(PY)
 		$(PY) -m pip install --quiet --upgrade pip
 		$(PY) -m pip install --quiet -r requirements.txt
 		cp requirements.txt $(INSTALLED)
+	fi
+
+# Tests, benchmarks and lint on top of the runtime (requirements-dev.txt includes requirements.txt).
+install-dev: install
+	@if ! cat requirements.txt requirements-dev.txt | cmp -s - $(INSTALLED_DEV); then
+		echo "== installing requirements-dev.txt into $(VENV)"
+		$(PY) -m pip install --quiet -r requirements-dev.txt
+		cat requirements.txt requirements-dev.txt > $(INSTALLED_DEV)
 	fi
 
 # The .mo files are not in git: every setup path compiles them.
@@ -132,7 +142,7 @@ worker: install compile-translations
 # Benchmarks that write get their database only from BENCH_DATABASE_URL (a scratch database:
 # one holding customers no benchmark loaded is refused); without it they are skipped.
 BENCH_DATABASE_URL ?= $(CRM_BENCH_DATABASE_URL)
-bench: install compile-translations
+bench: install-dev compile-translations
 	@shopt -s nullglob
 	scripts=()
 	for script in benchmarks/*.py; do [[ $$(basename "$$script") == _* ]] || scripts+=("$$script"); done
@@ -146,8 +156,14 @@ bench: install compile-translations
 
 # --- tests ----------------------------------------------------------------------------------
 
-test: install compile-translations
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+# Lint first (seconds), then the suite in random order: modules shuffled, and tests within each
+# module, so no test leans on data another left behind. The seed is printed at the top; repeat an
+# order with PYTEST_ARGS='--random-order-seed=N'.
+test: install-dev compile-translations lint
+	$(PY) -m pytest -q -p random_order --random-order $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check --quiet .
 
 # --- housekeeping (instance/ holds the database and secrets: never removed here) ----------
 

@@ -133,3 +133,10 @@ def _app_config_restored(request):
     yield
     app.config.clear()
     app.config.update(saved)
+
+
+@pytest.fixture
+def capped(app):
+    """Every export is above the cap (0 rows). (No app context is held around the client's
+    requests: a shared ``g`` would carry one request's login into the next client's.)"""
+    app.config["CRM_EXPORT_MAX_ROWS"] = 0

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from tests.customers.test_exports import last_export, read_csv
 from tests.imports.test_export_approval_scope import ask
-from tests.imports.test_export_requests import capped, decide, fresh  # noqa: F401
+from tests.imports.test_export_requests import decide, fresh
 
 
 def exportable_lists(app) -> list[tuple[str, str]]:

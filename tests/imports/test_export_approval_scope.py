@@ -13,7 +13,7 @@ from backoffice.extensions import db
 from models import Customer, Staff
 from models.imports import ExportRequest
 from tests.customers.test_exports import last_export
-from tests.imports.test_export_requests import capped, decide, fresh  # noqa: F401
+from tests.imports.test_export_requests import decide, fresh
 from tests.support.web import PASSWORD, csrf_token
 from tests.support.world import ACCEPTED_AT, make_prc_id
 

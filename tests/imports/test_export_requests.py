@@ -19,15 +19,6 @@ ANY_FORM = "/resetmypassword/form"  # every role has it: a CSRF token for any ro
 DENIED = (302, 403, 404)  # FAB's answers to a role without the screen's permission
 
 
-@pytest.fixture
-def capped(app):
-    """Every export is above the cap (0 rows). (No app context is held around the client's
-    requests: a shared ``g`` would carry one request's login into the next client's.)"""
-    app.config["CRM_EXPORT_MAX_ROWS"] = 0
-    yield
-    app.config.pop("CRM_EXPORT_MAX_ROWS")
-
-
 def ask(app, client, reason="季度客户回访名单") -> ExportRequest:
     """Export above the cap, follow to the request form, send it; the new request."""
     response = client.get(LIST)

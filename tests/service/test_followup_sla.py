@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from backoffice.service import loans, sla
 from backoffice.service.consent import record_consent
 from models import Customer, FollowUp, Interaction, LoanApplication
-from tests.greetings.conftest import channel_config, make_customers, sms_gateway, smtp_server  # noqa: F401 - fixtures shared with the greetings
+from tests.greetings.conftest import make_customers
 from tests.support.web import api_token, post_form
 from tests.support.world import customer_number
 

@@ -11,7 +11,7 @@ from backoffice.service import complaints, loans
 from backoffice.service.consent import record_consent
 from jobs.reminders import escalate_overdue_inquiries, send_digests
 from models import Complaint, Customer, FollowUp, Interaction, LoanApplication
-from tests.greetings.conftest import channel_config, make_customers, sms_gateway, smtp_server  # noqa: F401 - fixtures shared with the greetings
+from tests.greetings.conftest import make_customers
 
 
 @pytest.fixture
