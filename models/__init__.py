@@ -29,6 +29,7 @@ from models.campaigns import (  # noqa: F401 - campaigns (issue 6)
 from models.churn import (  # noqa: F401 - churn early warning (issue 7)
     ChurnModel, ChurnScore, ChurnSetting, ChurnSignalRule)
 from models.summaries import DashboardSummary  # noqa: F401 - dashboards (issue 9)
+from models.config_version import ConfigVersion  # noqa: F401 - per-deployment cache keys
 
 metadata = Model.metadata
 

@@ -20,13 +20,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from models import crypto
-from models.base import JsonDocument, Money, identifier, utcnow
+from models.base import CustomerRecord, JsonDocument, Money, identifier, utcnow
 from models.catalog import Product
 from models.customers import Customer
 
 
 @crypto.encrypted_model
-class Account(Model):
+class Account(CustomerRecord, Model):
     """A customer's holding of a product, with its current balance."""
 
     __tablename__ = "account"
@@ -71,7 +71,7 @@ class Account(Model):
         return number[:4] + "*" * (len(number) - 8) + number[-4:]
 
 
-class Transaction(Model):
+class Transaction(CustomerRecord, Model):
     """A movement of money on an account; read-only in the back office."""
 
     __tablename__ = "transaction"

@@ -16,6 +16,17 @@ Money = Numeric(18, 2, asdecimal=True)
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
+class CustomerRecord:
+    """Marks a model whose rows each belong to one customer (its ``customer_id`` column).
+
+    Why a marker: the record scopes (``backoffice.security.scopes``) restrict every ORM query over
+    these models to the viewer's customers, and they find the models by this class rather than
+    by a list kept by hand, which a new table would silently miss. A test fails for any table with
+    a ``customer_id`` column (or a foreign key to ``customer``) whose model is not marked, unless
+    it names the table among the few exempt ones with the reason.
+    """
+
+
 def identifier(length: int) -> String:
     """A string column of machine-made identifiers (record uids, blind indexes, customer
     numbers), compared byte by byte: collation ``"C"`` on PostgreSQL (migration 0019).

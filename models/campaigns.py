@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from models.base import JsonDocument, Money, utcnow
+from models.base import CustomerRecord, JsonDocument, Money, utcnow
 from models.catalog import Product
 from models.customers import Customer
 from models.org import Branch, Staff
@@ -82,7 +82,7 @@ class Campaign(Model):
         return self.name or ""
 
 
-class CampaignTarget(Model):
+class CampaignTarget(CustomerRecord, Model):
     """A customer selected by a launched campaign, in the target or the control group."""
 
     __tablename__ = "campaign_target"
@@ -121,7 +121,7 @@ MESSAGE_CHANNELS = ("sms", "email", "wechat")  # sent by the app; phone targets 
 MESSAGE_STATUSES = ("pending", "sending", "sent", "retry", "failed", "cancelled")
 
 
-class CampaignMessage(Model):
+class CampaignMessage(CustomerRecord, Model):
     """The send ledger of one target's campaign message: written (``pending``) at launch,
     before anything is sent, one row per target (UNIQUE), so a re-run, a duplicate job or a
     retry after a killed worker finds the row and never sends twice. ``sent`` is committed

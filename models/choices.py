@@ -3,6 +3,7 @@
 Stored values are short stable codes; labels are lazy so that they follow the user's language.
 """
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 GENDERS = {"M": _l("Male"), "F": _l("Female")}
 ID_TYPES = {
@@ -21,9 +22,9 @@ RISK_TOLERANCES = {
     "C5": _l("C5 Aggressive"),
 }
 CUSTOMER_STATUSES = {
-    "active": _l("Active"),
+    "active": lazy_pgettext("customer status", "Active"),
     "dormant": _l("Dormant"),
-    "closed": _l("Closed"),
+    "closed": lazy_pgettext("customer status", "Closed"),
     "deceased": _l("Deceased"),
 }
 PRODUCT_CATEGORIES = {
@@ -42,7 +43,8 @@ RISK_LEVELS = {
     "R4": _l("R4 Medium-high"),
     "R5": _l("R5 High"),
 }
-ACCOUNT_STATUSES = {"open": _l("Open"), "closed": _l("Closed"), "frozen": _l("Frozen")}
+ACCOUNT_STATUSES = {"open": lazy_pgettext("account status", "Open"),
+                    "closed": lazy_pgettext("account status", "Closed"), "frozen": _l("Frozen")}
 DIRECTIONS = {"in": _l("Inflow"), "out": _l("Outflow")}
 TRANSACTION_CHANNELS = {
     "counter": _l("Counter"),
@@ -106,7 +108,8 @@ TASK_SOURCES = {
     "greeting": _l("Greeting"),
     "sla": _l("Service level escalation"),
 }
-TASK_STATUSES = {"open": _l("Open"), "done": _l("Done"), "cancelled": _l("Cancelled")}
+TASK_STATUSES = {"open": lazy_pgettext("task status", "Open"),
+                 "done": lazy_pgettext("task status", "Done"), "cancelled": _l("Cancelled")}
 JOB_STATUSES = {
     "queued": _l("Queued"),
     "running": _l("Running"),

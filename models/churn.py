@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import deferred, relationship
 
-from models.base import JsonDocument, utcnow
+from models.base import CustomerRecord, JsonDocument, utcnow
 from models.customers import Customer
 from models.org import Staff
 
@@ -73,7 +73,7 @@ class ChurnModel(Model):
         return f"v{self.version}"
 
 
-class ChurnScore(Model):
+class ChurnScore(CustomerRecord, Model):
     """A customer's latest churn score, bands, warning tier, reasons and rule signals."""
 
     __tablename__ = "churn_score"

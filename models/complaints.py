@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from models.base import utcnow
+from models.base import CustomerRecord, utcnow
 from models.customers import Customer
 from models.org import Staff
 
@@ -28,7 +28,7 @@ COMPLAINT_TRANSITIONS = {"open": ("assigned",), "assigned": ("resolved",),
                          "resolved": ("rechecked",), "rechecked": ()}
 
 
-class Complaint(Model):
+class Complaint(CustomerRecord, Model):
     """A customer's complaint, who handles it and how satisfied the customer was after."""
 
     __tablename__ = "complaint"
@@ -79,7 +79,7 @@ class ServiceFlagType(Model):
         return self.label_zh or self.code or ""
 
 
-class CustomerServiceFlag(Model):
+class CustomerServiceFlag(CustomerRecord, Model):
     """An admin-defined flag set on one customer, with the note that tells staff what to do."""
 
     __tablename__ = "customer_service_flag"

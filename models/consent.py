@@ -22,14 +22,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from models.base import utcnow
+from models.base import CustomerRecord, utcnow
 from models.customers import Customer
 
 CONSENT_CHANNELS = ("sms", "email", "phone", "wechat")
 CONSENT_PURPOSES = ("marketing", "greeting", "service")
 
 
-class Consent(Model):
+class Consent(CustomerRecord, Model):
     """One statement of consent (granted or refused) on a channel for a purpose."""
 
     __tablename__ = "consent"

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from models.base import utcnow
+from models.base import CustomerRecord, utcnow
 from models.customers import Customer
 
 OCCASION_KINDS = ("birthday", "anniversary", "custom_date", "lunar_festival")
@@ -107,7 +107,7 @@ class Offer(Model):
         return self.title or ""
 
 
-class GreetingDispatch(Model):
+class GreetingDispatch(CustomerRecord, Model):
     """One greeting to one customer on one channel for one occasion date: the send ledger."""
 
     __tablename__ = "greeting_dispatch"

@@ -5,7 +5,7 @@ from flask_appbuilder import Model
 from sqlalchemy import CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import relationship
 
-from models.base import Money, utcnow
+from models.base import CustomerRecord, Money, utcnow
 from models.customers import Customer
 from models.org import Staff
 
@@ -20,7 +20,7 @@ LOAN_TRANSITIONS = {
 }
 
 
-class LoanApplication(Model):
+class LoanApplication(CustomerRecord, Model):
     """A customer's application for a loan, from submission to disbursement."""
 
     __tablename__ = "loan_application"

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from models import crypto
-from models.base import JsonDocument, identifier, utcnow
+from models.base import CustomerRecord, JsonDocument, identifier, utcnow
 from models.customers import Customer
 from models.org import Branch, Staff
 
@@ -41,7 +41,7 @@ PAYLOAD = crypto.register_column("change_request", "payload", column="payload",
 
 
 @crypto.encrypted_model
-class ChangeRequest(Model):
+class ChangeRequest(CustomerRecord, Model):
     """A proposed creation of, or change to, a customer, awaiting a second person's approval."""
 
     __tablename__ = "change_request"

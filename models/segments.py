@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from models.base import JsonDocument, utcnow
+from models.base import CustomerRecord, JsonDocument, utcnow
 from models.customers import Customer
 
 SEGMENT_KINDS = ("tier", "segment", "need")
@@ -57,7 +57,7 @@ class Segment(Model):
         return self.name or self.code or ""
 
 
-class SegmentMembership(Model):
+class SegmentMembership(CustomerRecord, Model):
     """A customer in a segment (or showing a need) since ``since``; rewritten by the refresh."""
 
     __tablename__ = "segment_membership"
@@ -82,7 +82,7 @@ class SegmentCount(Model):
     segment = relationship(Segment)
 
 
-class TierChange(Model):
+class TierChange(CustomerRecord, Model):
     """One upgrade or downgrade of a customer's tier (computed by the refresh, or an override)."""
 
     __tablename__ = "tier_change"

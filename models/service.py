@@ -15,12 +15,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
-from models.base import JsonDocument, utcnow
+from models.base import CustomerRecord, JsonDocument, utcnow
 from models.customers import Customer
 from models.org import Staff
 
 
-class Interaction(Model):
+class Interaction(CustomerRecord, Model):
     """One contact with a customer on any channel, with satisfaction and complaint flag."""
 
     __tablename__ = "interaction"
@@ -56,7 +56,7 @@ class Interaction(Model):
         return f"{self.occurred_at:%Y-%m-%d} {self.channel} {self.topic}"
 
 
-class FollowUp(Model):
+class FollowUp(CustomerRecord, Model):
     """A task about a customer with an assignee and a due time (for example a callback)."""
 
     __tablename__ = "follow_up"

@@ -21,23 +21,26 @@ from sqlalchemy import event, false, or_, select
 from sqlalchemy.orm import with_loader_criteria
 from sqlalchemy.sql.elements import False_
 
-from models import Account, ChangeRequest, Customer, FollowUp, Interaction, Transaction
+from models import ChangeRequest, Customer
+from models.base import CustomerRecord
 
-from models.complaints import Complaint, CustomerServiceFlag  # issue 8
-from models.consent import Consent  # issue 8
-from models.greetings import GreetingDispatch  # issue 8
-from models.loans import LoanApplication  # issue 8
-from models.campaigns import CampaignTarget  # issue 6
-from models.segments import SegmentMembership, TierChange  # issue 6
-from models.churn import ChurnScore  # issue 7
 
-# Entities reached from a customer through their ``customer_id`` column.
-CUSTOMER_CHILDREN = (Account, Transaction, Interaction, FollowUp,
-                     Consent, GreetingDispatch, Complaint, LoanApplication,
-                     CustomerServiceFlag,  # issue 8
-                     CampaignTarget, SegmentMembership, TierChange,  # issue 6
-                     ChurnScore)  # issue 7
-SCOPED_ENTITIES = (Customer, *CUSTOMER_CHILDREN, ChangeRequest)  # requests: see below
+def _customer_records() -> tuple[type, ...]:
+    """Every mapped model marked as a customer's record (``models`` imports them all)."""
+    found, todo = set(), list(CustomerRecord.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if cls not in found:
+            found.add(cls)
+            todo.extend(cls.__subclasses__())
+    mapped = (cls for cls in found if hasattr(cls, "__table__"))
+    return tuple(sorted(mapped, key=lambda cls: cls.__name__))
+
+
+# Entities reached from a customer through their ``customer_id`` column (change requests have a
+# rule of their own: see below).
+CUSTOMER_CHILDREN = tuple(e for e in _customer_records() if e is not ChangeRequest)
+SCOPED_ENTITIES = (Customer, *CUSTOMER_CHILDREN, ChangeRequest)
 
 
 @dataclass(frozen=True)
