@@ -84,6 +84,10 @@ CUSTOM_FIELD_ADMIN = [(READ, "CustomField"), (WRITE, "CustomField"), (READ, "Fie
 # Home dashboards (issue 9, backoffice.dashboards): recompute the figures now (a job).
 DASHBOARD_REFRESH = [("can_refresh", "Dashboard")]
 
+# Receive the branch's escalations (overdue retention tasks, unanswered inquiries past their
+# SLA): backoffice.security.holders finds the holder in the customer's branch by this grant.
+ESCALATION_TARGET = [("can_take_escalations", "FollowUp")]
+
 
 # Bulk imports (issue 5, backoffice.imports): operators upload and run batches; a second person
 # (senior managers) approves big batches or ones that change reviewed fields; auditors read.
@@ -215,7 +219,7 @@ ROLES = {
         "permissions": SERVICE_WORK + SERVICE_EXPORT  # issue 8
         + REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
         + _crud("Account", WRITE) + _crud("FollowUp", DELETE) + REVEAL + EXPORT
-        + DEEP_PROFILE_OWN + DEEP_PROFILE_BRANCH
+        + DEEP_PROFILE_OWN + DEEP_PROFILE_BRANCH + ESCALATION_TARGET
         + EXPORT_APPROVER + [(MENU, CATEGORY_SYSTEM)]
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG)]
         + DASHBOARD_REFRESH

@@ -11,30 +11,17 @@ import datetime as dt
 from collections import defaultdict
 
 from flask import current_app
-from sqlalchemy import and_, column, func, insert, literal, select, table, update
+from sqlalchemy import and_, func, insert, literal, select, update
 
 from backoffice.extensions import db
 from backoffice.greetings import calendar, channels
+from backoffice.security.holders import escalation_target_in
 from models import Customer, FollowUp, Staff
 from models.base import utcnow
 
-_user_role = table("ab_user_role", column("user_id"), column("role_id"))
-_role = table("ab_role", column("id"), column("name"))
-
-
-def _branch_manager_of(branch_id_column):
-    """SQL: the branch's manager (lowest id if several), as a scalar subquery."""
-    return (select(func.min(Staff.id))
-            .join(_user_role, _user_role.c.user_id == Staff.id)
-            .join(_role, _role.c.id == _user_role.c.role_id)
-            .where(_role.c.name == "BranchManager", Staff.branch_id == branch_id_column,
-                   Staff.active.is_(True))
-            .scalar_subquery())
-
-
 def escalate_overdue_inquiries(session, now: dt.datetime) -> int:
     """Unanswered inquiries past their SLA go to the branch manager, once."""
-    manager = _branch_manager_of(Customer.branch_id)
+    manager = escalation_target_in(Customer.branch_id)
     overdue = and_(FollowUp.task_type == "inquiry_answer", FollowUp.status == "open",
                    FollowUp.escalated_at.is_(None), FollowUp.due_at < now)
     source = (select(FollowUp.customer_id, manager, FollowUp.interaction_id,
@@ -46,7 +33,7 @@ def escalate_overdue_inquiries(session, now: dt.datetime) -> int:
     session.execute(insert(FollowUp).from_select(
         ["customer_id", "assignee_id", "interaction_id", "title", "task_type", "due_at",
          "status", "source", "notes", "created_at"], source))
-    manager_of_row = (select(_branch_manager_of(Customer.branch_id))
+    manager_of_row = (select(escalation_target_in(Customer.branch_id))
                       .where(Customer.id == FollowUp.customer_id).scalar_subquery())
     changed = session.execute(
         update(FollowUp).where(overdue, manager_of_row.isnot(None))

@@ -11,11 +11,11 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_appbuilder.security.sqla.models import Role, assoc_user_role
-from sqlalchemy import exists, func, insert, literal, select
+from sqlalchemy import exists, insert, literal, select
 
+from backoffice.security.holders import escalation_target_in
 from backoffice.service import sla
-from models import Customer, FollowUp, Staff
+from models import Customer, FollowUp
 from models.churn import ChurnScore
 
 DEFAULT_DUE_WORKING_DAYS = {"P1": 2, "P2": 5}
@@ -75,16 +75,6 @@ def create_retention_tasks(session, as_of: dt.datetime, lo: int | None = None,
     return created
 
 
-def branch_manager_of(branch_column):
-    """Scalar subquery: the (first) active branch manager of a branch."""
-    return (select(func.min(Staff.id))
-            .join(assoc_user_role, assoc_user_role.c.user_id == Staff.id)
-            .join(Role, Role.id == assoc_user_role.c.role_id)
-            .where(Role.name == "BranchManager", Staff.branch_id == branch_column,
-                   Staff.active.is_(True))
-            .scalar_subquery())
-
-
 def escalate_overdue(session, now: dt.datetime) -> int:
     """Give the branch manager a task for every overdue open P1 retention task (once)."""
     escalated = exists().where(FollowUp.customer_id == Customer.id,
@@ -95,7 +85,7 @@ def escalate_overdue(session, now: dt.datetime) -> int:
                .where(FollowUp.task_type == TASK_TYPE, FollowUp.source == SOURCE,
                       FollowUp.status == "open", FollowUp.due_at < now,
                       ChurnScore.warning_tier == "P1"))
-    manager = branch_manager_of(Customer.branch_id)
+    manager = escalation_target_in(Customer.branch_id)
     rows = (select(Customer.id, manager, literal(_escalation_title()), literal(TASK_TYPE),
                    literal(due_at(now, "P1")), literal("open"), literal(ESCALATION_SOURCE),
                    literal(now))
