@@ -85,7 +85,7 @@ compile-translations: $(MO_FILES)
 translations: install
 	@pot=$$(mktemp --suffix=.pot)
 	fab=$$($(PY) -c 'import flask_appbuilder, os; print(os.path.dirname(flask_appbuilder.__file__))')
-	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext -o "$$pot" . "$$fab"
+	$(PYBABEL) -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o "$$pot" . "$$fab"
 	$(PYBABEL) update -i "$$pot" -d $(TRANSLATIONS) -l zh --no-fuzzy-matching -w 100
 	rm -f "$$pot"
 	$(MAKE) --no-print-directory compile-translations

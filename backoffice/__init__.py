@@ -17,9 +17,15 @@ def create_app(config=None) -> Flask:
 
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     load_settings(app, config)
+    _resolve_dotted(app, "FAB_PASSWORD_COMPLEXITY_VALIDATOR")
 
     import models  # noqa: F401 - register every table on the shared metadata
-    from backoffice import audit, charts, cli, formatting, lazy_text, request_args, security
+    from backoffice.messaging import registry as message_channels
+
+    message_channels.check(app)  # a channel missing a part stops start-up here
+    from backoffice import (audit, charts, cli, errors, exports, fab_words, formatting, lazy_text,
+                            menu_cache, pickers, request_args, security,
+                            translations_memo)
     from backoffice.security import keys, scopes
 
     keys.install(app)  # the field-encryption key ring, before anything reads a customer
@@ -31,15 +37,31 @@ def create_app(config=None) -> Flask:
         appbuilder.init_app(app, db.session)
         app.appbuilder = appbuilder
         scopes.install(db.session)
+        pickers.install()  # date and date-time inputs by column type, before forms are built
         _register_views(appbuilder)
         audit.install(app)  # operation-log hooks, auditor screens and commands
     security.install_request_hooks(app)
     request_args.install(app)  # malformed list/API arguments answer 400, before any view
+    errors.install(app)  # 403/404/405/500 pages in the user's language
+    fab_words.install(app)  # labels FAB makes up from column names, translated
     formatting.install(app)
+    menu_cache.install(app)  # the navigation menu rendered once per visible set and language
+    translations_memo.install(app)  # Flask-Babel's lookups once per request, not per string
     charts.install(app)  # the chart library, served from its pip package
     lazy_text.install(app)  # names interpolated into lazy translations stay escaped
+    exports.install(app)  # the list screens' CSV/XLSX export route handler
     cli.register(app)
     return app
+
+
+def _resolve_dotted(app: Flask, *keys: str) -> None:
+    """Settings that name a function by dotted path (``config/`` imports nothing from the app)
+    become the function; a callable passed in ``config`` is kept as it is."""
+    from werkzeug.utils import import_string
+
+    for key in keys:
+        if isinstance(app.config.get(key), str):
+            app.config[key] = import_string(app.config[key])
 
 
 def _migrations_dir():

@@ -3,8 +3,17 @@
 Why Plotly from its pip package: bank intranets have no internet (DESIGN §5), so the browser must
 load the chart library from the back office. The ``plotly`` wheel ships ``plotly.min.js``; we serve
 that file from the installed package (pinned in requirements.txt) instead of copying it into the
-repository. The page never runs inline script (the content security policy forbids it): a chart is
+repository, gzip-compressed (4.8 MB become about 1.4 MB) under a versioned URL that browsers keep
+for a year. The page never runs inline script (the content security policy forbids it): a chart is
 a ``<div class="crm-chart">`` holding its figure as JSON, drawn by ``static/crm-charts.js``.
+
+Only pages that draw a chart load Plotly: the ``chart`` macro adds the two deferred scripts the
+first time a page draws one, so a page whose charts are all empty (or that has none) does not pay
+for parsing 4.8 MB of JavaScript.
+
+Empty charts: a figure with no data, or with only zeros, would draw bare axes from -1 to 1 or an
+all-zero heat map. Every builder marks such a figure ``empty``, and the macro shows a sentence
+saying what to do next (callers may give their own sentence and a link) instead of a plot.
 
 Labels, series names and titles are names users typed (segments, branches, campaigns): they are
 HTML-escaped here, because Plotly reads a subset of HTML in its texts and decodes entities back
@@ -16,29 +25,50 @@ The builders take plain data so that rooms can compute figures with one grouped 
 Use in a template::
 
     {% import "charts/macros.html" as charts %}
-    {{ charts.scripts() }}
     {{ charts.chart(figure) }}
 
 with ``figure = charts.bar(labels, values, links=urls, title=_("Customers by tier"))``.
 """
 from __future__ import annotations
 
+import copy
 import html
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from flask import Blueprint, Response, send_file
+from flask import Blueprint, Response, g
+from flask_babel import lazy_gettext as _l
+
+from backoffice.compressed import compressed_file_response
 
 blueprint = Blueprint("charts", __name__)
 
-# Plotly's own colours are fine for data; the layout keeps charts compact on dashboards.
+# Layout defaults that keep axes, legends and titles apart (long Chinese labels included):
+# axes grow their margin to fit their tick labels (automargin), the legend sits in its own row
+# above the plot instead of under the x axis where rotated labels run into it, and the title
+# stays left-aligned above the legend. crm-charts.js applies the axis defaults again to axes a
+# caller set itself (e.g. ``layout["xaxis"] = {"type": "category"}``).
+_AXIS = {"automargin": True, "tickfont": {"size": 11}}
 _LAYOUT = {
-    "margin": {"l": 48, "r": 16, "t": 40, "b": 48},
-    "font": {"family": "Helvetica Neue, PingFang SC, Microsoft YaHei, sans-serif", "size": 12},
+    "margin": {"l": 8, "r": 8, "t": 56, "b": 8, "pad": 4},
+    "font": {"family": "PingFang SC, Microsoft YaHei, Noto Sans CJK SC, Helvetica Neue, "
+                       "sans-serif", "size": 12},
     "showlegend": True,
-    "legend": {"orientation": "h"},
+    "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.0, "yanchor": "bottom",
+               "font": {"size": 11}},
+    "xaxis": dict(_AXIS),
+    "yaxis": dict(_AXIS),
 }
+_TITLE = {"x": 0, "xanchor": "left", "xref": "paper", "y": 1, "yref": "container",
+          "yanchor": "top", "pad": {"t": 8}, "font": {"size": 14}}
+# Labels longer than this many characters are wrapped onto more lines (at spaces where there
+# are any): one long segment or branch name must not squeeze the plot into a corner. Wrapped,
+# not cut short: two long names that start alike must stay two bars.
+LABEL_LIMIT = 12
+
+EMPTY_TEXT = _l("No figures to show yet. They appear here once there are records to count "
+                "and the figures have been refreshed.")
 
 
 def plotly_version() -> str:
@@ -47,16 +77,26 @@ def plotly_version() -> str:
     return version("plotly")
 
 
-@blueprint.route("/vendor/plotly-<version>.min.js")
-def plotly_js(version: str) -> Response:
-    """The bundled plotly.min.js; the version in the URL lets browsers cache it for a year."""
+def _plotly_path() -> str:
     import plotly
 
-    path = os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
-    response = send_file(path, mimetype="text/javascript", max_age=365 * 24 * 3600,
-                         conditional=True)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-    return response
+    return os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
+
+
+@blueprint.route("/vendor/plotly-<version>.min.js")
+def plotly_js(version: str) -> Response:
+    """The bundled plotly.min.js, gzip-compressed when the browser accepts it; the version in the
+    URL lets browsers keep it for a year without asking again."""
+    return compressed_file_response(_plotly_path(), mimetype="text/javascript",
+                                    max_age=365 * 24 * 3600, immutable=True)
+
+
+def first_chart_on_page() -> bool:
+    """True the first time a page asks: the chart macro adds the scripts once per page."""
+    if g.get("_crm_chart_scripts"):
+        return False
+    g._crm_chart_scripts = True
+    return True
 
 
 def _number(value):
@@ -71,27 +111,77 @@ def _text(value) -> str:
     return html.escape(str(value), quote=False)
 
 
-def _figure(data: list[dict], title: str | None, **layout) -> dict:
-    merged = {**_LAYOUT, **layout}
+def _tick(value) -> str:
+    """A label for an axis: escaped, wrapped with ``<br>`` past ``LABEL_LIMIT`` characters."""
+    text = str(value)
+    if len(text) <= LABEL_LIMIT:
+        return _text(text)
+    lines, current = [], ""
+    for word in text.split(" ") if " " in text else [text]:
+        while len(word) > LABEL_LIMIT:  # Chinese has no spaces: cut by characters
+            room = LABEL_LIMIT - len(current)
+            lines.append(current + word[:room])
+            current, word = "", word[room:]
+        if current and len(current) + 1 + len(word) > LABEL_LIMIT:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current:
+        lines.append(current)
+    return "<br>".join(_text(part) for part in lines)
+
+
+def _has_data(values: Iterable) -> bool:
+    """Whether any value would draw something: zeros and gaps alone make empty axes."""
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            if _has_data(value):
+                return True
+        elif value is not None and value != 0:
+            return True
+    return False
+
+
+def _figure(data: list[dict], title: str | None, *, empty: bool, empty_text=None,
+            empty_link: str | None = None, empty_link_text=None, **layout) -> dict:
+    merged = {**copy.deepcopy(_LAYOUT), **layout}
     if title:
-        merged["title"] = {"text": _text(title), "font": {"size": 14}}
-    return {"data": data, "layout": merged}
+        merged["title"] = {"text": _text(title), **copy.deepcopy(_TITLE)}
+    figure = {"data": data, "layout": merged}
+    if empty:
+        figure["empty"] = {"title": str(title) if title else "",
+                           "text": str(empty_text or EMPTY_TEXT),
+                           "link": empty_link if _local_path(empty_link) else None,
+                           "link_text": str(empty_link_text or _l("Open"))}
+    return figure
+
+
+def _local_path(url) -> bool:
+    """Only a path on this site (not "//host" or "/\\host"), like crm-charts.js's click links."""
+    return isinstance(url, str) and url.startswith("/") and url[1:2] not in ("/", "\\")
 
 
 def bar(labels: Sequence, values: Sequence, *, links: Sequence[str] | None = None,
-        title: str | None = None, name: str | None = None, horizontal: bool = False) -> dict:
-    """One bar per label; ``links[i]`` is where clicking bar ``i`` goes."""
+        title: str | None = None, name: str | None = None, horizontal: bool = False,
+        **empty) -> dict:
+    """One bar per label; ``links[i]`` is where clicking bar ``i`` goes.
+
+    ``empty_text``, ``empty_link`` and ``empty_link_text`` (every builder takes them) say what
+    to do when there is nothing to draw.
+    """
     return bar_groups(labels, {name or "": values}, links=links, title=title,
-                      horizontal=horizontal, showlegend=bool(name))
+                      horizontal=horizontal, showlegend=bool(name), **empty)
 
 
 def bar_groups(labels: Sequence, series: dict[str, Sequence], *,
                links: Sequence[str] | None = None, title: str | None = None,
-               horizontal: bool = False, stacked: bool = False, showlegend: bool = True) -> dict:
+               horizontal: bool = False, stacked: bool = False, showlegend: bool = True,
+               **empty) -> dict:
     """Several series over the same labels (grouped or stacked bars)."""
     data = []
     for series_name, values in series.items():
-        x, y = [_text(label) for label in labels], [_number(v) for v in values]
+        x, y = [_tick(label) for label in labels], [_number(v) for v in values]
         trace = {"type": "bar", "name": _text(series_name),
                  "x": y if horizontal else x, "y": x if horizontal else y}
         if horizontal:
@@ -99,49 +189,56 @@ def bar_groups(labels: Sequence, series: dict[str, Sequence], *,
         if links is not None:
             trace["customdata"] = list(links)
         data.append(trace)
-    return _figure(data, title, barmode="stack" if stacked else "group", showlegend=showlegend)
+    has_data = bool(labels) and _has_data(list(v) for v in series.values())
+    return _figure(data, title, empty=not has_data,
+                   barmode="stack" if stacked else "group", showlegend=showlegend, **empty)
 
 
 def line(x: Sequence, series: dict[str, Sequence], *, links: Sequence[str] | None = None,
-         title: str | None = None) -> dict:
+         title: str | None = None, **empty) -> dict:
     """Lines over a shared x axis (months, days)."""
     data = [{"type": "scatter", "mode": "lines+markers", "name": _text(series_name),
-             "x": [_text(v) for v in x], "y": [_number(v) for v in values],
+             "x": [_tick(v) for v in x], "y": [_number(v) for v in values],
              **({"customdata": list(links)} if links is not None else {})}
             for series_name, values in series.items()]
-    return _figure(data, title)
+    has_data = bool(x) and _has_data(list(v) for v in series.values())
+    return _figure(data, title, empty=not has_data, **empty)
 
 
 def pie(labels: Sequence, values: Sequence, *, links: Sequence[str] | None = None,
-        title: str | None = None) -> dict:
-    trace = {"type": "pie", "hole": 0.4, "labels": [_text(v) for v in labels],
-             "values": [_number(v) for v in values], "sort": False}
+        title: str | None = None, **empty) -> dict:
+    trace = {"type": "pie", "hole": 0.4, "labels": [_tick(v) for v in labels],
+             "values": [_number(v) for v in values], "sort": False,
+             "textposition": "inside", "automargin": True}
     if links is not None:
         trace["customdata"] = list(links)
-    return _figure([trace], title)
+    return _figure([trace], title, empty=not _has_data(values), **empty)
 
 
 def heatmap(x: Sequence, y: Sequence, z: Sequence[Sequence], *,
-            links: Sequence[Sequence[str]] | None = None, title: str | None = None) -> dict:
+            links: Sequence[Sequence[str]] | None = None, title: str | None = None,
+            **empty) -> dict:
     """A matrix such as value band × risk band; ``links[row][col]`` per cell, counts written in."""
-    trace = {"type": "heatmap", "x": [_text(v) for v in x], "y": [_text(v) for v in y],
+    trace = {"type": "heatmap", "x": [_tick(v) for v in x], "y": [_tick(v) for v in y],
              "z": [[_number(v) for v in row] for row in z], "colorscale": "Reds",
              "text": [[str(_number(v)) for v in row] for row in z],
              "texttemplate": "%{text}", "hoverongaps": False}
     if links is not None:
         trace["customdata"] = [list(row) for row in links]
-    return _figure([trace], title, showlegend=False)
+    return _figure([trace], title, empty=not _has_data(list(row) for row in z),
+                   showlegend=False, **empty)
 
 
 def funnel(stages: Sequence, values: Sequence, *, links: Sequence[str] | None = None,
-           title: str | None = None) -> dict:
+           title: str | None = None, **empty) -> dict:
     """Campaign funnels: targeted → contacted → responded → converted."""
-    trace = {"type": "funnel", "y": [_text(v) for v in stages], "x": [_number(v) for v in values]}
+    trace = {"type": "funnel", "y": [_tick(v) for v in stages], "x": [_number(v) for v in values]}
     if links is not None:
         trace["customdata"] = list(links)
-    return _figure([trace], title, showlegend=False)
+    return _figure([trace], title, empty=not _has_data(values), showlegend=False, **empty)
 
 
 def install(app) -> None:
     app.register_blueprint(blueprint)
     app.jinja_env.globals["plotly_version"] = plotly_version
+    app.jinja_env.globals["first_chart_on_page"] = first_chart_on_page

@@ -39,7 +39,10 @@ def init_command(admin_username, admin_password):
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option("--tx-per-month", default=4, show_default=True, type=click.IntRange(0))
 @click.option("--password", default=None, help="Password for every demo staff login.")
-def demo_command(customers, seed, tx_per_month, password):
+@click.option("--first-day/--no-first-day", default=True, show_default=True,
+              help="Then run the bank's jobs on it (consent ledger, tiers, churn model and "
+                   "scores, a campaign, dashboard figures) so every home has figures.")
+def demo_command(customers, seed, tx_per_month, password, first_day):
     """Fill the database with a realistic demo bank (same seed, same data)."""
     from backoffice.demo import DemoError, load_demo
     from backoffice.demo.bulk import load_demo_bulk
@@ -57,6 +60,14 @@ def demo_command(customers, seed, tx_per_month, password):
     click.echo(json.dumps({"counts": result.counts,
                            "seconds": round(time.perf_counter() - started, 2)},
                           ensure_ascii=False))
+    if first_day:
+        from backoffice.demo.firstday import FirstDayError, bring_to_life
+
+        click.echo("first day (the bank's jobs on the demo data):")
+        try:
+            bring_to_life(seed=seed, say=click.echo)
+        except FirstDayError as exc:  # the rows are in: keep the logins, say what is missing
+            click.echo(f"first day incomplete: {exc}", err=True)
     click.echo("demo logins (username / password / role / branch):")
     for username, pwd, role, branch in result.logins:
         click.echo(f"  {username} / {pwd} / {role} / {branch or '-'}")

@@ -4,7 +4,9 @@ An export is the list the user is looking at (same record scope, same filters), 
 same way (masks, withheld deep-profile values, translated codes), capped at a configurable size,
 stamped with who exported it and when, and written to the operation log with the ids it holds.
 Exports above the cap need a second person's approval first, and are then downloaded once by the
-requester, built the same way (``backoffice.imports.export_requests``).
+requester, built the same way (``backoffice.imports.export_requests``). The handler of the lists'
+``export`` route lives here (:func:`export_list`) and is plugged into the base view at start-up
+(:func:`install`): the core view class offers the route, this feature answers it.
 
 Every spreadsheet the application writes (these lists, approved export requests, the operation
 log and its archives, import error reports) passes its cells through this module, so that a value
@@ -40,7 +42,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from backoffice.formatting import local_time
+from backoffice.formatting import display, local_time
 from models.base import utcnow
 
 FORMATS = {
@@ -153,8 +155,8 @@ def build_table(view, items, username: str) -> ExportTable:
         row = []
         for column in columns:
             value = value_row[column]
-            if column in formatters:
-                value = formatters[column](value)
+            formatter = dict.get(formatters, column) or display
+            value = formatter(value)
             row.append("" if value is None else str(value))
         rows.append(row)
     stamp = gettext("Exported by %(user)s at %(time)s", user=username,
@@ -189,3 +191,49 @@ def to_xlsx(table: ExportTable, creator: str) -> bytes:
 
 def file_name(entity: str, username: str, fmt: str) -> str:
     return f"{entity.lower()}-{username}-{utcnow():%Y%m%d-%H%M%S}.{fmt}"
+
+
+# --- the list screens' export route ------------------------------------------------------------
+
+def export_list(view, fmt: str):
+    """The filtered list of ``view`` as CSV or XLSX, presented as on screen and logged with its
+    ids. The base view's ``export`` route calls this once :func:`install` has registered it, so
+    the core view class holds no export code of its own."""
+    from flask import Response, abort, request
+    from flask_appbuilder.urltools import get_filter_args
+
+    from backoffice.audit.log import record
+
+    if fmt not in FORMATS:
+        abort(404)
+    get_filter_args(view._filters)
+    joined = view.list_filters(view._filters).get_joined_filters(view._base_filters)
+    order_column, order_direction = view.base_order or ("", "")
+    limit = export_limit()
+    count, items = view.datamodel.query(joined, order_column, order_direction,
+                                        page_size=limit + 1)
+    if count > limit or len(items) > limit:  # a capped list count stops at its cap
+        # Above the cap: the approval form, or the rows of an approved request of this user
+        # (backoffice.imports.export_requests); the file below is then built as usual.
+        from backoffice.imports.export_requests import above_cap
+
+        items = above_cap(view, fmt, joined, order_column, order_direction, limit)
+        if not isinstance(items, list):
+            return items
+    user = view.appbuilder.sm.current_user
+    table = build_table(view, items, user.username)
+    record("export", entity=view.datamodel.obj.__name__,
+           detail={"format": fmt, "count": len(table.ids), "ids": table.ids,
+                   "filters": {k: v for k, v in request.args.items()}})
+    data = to_csv(table) if fmt == "csv" else to_xlsx(table, creator=user.username)
+    name = file_name(view.datamodel.obj.__name__, user.username, fmt)
+    return Response(data, mimetype=FORMATS[fmt], headers={
+        "Content-Disposition": f"attachment; filename={name}",
+        "Cache-Control": "no-store"})
+
+
+def install(app) -> None:
+    """Plug the export handler into the base view's ``export`` route for this app."""
+    from backoffice.views_base import register_export_handler
+
+    register_export_handler(app, export_list)

@@ -1,7 +1,7 @@
 """The home page every user lands on after login: their role's dashboard panels.
 
 Panels come from ``backoffice.dashboards.registry`` (built-in ones and those other rooms add),
-filtered by the user's roles and drawn with the figures of the user's record scope. A panel that
+filtered by the panel permissions the user's roles hold and drawn with the figures of the user's record scope. A panel that
 fails to build is logged and shown as unavailable; it never takes the home page down with it.
 
 Until the bank is set up, whoever may import its staff (the administrator:
@@ -24,11 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def built_panels(user) -> list[dict]:
-    """``[{"panel", "data", "failed"}]`` for the panels the user's roles may see."""
+    """``[{"panel", "data", "failed"}]`` for the panels the user's roles grant."""
     from backoffice.dashboards.registry import panels_for
 
     out = []
-    for panel in panels_for(role.name for role in user.roles):
+    for panel in panels_for(user):
         try:
             data = panel.build()
         except Exception:
@@ -45,7 +45,8 @@ def first_day_checklist(user) -> list[dict] | None:
     left; None otherwise."""
     from backoffice.extensions import db
     from backoffice.imports.kinds import may_import
-    from config.roles import ROLES
+    from backoffice.security.holders import holders_of
+    from backoffice.security.policy import IMPORT_STAFF, IMPORT_VIEW
     from models import Branch, Product, Staff
     from models.fields import CustomFieldDefinition
     from models.imports import ImportBatch
@@ -53,19 +54,19 @@ def first_day_checklist(user) -> list[dict] | None:
     if user is None or not (may_import(user, "staff") and getattr(user, "roles", None)):
         return None
     session = db.session
-    staff_roles = [name for name in ROLES if name != "Admin"]
+    # Staff are imported once someone with a role exists besides those who set the bank up
+    # (decided by the set-up grant, not by the administrator role's name).
+    setting_up = holders_of(IMPORT_STAFF, IMPORT_VIEW).correlate(None)  # its own Staff rows
     upload = url_for("ImportView.upload")
 
     def done(query) -> bool:
         return bool(session.execute(select(exists(query)).execution_options(
             crm_unscoped=True)).scalar())
 
-    from flask_appbuilder.security.sqla.models import Role
-
     steps = [
         ("branches", _l("Import the branches"), upload, done(select(Branch.id))),
         ("staff", _l("Import the staff (each gets a one-time set-password link)"), upload,
-         done(select(Staff.id).where(Staff.roles.any(Role.name.in_(staff_roles))))),
+         done(select(Staff.id).where(Staff.roles.any(), Staff.id.not_in(setting_up)))),
         ("products", _l("Import the products"), upload, done(select(Product.id))),
         ("custom_fields", _l("Define the custom fields"), url_for("CustomFieldView.list"),
          done(select(CustomFieldDefinition.id))),

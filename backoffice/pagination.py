@@ -219,9 +219,10 @@ def build_pager(view_name: str, *, column: str | None, direction: str, page: int
 
 
 class CrmListWidget(ListWidget):
-    """FAB's list widget with the pager above (numbered near the top, keys further down)."""
+    """FAB's list widget with the pager above (numbered near the top, keys further down), its
+    rows rendered without FAB's per-row macro and link building (``list_rows.html``)."""
 
-    template = "crm_widgets/list.html"
+    template = "crm_widgets/list_rows.html"
 
 
 class KeysetListMixin:

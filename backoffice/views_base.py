@@ -8,13 +8,14 @@ out of the writer's own scope.
 """
 from __future__ import annotations
 
-from flask import Response, abort, current_app, request
+from flask import abort, current_app, request
 from flask_appbuilder import ModelRestApi, ModelView, expose, has_access
 from flask_babel import lazy_gettext as _l
 
 from backoffice.errors import WriteRefused
 from models.validators import InvalidValue
 from backoffice.extensions import db
+from backoffice.list_filters import FilterCustomerNumber, FilterStaffUsername, use_text_filter
 from backoffice.pagination import KeysetListMixin
 from backoffice.security import scopes
 from backoffice.security.presentation import customer_of, present_row
@@ -79,6 +80,58 @@ def checkboxes(labels: dict, *names: str) -> dict:
     return {name: BooleanField(labels[name], default=False) for name in names}
 
 
+def relation_choices(model) -> tuple:
+    """``((pk, label), ...)`` of a small configuration table (branches, products, ...), from the
+    process's cache while the table's counter is unchanged (``backoffice.config_cache``)."""
+    from flask_babel import get_locale
+
+    from backoffice import config_cache
+
+    table = model.__tablename__
+
+    def load():
+        from sqlalchemy import inspect, select
+
+        pk = inspect(model).primary_key[0]
+        order = [getattr(model, name) for name in ("code", "name") if hasattr(model, name)]
+        rows = db.session.execute(select(model).order_by(*order, pk)).scalars().all()
+        return tuple((str(getattr(row, pk.key)), str(row)) for row in rows)
+
+    return config_cache.cached("relation_choices", (table,), load, key=(table, str(get_locale())))
+
+
+class CachedRelationSelect:
+    """A search form's select of a related configuration record, without FAB's per-page query.
+
+    FAB's relation filter renders a select fed by ``count(*)`` plus a read of the whole related
+    table on every list page; this one lists the cached choices. The filter itself is FAB's
+    (it receives the chosen primary key).
+    """
+
+    def __new__(cls, label, model):
+        from flask_appbuilder.fieldwidgets import Select2Widget
+        from wtforms import SelectField
+        from wtforms.validators import Optional
+
+        return SelectField(label, choices=lambda: [("", "")] + list(relation_choices(model)),
+                           validators=[Optional()], widget=Select2Widget(), validate_choice=False)
+
+
+def cached_relation_searches(view) -> None:
+    """Give each many-to-one search column onto a watched configuration table a cached select."""
+    from models.config_version import WATCHED_TABLES
+
+    extra = dict(view.search_form_extra_fields or {})
+    for column in view.search_columns or ():
+        if column in extra or not view.datamodel.is_relation(column) \
+                or not view.datamodel.is_relation_many_to_one(column):
+            continue
+        model = view.datamodel.get_related_model(column)
+        if model.__tablename__ in WATCHED_TABLES:
+            extra[column] = CachedRelationSelect(view.label_columns.get(column, column), model)
+    view.search_form_extra_fields = extra
+
+
 class OutOfScope(WriteRefused):
     """A write would leave the record outside the writer's scope."""
 
@@ -90,6 +143,16 @@ def check_write_scope(item) -> None:
         raise OutOfScope(
             {"customer": _l("You may only record data about customers in your own scope.")}
         )
+
+
+EXPORT_HANDLER = "crm_export_handler"
+"""The ``app.extensions`` key of the list export handler: ``handler(view, fmt) -> response``."""
+
+
+def register_export_handler(app, handler) -> None:
+    """Give every exportable list's ``export`` route its handler (the exports feature does, at
+    start-up), so the base class keeps the route and its permission but no export code."""
+    app.extensions[EXPORT_HANDLER] = handler
 
 
 class CrmModelView(KeysetListMixin, ModelView):
@@ -105,16 +168,11 @@ class CrmModelView(KeysetListMixin, ModelView):
 
     def _init_properties(self):
         super()._init_properties()
-        from backoffice.customers.refs import (
-            FilterCustomerNumber,
-            FilterStaffUsername,
-            use_text_filter,
-        )
-
         if self.customer_number_search:
             use_text_filter(self, "customer", FilterCustomerNumber, _l("Customer"))
         for column in self.staff_username_search:
             use_text_filter(self, column, FilterStaffUsername, self.label_columns[column])
+        cached_relation_searches(self)
 
     def _get_list_widget(self, *args, page_size=None, **kwargs):
         cap = current_app.config["CRM_MAX_PAGE_SIZE"]
@@ -150,39 +208,13 @@ class CrmModelView(KeysetListMixin, ModelView):
     @expose("/export/<string:fmt>")
     @has_access
     def export(self, fmt):
-        """The filtered list as CSV or XLSX, presented as on screen and logged with its ids."""
-        from flask_appbuilder.urltools import get_filter_args
-
-        from backoffice import exports
-        from backoffice.audit.log import record
-
-        if not self.exportable or fmt not in exports.FORMATS:
+        """The filtered list as a file, built by the handler the exports feature registered
+        (:func:`register_export_handler`); without one, or on a list that offers no export,
+        there is nothing here (404)."""
+        handler = current_app.extensions.get(EXPORT_HANDLER)
+        if not self.exportable or handler is None:
             abort(404)
-        get_filter_args(self._filters)
-        joined = self.list_filters(self._filters).get_joined_filters(self._base_filters)
-        order_column, order_direction = self.base_order or ("", "")
-        limit = exports.export_limit()
-        count, items = self.datamodel.query(joined, order_column, order_direction,
-                                            page_size=limit + 1)
-        if count > limit or len(items) > limit:  # a capped list count stops at its cap
-            # Above the cap: the approval form, or the rows of an approved request of this user
-            # (backoffice.imports.export_requests); the file below is then built as usual.
-            from backoffice.imports.export_requests import above_cap
-
-            items = above_cap(self, fmt, joined, order_column, order_direction, limit)
-            if not isinstance(items, list):
-                return items
-        user = self.appbuilder.sm.current_user
-        table = exports.build_table(self, items, user.username)
-        record("export", entity=self.datamodel.obj.__name__,
-               detail={"format": fmt, "count": len(table.ids), "ids": table.ids,
-                       "filters": {k: v for k, v in request.args.items()}})
-        data = (exports.to_csv(table) if fmt == "csv"
-                else exports.to_xlsx(table, creator=user.username))
-        name = exports.file_name(self.datamodel.obj.__name__, user.username, fmt)
-        return Response(data, mimetype=exports.FORMATS[fmt], headers={
-            "Content-Disposition": f"attachment; filename={name}",
-            "Cache-Control": "no-store"})
+        return handler(self, fmt)
 
     def list_filters(self, filters):
         """The filters a list (and its export) applies: FAB's own, plus what a subclass adds

@@ -6,10 +6,10 @@ nothing row by row through Python); a twelfth of the customers are then marked c
 model can be trained (on a sample) and activated before scoring. Timed:
 
 * baseline: ``model.predict_proba`` over the whole feature matrix the run built;
-* end to end: ``jobs.scoring.run`` over every active customer — the features of everybody in
-  one set-based pass into a temporary table, read back in chunks, prediction, signals and
-  bands, occlusion reasons (customers the model puts at medium risk or above, and every P1/P2
-  customer), one upsert of every score, retention tasks and escalations — committed.
+* end to end: ``backoffice.churn.scoring.run`` over every active customer — the features of
+  everybody in one set-based pass into a temporary table, read back in chunks, prediction,
+  signals and bands, occlusion reasons (customers the model puts at medium risk or above, and
+  every P1/P2 customer), one upsert of every score, retention tasks and escalations — committed.
 
     python benchmarks/churn_scoring.py --customers 1000000 --tx-per-customer 20 \
         --database-url postgresql://postgres@127.0.0.1:5432/crm_h7_bench
@@ -66,7 +66,7 @@ def measure(app, chunk: int, reasons_for: str) -> dict:
 
     from backoffice.churn import registry
     from backoffice.extensions import db
-    from jobs import scoring
+    from backoffice.churn import scoring
 
     with app.app_context():
         timings, inputs = {}, []

@@ -51,7 +51,7 @@ def make_app(url: str, smtp_port: int):
 
 def load(session, n: int) -> int:
     """N customers set-based, none born on DAY; then DAY's birthdays through the ORM."""
-    from backoffice.service.consent import record_consent
+    from backoffice.messaging.consent import record_consent
     from models import Branch, Customer
 
     branch = Branch(code="BENCH", name="Benchmark branch")
@@ -130,7 +130,8 @@ def main() -> None:
     from flask_migrate import upgrade
 
     from backoffice.extensions import db
-    from backoffice.greetings import calendar, selection
+    from backoffice.greetings import selection
+    from backoffice.messaging import quiet as calendar
     from backoffice.greetings.dispatch import Sender
     from models import Occasion
 

@@ -7,7 +7,9 @@ the confidentiality agreement the first time), and keeps every session busy for 
 seconds with a think time of ``--think`` seconds between pages. A session's mix: customer list
 pages, name-prefix and exact customer-number searches, 360 pages of customers in its own scope,
 its task list and the home dashboard. Prints requests, errors, throughput and p50/p95/p99 per
-page type and overall. The tool is a plain thread per session over ``http.client`` (standard
+page type and overall, and (when it started gunicorn) the server's CPU per request: the
+gunicorn workers' and their PostgreSQL backends' user + system time from /proc over the timed
+run, divided by the requests served (``benchmarks/server_cpu.py`` gives it per page type). The tool is a plain thread per session over ``http.client`` (standard
 library): no extra dependency, and the same client cost for every page.
 
     python benchmarks/load.py --database-url postgresql://postgres@127.0.0.1:5432/crm_scale \
@@ -45,6 +47,9 @@ def parse_args(argv=None):
                         "CRM_BENCH_DATABASE_URL); read, never rebuilt")
     parser.add_argument("--instance-path", default=os.environ.get("CRM_INSTANCE_PATH"))
     parser.add_argument("--url", default=None, help="a running server (skips starting gunicorn)")
+    parser.add_argument("--checkout", type=Path, default=ROOT,
+                        help="the checkout gunicorn serves (another commit's worktree, to "
+                             "compare with it; its .venv may be a symlink to this one's)")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--duration", type=float, default=300)
@@ -201,13 +206,13 @@ def start_server(args) -> tuple[subprocess.Popen, str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": args.database_url}
+    env = {**os.environ, "DATABASE_URL": args.database_url, "PGAPPNAME": APP_NAME}
     if args.instance_path:
         env["CRM_INSTANCE_PATH"] = args.instance_path
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--workers", str(args.workers), "--bind",
+        [str(args.checkout / ".venv/bin/gunicorn"), "--workers", str(args.workers), "--bind",
          f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning", "wsgi:app"],
-        cwd=ROOT, env=env, start_new_session=True)
+        cwd=args.checkout, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -221,6 +226,27 @@ def start_server(args) -> tuple[subprocess.Popen, str]:
             time.sleep(0.5)
     os.killpg(server.pid, signal.SIGTERM)
     raise SystemExit("gunicorn did not answer within 120 s")
+
+
+APP_NAME = f"crm-load-{os.getpid()}"
+
+
+def server_cpu(server, database_url) -> tuple[float, float]:
+    """(app, database) CPU seconds so far: the gunicorn workers, and the PostgreSQL backends
+    whose ``application_name`` is this run's (PostgreSQL on this machine)."""
+    from sqlalchemy import create_engine, text
+
+    from benchmarks.server_cpu import cpu_seconds
+
+    app = sum(cpu_seconds(pid) for pid in _children(server.pid))
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name "
+                                     "= :name"), {"name": APP_NAME}).scalars().all()
+    finally:
+        engine.dispose()
+    return app, sum(cpu_seconds(pid) for pid in pids)
 
 
 def _children(pid: int) -> list[int]:
@@ -244,6 +270,7 @@ def run(args):
     results: dict[str, list[float]] = collections.defaultdict(list)
     errors: collections.Counter = collections.Counter()
     lock = threading.Lock()
+    cpu = None
     try:
         clients = []
         for user in users:
@@ -285,6 +312,7 @@ def run(args):
                 time.sleep(args.think * rng.uniform(0.5, 1.5))
 
         print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
+        cpu_before = server_cpu(server, args.database_url) if server is not None else None
         started = time.time()
         threads = [threading.Thread(target=worker, args=(n, c, u), daemon=True)
                    for n, (c, u) in enumerate(clients)]
@@ -293,12 +321,21 @@ def run(args):
         for thread in threads:
             thread.join()
         elapsed = time.time() - started
+        if cpu_before is not None:
+            # Backends that closed during the run took their CPU with them: a lower bound.
+            cpu_after = server_cpu(server, args.database_url)
+            cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
         print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
     report(results, errors, elapsed)
+    served = sum(len(values) for values in results.values())
+    if cpu is not None and served:
+        print(f"server CPU per request: app {cpu[0] * 1000 / served:.1f} ms, database "
+              f"{cpu[1] * 1000 / served:.1f} ms (gunicorn workers and their PostgreSQL "
+              f"backends, from /proc; warm-up pass excluded)")
 
 
 def _pct(values, share):

@@ -83,6 +83,16 @@ CUSTOM_FIELD_ADMIN = [(READ, "CustomField"), (WRITE, "CustomField"), (READ, "Fie
 
 # Home dashboards (issue 9, backoffice.dashboards): recompute the figures now (a job).
 DASHBOARD_REFRESH = [("can_refresh", "Dashboard")]
+# Which home panels a role sees (backoffice.dashboards.registry): one grant per panel, so a new
+# or renamed role gets exactly the panels granted here. The figures still follow its scope.
+PANEL_PERMISSIONS = {key: f"can_see_panel_{key}" for key in (
+    "tiers", "tasks", "movement", "channels", "flow", "complaints")}
+DASHBOARD_PANELS = {key: [(perm, "Dashboard")] for key, perm in PANEL_PERMISSIONS.items()}
+# Whoever serves customers: their book by tier, tasks, customers gained and lost, channels.
+BOOK_PANELS = [grant for key in ("tiers", "tasks", "movement", "channels")
+               for grant in DASHBOARD_PANELS[key]]
+# Whoever manages a book: money in and out, complaints and their resolution (not tellers).
+MANAGER_PANELS = DASHBOARD_PANELS["flow"] + DASHBOARD_PANELS["complaints"]
 
 # Receive the branch's escalations (overdue retention tasks, unanswered inquiries past their
 # SLA): backoffice.security.holders finds the holder in the customer's branch by this grant.
@@ -209,7 +219,7 @@ ROLES = {
         + DEEP_PROFILE_OWN + DEEP_PROFILE_ALL
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG),
            (MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)]
-        + DASHBOARD_REFRESH + IMPORT_APPROVER + EXPORT_APPROVER
+        + DASHBOARD_REFRESH + BOOK_PANELS + MANAGER_PANELS + IMPORT_APPROVER + EXPORT_APPROVER
         + MARKETING_LEAD  # issue 6
         + CHURN_LEAD,  # issue 7
     },
@@ -222,7 +232,7 @@ ROLES = {
         + DEEP_PROFILE_OWN + DEEP_PROFILE_BRANCH + ESCALATION_TARGET
         + EXPORT_APPROVER + [(MENU, CATEGORY_SYSTEM)]
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG)]
-        + DASHBOARD_REFRESH
+        + DASHBOARD_REFRESH + BOOK_PANELS + MANAGER_PANELS
         + MARKETING_PLAN  # issue 6
         + CHURN_READ,  # issue 7
     },
@@ -231,14 +241,15 @@ ROLES = {
         "scope": "own",
         "permissions": SERVICE_WORK + SERVICE_EXPORT + REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT
         + _crud("Account", WRITE) + REVEAL + EXPORT + DEEP_PROFILE_OWN
-        + EXPORT_REQUESTER + [(MENU, CATEGORY_SYSTEM)]
+        + EXPORT_REQUESTER + [(MENU, CATEGORY_SYSTEM)] + BOOK_PANELS + MANAGER_PANELS
         + MARKETING_READ  # issue 6
         + CHURN_READ,  # issue 7
     },
     "Teller": {
         "label": _l("Teller"),
         "scope": "own",
-        "permissions": SERVICE_WORK + REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT,
+        "permissions": SERVICE_WORK + REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT
+        + BOOK_PANELS,
     },
     "Operator": {
         "label": _l("Data operator"),

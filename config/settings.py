@@ -32,13 +32,6 @@ def _instance_secret(name: str) -> str:
     return path.read_text().strip()
 
 
-def _password_policy(password: str) -> None:
-    """FAB's password-complexity hook, pointing at the bank's policy (imported when first used)."""
-    from backoffice.security.passwords import fab_password_validator
-
-    fab_password_validator(password)
-
-
 class BaseConfig:
     """Settings shared by every mode."""
 
@@ -81,7 +74,9 @@ class BaseConfig:
     CRM_PASSWORD_MIN_LENGTH = 12  # characters a new password needs at least
     CRM_PASSWORD_MIN_SCORE = 3  # zxcvbn guessability score (0-4) a password must reach
     FAB_PASSWORD_COMPLEXITY_ENABLED = True  # FAB's add-user / reset-password forms use ...
-    FAB_PASSWORD_COMPLEXITY_VALIDATOR = staticmethod(_password_policy)  # ... the bank's policy
+    # ... the bank's policy, named by dotted path (config/ imports nothing from backoffice; the
+    # app factory resolves it to the function).
+    FAB_PASSWORD_COMPLEXITY_VALIDATOR = "backoffice.security.passwords.fab_password_validator"
     CRM_SESSION_IDLE_MINUTES = 30  # signed out after this long without a request
     CRM_SESSION_ABSOLUTE_HOURS = 12  # signed out this long after login, active or not
     # API refresh tokens last no longer than a screen session (access tokens: 15 minutes).
@@ -99,7 +94,7 @@ class BaseConfig:
     REMEMBER_COOKIE_DURATION = 12 * 3600
     # Strict-Transport-Security max-age; 0 sends no header (plain http). Production: one year.
     CRM_HSTS_SECONDS = 0
-    # --- Greetings and notices (issue 8: backoffice/greetings/channels.py). E-mail through SMTP,
+    # --- Message channels (backoffice/messaging/channels/). E-mail through SMTP,
     # SMS through an HTTP gateway (POST of CRM_SMS_PAYLOAD, a JSON object whose strings may hold
     # {mobile}, {text}, {message_id}). Unset host/URL: that channel's sends fail visibly.
     CRM_SMTP_HOST = None
@@ -179,10 +174,11 @@ class BaseConfig:
     CRM_CAMPAIGN_MESSAGE_LEASE_SECONDS = 300  # a "sending" message older than this is retaken
     CRM_CAMPAIGN_MESSAGE_RETRY_SECONDS = 300  # first retry after this, doubling each attempt
     CRM_CAMPAIGN_MESSAGE_MAX_ATTEMPTS = 5  # sends tried before a campaign message is marked failed
-    CRM_WECHAT_GATEWAY_URL = None  # WeChat messages' HTTP gateway; unset: WeChat sends fail visibly
-    CRM_WECHAT_PAYLOAD = None  # like CRM_SMS_PAYLOAD, for the WeChat gateway
-    CRM_WECHAT_HEADERS = None  # like CRM_SMS_HEADERS, for the WeChat gateway
-    CRM_WECHAT_TIMEOUT = 15  # seconds to wait for the WeChat gateway
+    CRM_WECHAT_GATEWAY_URL = None  # the WeChat relay's endpoint; unset: WeChat sends fail visibly
+    CRM_WECHAT_TEMPLATE_ID = None  # the official account's template-message id; unset: relay's own
+    CRM_WECHAT_PAYLOAD = None  # JSON; default {"mobile", "template_id", "data": {"content"}, ...}
+    CRM_WECHAT_HEADERS = None  # e.g. {"Authorization": "Bearer ..."} for the relay
+    CRM_WECHAT_TIMEOUT = 15  # seconds to wait for the WeChat relay
     CRM_CHURN_RISK_BANDS = None  # overrides of the churn risk bands, e.g. {"high": 0.5}
     CRM_CHURN_VALUE_BANDS = None  # overrides of the value bands (backoffice/churn/rules.py)
     CRM_CHURN_DUE_WORKING_DAYS = None  # retention-task due days per tier, e.g. {"P1": 2}

@@ -125,7 +125,7 @@ class CampaignMessage(CustomerRecord, Model):
     """The send ledger of one target's campaign message: written (``pending``) at launch,
     before anything is sent, one row per target (UNIQUE), so a re-run, a duplicate job or a
     retry after a killed worker finds the row and never sends twice. ``sent`` is committed
-    just before the message's last byte leaves (``backoffice.greetings.channels``)."""
+    just before the message's last byte leaves (``backoffice.messaging.delivery``)."""
 
     __tablename__ = "campaign_message"
     __table_args__ = (

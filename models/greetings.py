@@ -4,7 +4,7 @@
 sent, under a UNIQUE key (customer, occasion, occasion date, channel). A second selection of the
 same day, a duplicate job or a retry after a killed worker finds the row and does not send
 again; the send itself commits ``sent`` immediately before the message's final byte leaves
-(see ``backoffice.greetings.channels``), so a row still ``sending`` was provably not delivered.
+(see ``backoffice.messaging.delivery``), so a row still ``sending`` was provably not delivered.
 """
 from __future__ import annotations
 

@@ -55,6 +55,10 @@ class Staff(User):
     def __repr__(self) -> str:
         return f"{self.last_name}{self.first_name}" if self.last_name else self.username
 
+    def get_full_name(self) -> str:
+        """Family name first, as Chinese names are written (FAB's menu and user pages)."""
+        return repr(self)
+
 
 class SetPasswordToken(Model):
     """A one-time link for a new member of staff to choose their password.

@@ -27,7 +27,7 @@ BABEL_CFG = ROOT / "babel.cfg"
 TRANSLATIONS = ROOT / "backoffice" / "translations"
 ZH_PO = TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po"
 ZH_MO = ZH_PO.with_suffix(".mo")
-KEYWORDS = {**DEFAULT_KEYWORDS, **parse_keywords(["_l", "lazy_gettext"])}
+KEYWORDS = {**DEFAULT_KEYWORDS, **parse_keywords(["_l", "lazy_gettext", "lazy_pgettext:1c,2"])}
 
 
 def fab_dir() -> Path:
@@ -230,3 +230,75 @@ def test_screens_show_our_strings_and_fabs_in_chinese(zh_app, client_as):
     assert "Customer number" in page
     assert "Record Count" in page
     assert "客户号" not in page
+
+
+# --- (e) one English word, two meanings: message contexts ---------------------------------------
+
+
+def test_contexts_are_extracted_from_python_and_templates():
+    """pgettext / lazy_pgettext (Python) and pgettext (Jinja) reach the catalogue with their
+    context, so "Open" of an account and "Open" of a task are two entries."""
+    found = extracted_messages(ROOT)
+    for key in [("Open", "account status"), ("Open", "task status"), ("Closed", "campaign status"),
+                ("Pending", "change request status"), ("Tier", "churn warning"),
+                ("Active", "model in use"), ("OK", "dialog button")]:
+        assert key in found, f"{key} not extracted: check the keywords in babel.cfg"
+    catalog = load_catalog()
+    assert catalog.get("Open", context="account status").string == "正常"
+    assert catalog.get("Open", context="task status").string == "待处理"
+
+
+WORDS = [  # (context, msgid, zh): the wrong words users met, and what each use says now
+    ("account status", "Open", "正常"),
+    ("task status", "Open", "待处理"),
+    ("complaint status", "Open", "待处理"),
+    ("customer status", "Active", "正常"),
+    ("campaign status", "Closed", "已结束"),
+    ("customer status", "Closed", "已销户"),
+    ("change request status", "Pending", "待审核"),
+    ("message status", "Pending", "待发送"),
+    ("churn warning", "Tier", "预警等级"),
+    (None, "Tier", "客户层级"),
+]
+
+
+@pytest.mark.parametrize("context, msgid, zh", WORDS)
+def test_each_meaning_has_its_own_chinese(zh_app, context, msgid, zh):
+    from flask_babel import force_locale, gettext, pgettext
+
+    with zh_app.test_request_context("/"):
+        with force_locale("zh"):
+            said = pgettext(context, msgid) if context else gettext(msgid)
+            assert said == zh
+        with force_locale("en"):
+            said = pgettext(context, msgid) if context else gettext(msgid)
+            assert said == msgid
+
+
+def test_status_labels_use_their_context(zh_app):
+    """The labels the screens show for stored codes, each in its own sense."""
+    from flask_babel import force_locale
+
+    from backoffice.campaigns.views import STATUS_LABELS as CAMPAIGN
+    from backoffice.review.views import STATUS_LABELS as REVIEW
+    from models import choices
+
+    with zh_app.test_request_context("/"), force_locale("zh"):
+        assert str(choices.ACCOUNT_STATUSES["open"]) == "正常"
+        assert str(choices.TASK_STATUSES["open"]) == "待处理"
+        assert str(choices.CUSTOMER_STATUSES["active"]) == "正常"
+        assert str(CAMPAIGN["closed"]) == "已结束"
+        assert str(REVIEW["pending"]) == "待审核"
+
+
+def test_commands_speak_the_default_locale(zh_app):
+    """`flask crm ...` has no user and no session: it prints in BABEL_DEFAULT_LOCALE (zh)."""
+    from flask_babel import gettext
+
+    from backoffice.campaigns.evaluation import _columns
+
+    with zh_app.app_context():
+        assert zh_app.config["BABEL_DEFAULT_LOCALE"] == "zh"
+        assert gettext("Campaign") == "营销活动"
+        headers = [title for _width, title in _columns()]
+        assert "新客户" in headers and "对照组" in headers

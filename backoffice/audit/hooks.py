@@ -240,13 +240,8 @@ def _storage_of(cls, logical) -> list[str]:
 
 
 def _sensitive_fields() -> dict:
-    try:
-        from backoffice.security.masking import SENSITIVE_FIELDS
-    except ImportError:  # pragma: no cover - the masking helper ships with the app
-        return {"id_number": "id_number", "mobile": "mobile", "email": "email",
-                "address": "address", "account_no": "account_no",
-                "annual_income": "secret", "family_notes": "secret",
-                "investment_notes": "secret"}
+    from backoffice.security.masking import SENSITIVE_FIELDS
+
     return dict(SENSITIVE_FIELDS)
 
 
@@ -254,10 +249,8 @@ def mask(kind: str, value):
     """The masked form the log keeps of a sensitive value."""
     if value is None or value == "":
         return value
-    try:
-        from backoffice.security.masking import mask_value
-    except ImportError:  # pragma: no cover - the masking helper ships with the app
-        return HIDDEN
+    from backoffice.security.masking import mask_value
+
     try:
         return mask_value(kind, value)
     except Exception:  # noqa: BLE001 - never let masking trouble leak the value

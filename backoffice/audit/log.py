@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from flask import has_app_context, has_request_context
 
+from backoffice.security.current import current_user
 from backoffice.audit import chain, redact
 from models.base import utcnow
 
@@ -64,7 +65,7 @@ def build_row(action, *, entity=None, entity_id=None, customer_id=None, detail=N
 def actor_fields(actor=None) -> dict:
     """actor_id, actor_username and actor_roles for a user, a username, or the current user."""
     if actor is None:
-        actor = _current_user()
+        actor = current_user()
     if actor is None:
         return {"actor_id": None, "actor_username": None, "actor_roles": None}
     if isinstance(actor, str):
@@ -78,21 +79,6 @@ def actor_fields(actor=None) -> dict:
         "actor_username": getattr(actor, "username", None),
         "actor_roles": roles or None,
     }
-
-
-def _current_user():
-    """The signed-in user of the request: session cookie or JWT (FAB's ``current_user``)."""
-    if not has_request_context():
-        return None
-    from flask import current_app
-
-    try:
-        user = current_app.appbuilder.sm.current_user
-    except Exception:  # noqa: BLE001 - no security manager or no user: nobody
-        return None
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return user
 
 
 def request_fields() -> dict:

@@ -23,11 +23,12 @@ from sqlalchemy import select
 from wtforms import StringField
 
 from backoffice.audit import archive as archive_mod
+from backoffice.audit import words
 from backoffice.audit.log import record
 from backoffice.datamodel import ListInterface
 from backoffice.security import policy
 from backoffice.exports import csv_rows, xlsx_cell
-from backoffice.formatting import local_time
+from backoffice.formatting import local_time, local_time_seconds
 from backoffice.views_base import VIEW_METHOD_PERMISSIONS, CrmModelView
 from models.audit import AuditLog
 
@@ -109,14 +110,12 @@ def resolve_customer(value) -> int:
 
 
 def _detail(value):
-    """The detail JSON, indented, in a <pre> (escaped: it holds whatever was logged)."""
-    if not value:
+    """The detail as labelled lines (escaped: it holds whatever was logged)."""
+    lines = words.detail_lines(value)
+    if not lines:
         return ""
-    try:
-        value = json.dumps(json.loads(value), ensure_ascii=False, indent=1, sort_keys=True)
-    except ValueError:
-        pass
-    return Markup("<pre>%s</pre>") % value
+    return Markup('<dl class="dl-horizontal crm-log-detail">{}</dl>').format(Markup("").join(
+        Markup("<dt>{}</dt><dd>{}</dd>").format(label, text) for label, text in lines))
 
 
 def shown_detail(entity, detail: str | None) -> str | None:
@@ -168,7 +167,9 @@ class AuditLogView(CrmModelView):
                       "occurred_at", "ip"]
     order_columns = ["id", "occurred_at"]
     base_order = ("id", "desc")
-    formatters_columns = {"occurred_at": local_time, "detail": _detail}
+    formatters_columns = {"occurred_at": local_time, "detail": _detail,
+                          "action": words.action_label, "entity": words.entity_label,
+                          "actor_roles": words.roles_label}
 
     def _init_properties(self):
         super()._init_properties()
@@ -194,8 +195,7 @@ class AuditLogView(CrmModelView):
         get_filter_args(self._filters)
         query = self._filters.apply_all(self.datamodel.session.query(AuditLog))
         query = query.order_by(AuditLog.id)
-        rows = (archive_mod.export_row(_as_mapping(item))
-                for item in query.yield_per(2000))
+        rows = (presented(_as_mapping(item)) for item in query.yield_per(2000))
         handle, count = (_write_csv if fmt == "csv" else _write_xlsx)(rows)
         record("audit_export", entity="AuditLog", detail={
             "format": fmt, "count": count,
@@ -215,11 +215,31 @@ def _as_mapping(item) -> dict:
     return row
 
 
+PRESENTED = {"action": words.action_label, "entity": words.entity_label,
+             "actor_roles": words.roles_label, "detail": words.detail_text}
+
+
+def presented(row: dict) -> dict:
+    """An exported row as the screen shows it: labels, not codes; the detail as lines; times
+    in the display zone. (The archives keep the values exactly as hashed.)"""
+    shown = {name: (PRESENTED[name](value) if name in PRESENTED else value)
+             for name, value in row.items()}
+    if row.get("occurred_at") is not None:
+        shown["occurred_at"] = local_time_seconds(row["occurred_at"])
+    return shown
+
+
+def export_headers() -> list[str]:
+    """The header row in the auditor's language (the screen's column labels). The columns are
+    always those of :data:`EXPORT_COLUMNS`, in that order, as the archives write them."""
+    return [str(AuditLogView.label_columns.get(name, name)) for name in EXPORT_COLUMNS]
+
+
 def _write_csv(rows):
     handle = tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b")
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="", write_through=True)
     writer = csv.DictWriter(text, fieldnames=EXPORT_COLUMNS)
-    writer.writeheader()
+    writer.writerow(dict(zip(EXPORT_COLUMNS, export_headers())))
     count = 0
     for row in csv_rows(rows):  # a logged value never runs as a formula in a spreadsheet
         writer.writerow(row)
@@ -234,8 +254,8 @@ def _write_xlsx(rows):
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("operation log")
-    sheet.append(EXPORT_COLUMNS)
+    sheet = workbook.create_sheet(str(_l("Operation log")))
+    sheet.append(export_headers())
     count = 0
     for row in rows:
         if count >= XLSX_MAX_ROWS:

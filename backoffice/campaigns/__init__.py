@@ -10,7 +10,10 @@ from config import roles as r
 
 
 def register(appbuilder) -> None:
+    from backoffice.campaigns import customer_panel
     from backoffice.campaigns.views import CampaignsView
+
+    customer_panel.register()  # the 360 page's campaigns panel
 
     appbuilder.add_view(CampaignsView, r.MENU_CAMPAIGNS, label=_l("Campaigns"),
                         href="/campaigns/", icon="fa-bullhorn", category=r.CATEGORY_MARKETING,

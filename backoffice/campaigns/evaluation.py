@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 
 from backoffice.campaigns import stats
@@ -175,7 +176,8 @@ def percent(value) -> str:
 # inside f-strings, where message extraction cannot see them (they stayed English).
 def _columns():
     return ((8, _("Targets")), (7, _("Reach")), (8, _("Response")), (10, _("Conversion")),
-            (8, _("Control")), (10, _("Control conversion")), (14, _("Amount")), (5, _("New")))
+            (8, _("Control")), (10, _("Control conversion")), (14, _("Amount")),
+            (5, pgettext("new customers", "New")))
 
 
 LABEL_WIDTH = 24

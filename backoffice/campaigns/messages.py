@@ -3,9 +3,8 @@
 Launch writes one ``campaign_message`` row (``pending``) per customer of the *target* group whose
 channel is sent by the app (``MESSAGE_CHANNELS``; phone targets get a follow-up task instead,
 the control group gets nothing). Sending (:func:`send_campaign`, run by the RQ job
-``jobs.campaigns.send_messages``) follows the greetings' ledger protocol
-(``backoffice.greetings.dispatch``), with the greetings' channels (``backoffice.greetings
-.channels``) used as they are:
+``jobs.campaigns.send_messages``) goes through messaging (``backoffice.messaging``): its send
+ledger, its channels and their two-phase send:
 
 * due rows are claimed in batches with one conditional ``UPDATE`` (a claim token; rows left
   ``sending`` by a killed worker are taken again once their lease expired);
@@ -20,11 +19,9 @@ the control group gets nothing). Sending (:func:`send_campaign`, run by the RQ j
 * a batch's sent messages become outbound Interactions (topic ``marketing``) and mark their
   target ``contacted``; refusals retry with exponential backoff, then stay ``failed``.
 
-SMS waits out quiet hours (21:00–08:00 local) like greetings. WeChat goes through an HTTP
-gateway of the bank (the official account's template-message relay), configured like the SMS
-gateway with ``CRM_WECHAT_GATEWAY_URL``, ``CRM_WECHAT_PAYLOAD``, ``CRM_WECHAT_HEADERS`` and
-``CRM_WECHAT_TIMEOUT``; the recipient is the customer's mobile number, which the relay maps to
-the follower bound to it. Retry settings: ``CRM_CAMPAIGN_MESSAGE_BATCH``, ``..._LEASE_SECONDS``,
+SMS waits out quiet hours (21:00–08:00 local) like greetings. WeChat goes through the bank's
+official-account relay (``backoffice.messaging.channels.wechat``, its own ``CRM_WECHAT_*``
+settings). Retry settings: ``CRM_CAMPAIGN_MESSAGE_BATCH``, ``..._LEASE_SECONDS``,
 ``..._RETRY_SECONDS``, ``..._MAX_ATTEMPTS``.
 """
 from __future__ import annotations
@@ -36,8 +33,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_, select, update
 
 from backoffice.campaigns import gate
-from backoffice.greetings import calendar, channels
-from backoffice.greetings.claims import ClaimedSends
+from backoffice.messaging import quiet, registry
+from backoffice.messaging.delivery import MissingContact, SendError, Unconfirmed
+from backoffice.messaging.ledger import ClaimedSends
 from models import Campaign, CampaignMessage, CampaignTarget, Customer, Interaction, Product
 from models.base import utcnow
 from models.campaigns import MESSAGE_CHANNELS
@@ -63,20 +61,6 @@ def render(template: str | None, values: dict) -> str:
     filled; any other brace is left as written (a template is text, not code)."""
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1)) or ""),
                             template or DEFAULT_BODY)
-
-
-def wechat_channel(config) -> channels.SmsGatewayChannel:
-    """The WeChat relay: an HTTP gateway like the SMS one, with its own settings."""
-    return channels.SmsGatewayChannel({
-        "CRM_SMS_GATEWAY_URL": config.get("CRM_WECHAT_GATEWAY_URL"),
-        "CRM_SMS_PAYLOAD": config.get("CRM_WECHAT_PAYLOAD"),
-        "CRM_SMS_HEADERS": config.get("CRM_WECHAT_HEADERS"),
-        "CRM_SMS_TIMEOUT": config.get("CRM_WECHAT_TIMEOUT"),
-    })
-
-
-class MissingContact(channels.SendError):
-    """The customer has no address on the message's channel (no retry helps)."""
 
 
 @dataclass(frozen=True)
@@ -124,16 +108,14 @@ class _Sender(ClaimedSends):
         self.campaign_id = campaign.id
         product = session.get(Product, campaign.product_id) if campaign.product_id else None
         self.risk = product.risk_level if product is not None else None
-        self.today = today or calendar.to_local(clock(), calendar.zone(config)).date()
+        self.today = today or quiet.to_local(clock(), quiet.zone(config)).date()
         self.validity = validity_days()
         self.values = {"offer": campaign.offer or "", "campaign": campaign.name,
                        "product": product.name if product is not None else ""}
         self.template, self.subject = campaign.message_template, campaign.name
         self.opts = settings(config)
-        self.tz = calendar.zone(config)
-        self.channels = {"email": channels.SmtpChannel(config),
-                         "sms": channels.SmsGatewayChannel(config),
-                         "wechat": wechat_channel(config)}
+        self.tz = quiet.zone(config)
+        self.channels = registry.open_channels(config, MESSAGE_CHANNELS)
         self.summary = {"sent": 0, "retrying": 0, "failed": 0, "cancelled": 0,
                         "unconfirmed": 0, "deferred": 0, "lost_claim": 0}
         self.to_log: list[_Sent] = []
@@ -207,7 +189,7 @@ class _Sender(ClaimedSends):
 
     def send_one(self, token: str, row: _Claimed) -> str:
         now = self.clock()
-        later = calendar.defer_until(now, row.channel, self.tz)
+        later = quiet.defer_until(now, row.channel, self.tz)
         if later is not None:
             return self._release(token, row.id, "retry", later, None, undo_attempt=True,
                                  outcome="deferred")
@@ -215,7 +197,7 @@ class _Sender(ClaimedSends):
         subject = render(DEFAULT_SUBJECT, self.values)[:200]
         try:
             prepared = self._prepare(row, subject, body, f"campaign-{row.id}")
-        except channels.SendError as exc:
+        except SendError as exc:
             return self._fail(token, row.id, row.attempts, str(exc),
                               final=isinstance(exc, MissingContact))
         if not self._commit_sent(token, row.id, now, subject=subject, body=body):
@@ -224,31 +206,22 @@ class _Sender(ClaimedSends):
         sent = _Sent(row.id, row.target_id, row.customer_id, row.channel, now, subject, body)
         try:
             prepared.finish()
-        except channels.Unconfirmed as exc:
+        except Unconfirmed as exc:
             self.to_log.append(sent)
             self._note(row.id, f"delivery unconfirmed: {exc}")
             return "unconfirmed"
-        except channels.SendError as exc:
+        except SendError as exc:
             self._undo_sent(row.id)
             return self._fail(None, row.id, row.attempts, str(exc), final=False)
         self.to_log.append(sent)
         return "sent"
 
     def _prepare(self, row: _Claimed, subject: str, body: str, message_id: str):
-        if row.channel == "email":
-            if not row.email:
-                raise MissingContact("the customer has no e-mail address")
-            return self.channels["email"].prepare(row.email, subject, body, message_id)
-        if row.channel in ("sms", "wechat"):
-            if not row.mobile:
-                raise MissingContact("the customer has no mobile number")
-            try:
-                return self.channels[row.channel].prepare(row.mobile, body, message_id)
-            except channels.NotConfigured as exc:
-                if row.channel == "wechat":
-                    raise channels.NotConfigured("CRM_WECHAT_GATEWAY_URL is not set") from exc
-                raise
-        raise MissingContact(f"unknown channel {row.channel}")
+        sender = self.channels.get(row.channel)
+        if sender is None:
+            raise MissingContact(f"unknown channel {row.channel}")
+        address = sender.address({"email": row.email, "mobile": row.mobile})
+        return sender.prepare(address, subject, body, message_id)
 
     # --- the record of what went out -----------------------------------------------------
 

@@ -136,6 +136,16 @@ def readiness_errors(campaign: Campaign) -> dict:
     return errors
 
 
+def review_refusal(campaign: Campaign, actor, may_approve: bool):
+    """Why ``actor`` may not approve or send back this campaign (None: they may). The screen
+    asks it too, so an approve button is only shown to whom the action would accept."""
+    if not may_approve:
+        return _l("Only a senior manager approves campaigns.")
+    if actor is not None and campaign.created_by_id == actor.id:
+        return _l("Someone other than the author must review it.")
+    return None
+
+
 def transition(campaign: Campaign, action: str, actor, note: str | None = None,
                may_approve: bool = False) -> Campaign:
     """Move a campaign one step (``submit``, ``approve``, ``reject``, ``close``)."""
@@ -150,10 +160,9 @@ def transition(campaign: Campaign, action: str, actor, note: str | None = None,
             raise CampaignRefused(errors)
         campaign.submitted_at = utcnow()
     if action in ("approve", "reject"):
-        if not may_approve:
-            raise CampaignRefused({"_": _l("Only a senior manager approves campaigns.")})
-        if actor is not None and campaign.created_by_id == actor.id:
-            raise CampaignRefused({"_": _l("Someone other than the author must review it.")})
+        refusal = review_refusal(campaign, actor, may_approve)
+        if refusal is not None:
+            raise CampaignRefused({"_": refusal})
         if action == "reject" and not (note or "").strip():
             raise CampaignRefused({"review_note": _l("Say why the campaign goes back.")})
         campaign.review_note = (note or "").strip()[:500] or None
@@ -319,7 +328,7 @@ def _create_messages(session, campaign: Campaign, now) -> int:
     """The send ledger (``backoffice.campaigns.messages``): one pending row per target-group
     customer on a message channel, due from the campaign's first day (local midnight). The
     control group gets none. One ``INSERT ... SELECT``."""
-    from backoffice.greetings import calendar
+    from backoffice.messaging import quiet as calendar
 
     t, m = CampaignTarget.__table__, CampaignMessage.__table__
     due = now

@@ -18,13 +18,15 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext, pgettext
 from sqlalchemy import func, select
-from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from backoffice import charts
 from backoffice.campaigns import evaluation, service
 from backoffice.extensions import db
+from backoffice.pickers import LocalDateField
 from backoffice.review.service import current_user, has_permission
 from backoffice.review.views import not_found_if_denied
 from backoffice.segments.catalog import describe
@@ -33,10 +35,11 @@ from models import Campaign, CampaignMessage, CampaignTarget, Customer, Product,
 from models import choices as c
 
 STATUS_LABELS = {"draft": _l("Draft"), "submitted": _l("Submitted"), "approved": _l("Approved"),
-                 "running": _l("Running"), "closed": _l("Closed")}
+                 "running": lazy_pgettext("campaign status", "Running"),
+                 "closed": lazy_pgettext("campaign status", "Closed")}
 CHANNEL_LABELS = {"phone": _l("Phone (task for the RM)"), "sms": _l("SMS"),
                   "email": _l("Email"), "wechat": _l("WeChat")}
-MESSAGE_LABELS = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
+MESSAGE_LABELS = {"pending": lazy_pgettext("message status", "Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
                   "retry": _l("Waiting to retry"), "failed": _l("Failed"),
                   "cancelled": _l("Cancelled")}
 REASON_LABELS = {"risk": _l("Risk tolerance below the product's risk level"),
@@ -57,8 +60,8 @@ class CampaignForm(DynamicForm):
     target_segment_ids = SelectMultipleField(_l("Target segments"), coerce=str)
     target_tiers = SelectMultipleField(_l("Target tiers"), choices=c.choice_list(c.TIERS))
     channels = SelectMultipleField(_l("Channels"), choices=list(CHANNEL_LABELS.items()))
-    start_on = DateField(_l("Start date"), validators=[Optional()])
-    end_on = DateField(_l("End date"), validators=[Optional()])
+    start_on = LocalDateField(_l("Start date"), validators=[Optional()])  # the calendar
+    end_on = LocalDateField(_l("End date"), validators=[Optional()])
     message_template = TextAreaField(_l("Message template"))
     offer = StringField(_l("Offer"))
     control_share = StringField(_l("Control group share (0–0.9)"), default="0.1")
@@ -237,7 +240,8 @@ class CampaignsView(BaseView):
             reason_labels=REASON_LABELS, tiers=c.TIERS, segments=segments,
             rule_text=describe_rule(campaign.target_rule, fields),
             custom_specs=field_catalog("campaign", roles=[r.name for r in user.roles]),
-            may_approve=has_permission(user, "can_approve", "Campaign"),
+            may_approve=service.review_refusal(
+                campaign, user, has_permission(user, "can_approve", "Campaign")) is None,
             may_write=has_permission(user, "can_write", "Campaign"),
             may_outcome=has_permission(user, "can_outcome", "Campaign"),
             title=campaign.name)
@@ -396,7 +400,7 @@ class CampaignsView(BaseView):
              overall.target.converted], title=_l("Target group funnel"))
         branch_rates = charts.bar_groups(
             [line.label for line in report.by_branch],
-            {_("Target"): [(line.conversion_rate or 0) * 100 for line in report.by_branch],
+            {pgettext("campaign group", "Target"): [(line.conversion_rate or 0) * 100 for line in report.by_branch],
              _("Control"): [(line.control_conversion_rate or 0) * 100
                             for line in report.by_branch]},
             title=_l("Conversion rate by branch (%)"))

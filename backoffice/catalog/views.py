@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import SelectField
 from wtforms.validators import DataRequired, NumberRange, Optional
 
@@ -39,7 +40,8 @@ class ProductView(CrmModelView):
     edit_title = _l("Edit product")
     label_columns = {"code": _l("Code"), "name": _l("Name"), "category": _l("Category"),
                      "risk_level": _l("Risk level"), "min_amount": _l("Minimum amount"),
-                     "description": _l("Description"), "active": _l("Active")}
+                     "description": _l("Description"),
+                     "active": lazy_pgettext("switched on", "Active")}
     list_columns = ["code", "name", "category", "risk_level", "min_amount", "active"]
     search_columns = ["code", "name", "category", "risk_level", "active"]
     add_columns = edit_columns = show_columns = ["code", "name", "category", "risk_level",
@@ -49,7 +51,7 @@ class ProductView(CrmModelView):
                                 validators=[DataRequired()], widget=Select2Widget()),
         "risk_level": SelectField(_l("Risk level"), choices=c.choice_list(c.RISK_LEVELS),
                                   validators=[DataRequired()], widget=Select2Widget()),
-        **checkboxes({"active": _l("Active")}, "active"),
+        **checkboxes({"active": lazy_pgettext("switched on", "Active")}, "active"),
     }
     validators_columns = {"min_amount": [Optional(), NumberRange(min=0)]}
     formatters_columns = {"category": choice_label(c.PRODUCT_CATEGORIES),

@@ -2,7 +2,8 @@
 
 ``features``/``rules``/``reasons``/``training`` are pure (data frames in); ``extract`` and
 ``dataset`` are the grouped queries; ``registry`` stores and verifies model versions;
-``jobs.scoring`` is the nightly pipeline; ``views`` the screens; ``cli`` the commands.
+``scoring`` is the nightly pipeline (``jobs.scoring`` its RQ entry point); ``views`` the
+screens; ``cli`` the commands.
 """
 from flask_babel import lazy_gettext as _l
 
@@ -10,12 +11,11 @@ from config import roles as r
 
 
 def register(appbuilder) -> None:
-    from flask import current_app
-
+    from backoffice.churn import customer_panel
     from backoffice.churn.views import (ChurnModelRegistryView, ChurnSignalRuleView,
-                                        ChurnWarningView, customer_warning)
+                                        ChurnWarningView)
 
-    current_app.jinja_env.globals["churn_warning"] = customer_warning  # the 360 page's panel
+    customer_panel.register()  # the 360 page's badge and panel
 
     category = {"category": r.CATEGORY_CHURN, "category_label": _l("Churn early warning"),
                 "category_icon": "fa-exclamation-triangle"}

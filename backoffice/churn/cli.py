@@ -7,15 +7,20 @@ import sys
 import click
 from flask.cli import AppGroup
 from flask_babel import gettext as _
+from flask_babel import pgettext
 
 
 churn_group = AppGroup("churn", help="Churn early warning: models and scoring.")
 
 
 def _metrics_lines(name: str, metrics: dict) -> str:
-    return (f"{name}: ROC-AUC {metrics['roc_auc']:.3f}  PR-AUC {metrics['pr_auc']:.3f}  "
-            f"Brier {metrics['brier']:.3f}  lift top decile {metrics['lift_top_decile']:.2f}  "
-            f"(held out: {metrics['n_test']} customers, {metrics['positives_test']} left)")
+    """One line of held-out figures, in the server's language (the CLI has no user: the
+    default locale)."""
+    return _("%(name)s: ROC-AUC %(roc)s  PR-AUC %(pr)s  Brier %(brier)s  lift in the top "
+             "decile %(lift)s  (held out: %(n)s customers, %(left)s left)", name=name,
+             roc=f"{metrics['roc_auc']:.3f}", pr=f"{metrics['pr_auc']:.3f}",
+             brier=f"{metrics['brier']:.3f}", lift=f"{metrics['lift_top_decile']:.2f}",
+             n=metrics["n_test"], left=metrics["positives_test"])
 
 
 @churn_group.command("train")
@@ -48,18 +53,19 @@ def train_command(target, positive, features, seed, test_size, cv_folds):
     db.session.commit()
     for line in report_lines(row.training_config or {}):
         click.echo(line)
-    click.echo(_metrics_lines("model (gradient boosting, calibrated)", result.metrics))
-    click.echo(_metrics_lines("baseline (logistic regression)", result.baseline_metrics))
+    click.echo(_metrics_lines(_("model (gradient boosting, calibrated)"), result.metrics))
+    click.echo(_metrics_lines(_("baseline (logistic regression)"), result.baseline_metrics))
     click.echo(f"ROC-AUC {result.metrics['roc_auc']:.3f}")
     click.echo(f"PR-AUC {result.metrics['pr_auc']:.3f}")
     click.echo(f"Brier {result.metrics['brier']:.3f}")
-    click.echo(f"lift in top decile {result.metrics['lift_top_decile']:.2f}")
+    click.echo(_("lift in the top decile %(lift)s",
+                 lift=f"{result.metrics['lift_top_decile']:.2f}"))
     if registry.is_suspicious(row):
         click.echo(_("Warning: a held-out ROC-AUC this high usually means a copy of the target "
                      "among the features; activating this version needs --confirm-suspicious "
                      "with a reason."))
-    click.echo(f"stored as version {row.version} (inactive; `flask crm churn activate "
-               f"{row.version}` to use it)")
+    click.echo(_("stored as version %(version)s (inactive; `flask crm churn activate "
+                 "%(version)s` to use it)", version=row.version))
 
 
 def report_lines(config: dict) -> list[str]:
@@ -115,7 +121,7 @@ def activate_command(version, confirm_reason):
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
-    click.echo(f"version {row.version} is active")
+    click.echo(_("version %(version)s is active", version=row.version))
 
 
 @churn_group.command("score")
@@ -147,6 +153,9 @@ def models_command():
 
     for row in db.session.execute(select(ChurnModel).order_by(ChurnModel.version)).scalars():
         m = row.metrics or {}
-        click.echo(f"v{row.version} {'ACTIVE ' if row.active else ''}target={row.target} "
-                   f"ROC-AUC {m.get('roc_auc')} PR-AUC {m.get('pr_auc')} Brier {m.get('brier')} "
-                   f"lift {m.get('lift_top_decile')} created {row.created_at:%Y-%m-%d %H:%M}")
+        active = pgettext("model in use", "Active") + " " if row.active else ""
+        click.echo(_("v%(version)s %(active)starget=%(target)s ROC-AUC %(roc)s PR-AUC %(pr)s "
+                     "Brier %(brier)s lift %(lift)s created %(created)s", version=row.version,
+                     active=active, target=row.target, roc=m.get("roc_auc"),
+                     pr=m.get("pr_auc"), brier=m.get("brier"), lift=m.get("lift_top_decile"),
+                     created=f"{row.created_at:%Y-%m-%d %H:%M}"))

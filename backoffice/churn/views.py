@@ -6,15 +6,14 @@ The registry shows figures about models, never customer data.
 """
 from __future__ import annotations
 
-import functools
 
 from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
-from werkzeug.exceptions import Forbidden
 
+from backoffice.security.current import not_found_if_denied
 from backoffice import charts
 from backoffice.churn import dataset, registry, training, training_form, versions, words
 from backoffice.churn.rules import BANDS
@@ -28,19 +27,6 @@ from models.churn import (WARNING_TIERS, ChurnModel, ChurnScore, ChurnSetting,
                           ChurnSignalRule)
 
 PAGE_SIZE = 50
-
-
-def not_found_if_denied(view_method):
-    """A record route refused for lack of permission answers 404, not 403."""
-
-    @functools.wraps(view_method)
-    def wrapper(*args, **kwargs):
-        try:
-            return view_method(*args, **kwargs)
-        except Forbidden:
-            abort(404)
-
-    return wrapper
 
 
 def _catalog():

@@ -7,7 +7,11 @@ from config import roles as r
 def register(appbuilder) -> None:
     from backoffice.customers.api import AccountApi, CustomerApi, TransactionApi
     from backoffice.customers.holdings import AccountView, TransactionView
+    from backoffice.customers.search import CustomerSearchView
+    from backoffice.customers import tabs
     from backoffice.customers.views import CustomerView
+
+    tabs.register()  # the 360 page's own tabs and header actions; rooms add theirs
 
     category = dict(category=r.CATEGORY_CUSTOMERS, category_label=_l("Customer management"),
                     category_icon="fa-users")
@@ -17,5 +21,6 @@ def register(appbuilder) -> None:
                         icon="fa-credit-card", **category)
     appbuilder.add_view(TransactionView, r.MENU_TRANSACTIONS, label=_l("Transactions"),
                         icon="fa-exchange", **category)
+    appbuilder.add_view_no_menu(CustomerSearchView)  # the navigation bar's search box
     for api in (CustomerApi, AccountApi, TransactionApi):
         appbuilder.add_api(api)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import request
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import StringField, ValidationError
@@ -102,43 +101,3 @@ class CustomerRefField(StringField):
             if self.raw_number:
                 raise ValidationError(_l("No customer with this number."))
             raise ValidationError(_l("Enter the customer number."))
-
-
-class FilterCustomerNumber(BaseFilter):
-    """List filter: records of the customer with exactly this customer number."""
-
-    name = _l("Customer number is")
-    arg_name = "cno"
-
-    def apply(self, query, value):
-        number = (value or "").strip().upper()
-        if self.model is Customer:
-            return query.filter(Customer.customer_no == number)
-        ids = select(Customer.id).where(Customer.customer_no == number)
-        return query.filter(self.model.customer_id.in_(ids))
-
-
-class FilterStaffUsername(BaseFilter):
-    """List filter: records whose staff relation (owner, assignee) has exactly this username."""
-
-    name = _l("Username is")
-    arg_name = "staff"
-
-    def apply(self, query, value):
-        from models import Staff
-
-        column = getattr(self.model, f"{self.column_name}_id")
-        ids = select(Staff.id).where(Staff.username == (value or "").strip())
-        return query.filter(column.in_(ids))
-
-
-def use_text_filter(view, column: str, filter_class, label) -> None:
-    """Replace FAB's relation filter on ``column`` (a select loading the whole related table)
-    with a text box and an exact-match filter."""
-    view.search_form_extra_fields = {
-        **(view.search_form_extra_fields or {}),
-        column: StringField(label),
-    }
-    text_filter = [filter_class(column, view.datamodel)]
-    view._filters._search_filters[column] = text_filter  # what the search form offers
-    view._filters._all_filters[column] = text_filter  # what ``_flt_0_<column>`` applies

@@ -1,18 +1,15 @@
 """Customer screens: list, search, add/edit with validation, and the customer 360 page."""
 from __future__ import annotations
 
-from decimal import Decimal
-
 from flask import abort, make_response, request
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from backoffice.customers import reveal, rules
+from backoffice.customers import panels, reveal, rules
+from backoffice.customers import tabs as customer_tabs
 from backoffice.customers.forms import (
     Amount,
     MainlandMobile,
@@ -25,17 +22,15 @@ from backoffice.customers.labels import (
 )
 from backoffice.datamodel import CrmInterface
 from backoffice.errors import WriteRefused
-from backoffice.extensions import db
 from backoffice.fields.screens import CustomFieldsViewMixin
-from backoffice.formatting import choice_label, local_time, money, yes_no
+from backoffice.formatting import choice_label, local_time, yes_no
 from backoffice.review.gate import redirect_after_submission, review_gate
 from backoffice.security import scopes
-from backoffice.fields.value_roles import marked_amount
-from models.metrics import LIABILITY_CATEGORIES
-from backoffice.security.policy import may_see_deep_profile
-from backoffice.security.presentation import HIDDEN_TEXT, present
-from backoffice.views_base import CrmModelView, OutOfScope, checkboxes, choice_select
-from models import Account, ChangeRequest, Customer, FollowUp, Interaction, Transaction
+from backoffice.security.policy import current_viewer, may_see_deep_profile
+from backoffice.security.presentation import present
+from backoffice.views_base import (VIEW_METHOD_PERMISSIONS, CrmModelView, OutOfScope,
+                                   checkboxes, choice_select)
+from models import Customer
 from models import choices as c
 
 PROFILE_FIELDS = [
@@ -99,6 +94,7 @@ class CustomerView(CustomFieldsViewMixin, CrmModelView):
     their sections, masked and withheld per role like the built-in ones)."""
 
     custom_field_entity = "customer"
+    method_permission_name = {**VIEW_METHOD_PERMISSIONS, "tab": "read"}
     exportable = True
     datamodel = CrmInterface(Customer)
     class_permission_name = "Customer"
@@ -187,24 +183,59 @@ class CustomerView(CustomFieldsViewMixin, CrmModelView):
     @expose("/show/<pk>", methods=["GET"])
     @has_access
     def show(self, pk):
+        """The 360 page: the header and the first tab; the other tabs load when opened."""
         customer = self.datamodel.get(pk, self._base_filters)
         if customer is None:
             abort(404)
-        # FAB's ``_show`` would read the customer a second time; this page has no related views.
-        widgets = self._get_show_widget(pk, customer)
+        viewer = current_viewer()
+        tabs = panels.tabs_for(customer, viewer)
+        first = tabs[0] if tabs else None
+        first_html = panels.render_tab(first, customer, viewer,
+                                       **self._profile_context(pk, customer)) if first else ""
         self.update_redirect()
         return self.render_template(
             self.show_template,
             pk=pk,
             title=self.show_title,
-            widgets=widgets,
-            related_views=[],
             customer=customer,
-            can_reveal=self.appbuilder.sm.has_access("can_reveal", self.class_permission_name),
+            tabs=tabs,
+            first_tab=first,
+            first_tab_html=first_html,
+            header_panels=panels.render_panels(panels.HEADER, customer, viewer),
+            actions=panels.actions_for(customer, viewer),
+            figures=customer_tabs.header_figures(customer),
+            can_reveal=panels.endpoint_allowed("CustomerView.reveal", viewer),
             revealable=reveal.revealable_fields(customer),
             field_labels=reveal.field_labels(customer, self.label_columns),
-            **customer_360(customer),
+            present=present, choices=c,
         )
+
+    @expose("/show/<pk>/tab/<string:tab>", methods=["GET"])
+    @has_access
+    def tab(self, pk, tab):
+        """One tab of the 360 page (an HTML fragment), for a viewer who may open it."""
+        customer = self.datamodel.get(pk, self._base_filters)
+        if customer is None:
+            abort(404)
+        viewer = current_viewer()
+        chosen = panels.tab_for(tab, customer, viewer)
+        if chosen is None:
+            abort(404)
+        extra = self._profile_context(pk, customer) if chosen.key == customer_tabs.PROFILE \
+            else {}
+        response = make_response(panels.render_tab(chosen, customer, viewer, **extra))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _profile_context(self, pk, customer) -> dict:
+        """FAB's show widget of the record, without the deep-profile section for a viewer who
+        may not see it (rather than a section of withheld values)."""
+        fieldsets = self.show_fieldsets
+        if not may_see_deep_profile(customer):
+            fieldsets = [fs for fs in fieldsets if fs[1].get("fields") != DEEP_PROFILE_FIELDS]
+        # FAB's ``_show`` would read the customer a second time; this page has no related views.
+        widgets = self._get_show_widget(pk, customer, show_fieldsets=fieldsets)
+        return {"widgets": widgets}
 
 
     @expose("/reveal/<pk>/<string:field>", methods=["GET", "POST"])
@@ -226,43 +257,3 @@ class CustomerView(CustomFieldsViewMixin, CrmModelView):
         response = make_response(page)
         response.headers["Cache-Control"] = "no-store"
         return response
-
-
-def customer_360(customer) -> dict:
-    """Everything the 360 page shows beside the profile, each as one bounded query.
-
-    Account numbers are masked and, unless the user may see the deep profile, balances and
-    total assets are withheld (the template receives the hidden marker, not the amounts).
-    """
-    customer_id = customer.id
-    deep = may_see_deep_profile(customer)
-    accounts = db.session.scalars(
-        select(Account).where(Account.customer_id == customer_id).order_by(Account.opened_on)
-        .options(selectinload(Account.product))  # one query for all products, not one each
-    ).all()
-    assets = sum(
-        (a.balance for a in accounts
-         if a.status == "open" and a.product.category not in LIABILITY_CATEGORIES),
-        Decimal("0"),
-    ) + marked_amount(customer, "assets")  # the one definition of financial assets
-    transactions = db.session.scalars(
-        select(Transaction).where(Transaction.customer_id == customer_id)
-        .order_by(Transaction.occurred_at.desc()).limit(20)
-    ).all()
-    interactions = db.session.scalars(
-        select(Interaction).where(Interaction.customer_id == customer_id)
-        .order_by(Interaction.occurred_at.desc()).limit(20)
-    ).all()
-    pending_changes = db.session.scalars(
-        select(ChangeRequest).where(ChangeRequest.customer_id == customer_id,
-                                    ChangeRequest.status == "pending")
-        .order_by(ChangeRequest.created_at)
-    ).all()
-    follow_ups = db.session.scalars(
-        select(FollowUp).where(FollowUp.customer_id == customer_id, FollowUp.status == "open")
-        .order_by(FollowUp.due_at)
-    ).all()
-    return dict(accounts=accounts, total_assets=assets if deep else HIDDEN_TEXT,
-                transactions=transactions, interactions=interactions, follow_ups=follow_ups,
-                pending_changes=pending_changes,
-                money=money, local_time=local_time, choices=c, present=present, deep=deep)

@@ -2,7 +2,9 @@
 open and overdue tasks, money in and out; each chart point opens the list it counts.
 
 Every figure comes from ``dashboard_summary`` through ``figures`` (scoped, a few hundred rows at
-most), so a home page costs the same at a thousand customers and at a million.
+most), so a home page costs the same at a thousand customers and at a million. A panel with
+nothing to draw says why and what to do next (``backoffice.dashboards.empty``), never an empty
+chart or a row of zeros.
 """
 from __future__ import annotations
 
@@ -12,15 +14,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from backoffice import charts
+from backoffice.dashboards.empty import empty_state, link_if_allowed, not_computed_state
 from backoffice.dashboards.figures import figures
 from backoffice.dashboards.links import list_url
 from backoffice.dashboards.registry import Panel, register_panel
 from backoffice.extensions import db
+from config.roles import DASHBOARD_PANELS
 from models.base import utcnow
 from models.choices import INTERACTION_CHANNELS, TIERS
-
-SERVING = frozenset({"SeniorManager", "BranchManager", "RelationshipManager", "Teller"})
-MANAGING = frozenset({"SeniorManager", "BranchManager", "RelationshipManager"})
 
 
 def _label(mapping, code):
@@ -30,7 +31,14 @@ def _label(mapping, code):
 def tier_panel():
     result = figures(db.session, "customers_by_tier", tier_amounts=True)
     if result.empty:
-        return None
+        return not_computed_state(db.session) or empty_state(
+            _("No customers in your book yet: customers assigned to you, or to your branch, "
+              "appear here."), _("Open the customer list"), link_if_allowed("CustomerView"))
+    if set(result.counts) == {""}:  # customers, but the tier rules never ran on them
+        return empty_state(
+            _("%(n)s customers have no tier yet: run the tier and segment refresh.",
+              n=result.counts[""]), _("Tiers and segments"), link_if_allowed("SegmentsView",
+                                                                              "index"))
     codes = [code for code in (*TIERS, "") if code in result.counts]
     codes += [code for code in result.counts if code not in codes]
     labels = [_label(TIERS, code) for code in codes]
@@ -55,7 +63,9 @@ def movement_panel():
     new, lost = (figures(db.session, name) for name in ("new_customers", "lost_customers"))
     months = sorted(set(new.counts) | set(lost.counts))
     if not months:
-        return None
+        return not_computed_state(db.session) or empty_state(
+            _("No customer of your book joined or left in the last twelve months."),
+            _("Open the customer list"), link_if_allowed("CustomerView"))
     links = []
     for month in months:
         after, before = _month_bounds(month)
@@ -71,7 +81,10 @@ def movement_panel():
 def channel_panel():
     result = figures(db.session, "interactions_by_channel")
     if result.empty:
-        return None
+        return not_computed_state(db.session) or empty_state(
+            _("No interaction recorded with your customers in the last twelve months: record "
+              "calls, visits and messages from a customer's page."),
+            _("Record an interaction"), link_if_allowed("InteractionView", "add"))
     codes = sorted(result.counts, key=lambda code: -result.counts[code])
     links = [list_url("InteractionView", ("channel", "eq", code)) for code in codes]
     figure = charts.pie([_label(INTERACTION_CHANNELS, c) for c in codes],
@@ -82,8 +95,10 @@ def channel_panel():
 
 def task_panel():
     result = figures(db.session, "open_tasks")
-    if result.empty:
-        return None
+    if not any(result.counts.values()):
+        return not_computed_state(db.session) or empty_state(
+            _("No open follow-up tasks: nothing is waiting or overdue."),
+            _("Add a follow-up task"), link_if_allowed("FollowUpView", "add"))
     stamp = (result.refreshed_at or utcnow()).strftime("%Y-%m-%d %H:%M:%S")
     states = [("overdue", _("Overdue"), "lt"), ("open", _("Open, not yet due"), "gt")]
     links = [list_url("FollowUpView", ("status", "eq", "open"), ("due_at", op, stamp))
@@ -96,7 +111,12 @@ def task_panel():
 
 def flow_panel():
     result = figures(db.session, "transaction_flow")
-    if result.empty or all(v is None for v in result.amounts.values()):
+    if result.empty:
+        return not_computed_state(db.session) or empty_state(
+            _("No transactions of your customers in the last twelve months: they appear once "
+              "accounts and transactions are imported."),
+            _("Open the transaction list"), link_if_allowed("TransactionView"))
+    if all(not v for v in result.amounts.values()):  # amounts withheld, or all zero
         return None
     months = sorted({dim.split(":")[0] for dim in result.counts})
     series = {}
@@ -111,12 +131,14 @@ def flow_panel():
 
 
 def install() -> None:
-    register_panel(Panel("tiers", _l("Customers and assets by tier"), tier_panel,
-                         roles=SERVING, order=10))
-    register_panel(Panel("movement", _l("New and lost customers"), movement_panel,
-                         roles=SERVING, order=30))
-    register_panel(Panel("channels", _l("Interactions by channel"), channel_panel,
-                         roles=SERVING, order=40))
-    register_panel(Panel("tasks", _l("Open and overdue tasks"), task_panel,
-                         roles=SERVING, order=20))
-    register_panel(Panel("flow", _l("Money in and out"), flow_panel, roles=MANAGING, order=50))
+    for key, title, build, order in (
+            ("tiers", _l("Customers and assets by tier"), tier_panel, 10),
+            ("tasks", _l("Open and overdue tasks"), task_panel, 20),
+            ("movement", _l("New and lost customers"), movement_panel, 30),
+            ("channels", _l("Interactions by channel"), channel_panel, 40),
+            ("flow", _l("Money in and out"), flow_panel, 50)):
+        [permission] = DASHBOARD_PANELS[key]
+        register_panel(Panel(key, title, build, permission=permission, order=order))
+    from backoffice.dashboards import operations
+
+    operations.install()

@@ -6,6 +6,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
 
 from backoffice.audit.log import record
+from config.roles import PANEL_PERMISSIONS
 
 
 class DashboardView(BaseView):
@@ -14,7 +15,8 @@ class DashboardView(BaseView):
     route_base = "/dashboard"
     class_permission_name = "Dashboard"
     method_permission_name = {"refresh": "refresh"}  # noqa: RUF012 - FAB class settings
-    base_permissions = ["can_refresh"]  # noqa: RUF012
+    # The refresh, and seeing each home panel (granted per role in config/roles.py).
+    base_permissions = ["can_refresh", *PANEL_PERMISSIONS.values()]  # noqa: RUF012
     default_view = "refresh"
 
     @expose("/refresh", methods=["POST"])

@@ -3,11 +3,13 @@
 Every role the back office knows (except Admin, which ``flask crm init`` creates) gets demo
 users so that each screen and record scope can be tried at once: per branch one branch manager,
 relationship managers at about one per 150 customers (at least two, so "own book" scoping is
-visible), and two tellers; bank-wide one senior manager, one operator and one auditor.
+visible), and two tellers; bank-wide two senior managers (a campaign one of them writes needs
+the other's approval: maker-checker), one operator and one auditor.
 """
 from __future__ import annotations
 
 import datetime as dt
+import random
 from dataclasses import dataclass, field
 
 from backoffice.demo.identity import HOME_DISTRICTS, STREETS, office_address
@@ -68,12 +70,12 @@ def build_org(rng, fake, ids, *, customers, roles, password, password_hash, toda
         org.branch_district[branch_id] = district
     total_weight = sum(org.branch_weights)
 
-    def add(username: str, role: str, branch: dict) -> int:
+    def add(username: str, role: str, branch: dict, rng=rng, last_name=None) -> int:
         staff_id = ids.take("ab_user")
         joined = dt.datetime.combine(today - dt.timedelta(days=rng.randint(30, 3650)), dt.time(1))
         org.staff.append({
             "id": staff_id, "first_name": given_name(rng, rng.choice("MF"), joined.year - 30),
-            "last_name": fake.last_name(),
+            "last_name": last_name or fake.last_name(),
             "username": username, "password": password_hash, "active": True,
             "email": f"{username}@{EMAIL_DOMAIN}", "last_login": None, "login_count": 0,
             "fail_login_count": 0, "created_on": joined, "changed_on": joined,
@@ -105,4 +107,8 @@ def build_org(rng, fake, ids, *, customers, roles, password, password_hash, toda
         org.tellers[branch["id"]] = [
             add(f"teller{tag}_{k:02d}", "Teller", branch) for k in (1, 2)
         ]
+    # The second senior manager comes last and draws from a generator of its own: the rest of
+    # the demo bank at a given seed stays what it was without it (tests train on that data).
+    own = random.Random(f"senior2-{customers}")
+    add("senior2", "SeniorManager", head_office, rng=own, last_name=own.choice("王李张刘陈杨"))
     return org

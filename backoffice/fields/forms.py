@@ -20,8 +20,6 @@ from flask import g
 from flask_appbuilder.fieldwidgets import (
     BS3TextAreaFieldWidget,
     BS3TextFieldWidget,
-    DatePickerWidget,
-    DateTimePickerWidget,
     Select2ManyWidget,
     Select2Widget,
 )
@@ -32,6 +30,7 @@ from backoffice.fields import values as v
 from backoffice.fields.access import editable_specs, visible_specs
 from backoffice.fields.display import shown, typed_value
 from backoffice.fields.registry import FieldSpec, field_catalog
+from backoffice.pickers import DatePicker, DateTimePicker
 
 FIELD_PREFIX = "cf_"
 _G_CLEAN = "_crm_custom_clean"
@@ -62,6 +61,26 @@ class CustomSelect(_CustomInput, SelectField):
 
 class CustomMultiSelect(_CustomInput, SelectMultipleField):
     pass
+
+
+class CustomDateTime(_CustomInput, StringField):
+    """A custom date-time: the calendar and the time select (``pickers``), text in the display
+    zone joined from the two inputs; the record check (``values``) reads and converts it."""
+
+    widget = DateTimePicker()
+
+    def process_formdata(self, valuelist):
+        parts = [(value or "").strip() for value in valuelist]
+        self.raw_data = [" ".join(part for part in parts if part)]
+        self.data = self.raw_data[0]
+        if len(parts) >= 2 and parts[0] and not parts[1]:
+            raise ValueError(str(_l("Choose a time as well as the day.")))
+        if len(parts) >= 2 and parts[1] and not parts[0]:
+            raise ValueError(str(_l("Choose a day as well as the time.")))
+
+    def local_parts(self) -> tuple[str, str]:
+        day, _, time = (self._value() or "").strip().partition(" ")
+        return day, time[:5]
 
 
 class CustomReadOnly(_CustomInput, StringField):
@@ -113,9 +132,11 @@ def build_field(spec: FieldSpec, editing: bool):
                                  widget=Select2ManyWidget())
     if spec.type == "long_text":
         return CustomTextArea(label, description=description, widget=BS3TextAreaFieldWidget())
-    widget = {"date": DatePickerWidget(), "datetime": DateTimePickerWidget()}.get(
-        spec.type, BS3TextFieldWidget())
-    return CustomText(label, description=description, widget=widget)
+    if spec.type == "date":
+        return CustomText(label, description=description, widget=DatePicker())
+    if spec.type == "datetime":
+        return CustomDateTime(label, description=description)
+    return CustomText(label, description=description, widget=BS3TextFieldWidget())
 
 
 def form_text(spec: FieldSpec, typed):

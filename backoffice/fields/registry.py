@@ -2,9 +2,11 @@
 
 Forms, list columns, filters, the API, exports, imports, segment rules and churn features all ask
 :func:`field_catalog` instead of reading ``CustomFieldDefinition`` rows, so they agree on what a
-field is. It reads the database on every call (several processes serve the app and an admin's
-change must show on the next request in all of them, DESIGN §2); the only cache is per request,
-on ``flask.g``, dropped as soon as a definition is written in that request.
+field is. Several processes serve the app and an admin's change must show on the next request in
+all of them (DESIGN §2): in a request the catalogue comes from the process's cache
+(``backoffice.config_cache``), valid while the definitions' counter, which a trigger bumps on any
+write, is unchanged; it is also kept on ``flask.g`` for the request, and dropped as soon as a
+definition is written in that request. Outside a request (jobs) it is read on every call.
 """
 from __future__ import annotations
 
@@ -131,13 +133,14 @@ class FieldSpec:
 
 def _pick(zh: str, en: str, locale: str | None) -> str:
     if locale is None:
-        locale = _current_locale()
+        locale = current_locale()
     if str(locale).startswith("zh"):
         return zh or en
     return en or zh
 
 
-def _current_locale() -> str:
+def current_locale() -> str:
+    """The request's language (the product's default outside a request)."""
     try:
         from flask_babel import get_locale
 
@@ -218,21 +221,30 @@ def _load(entity: str, include_archived: bool, session) -> tuple[FieldSpec, ...]
 def _cached(entity: str, include_archived: bool, session) -> tuple[FieldSpec, ...]:
     from flask import g, has_request_context
 
-    if session is not None or not has_request_context():
+    from backoffice import config_cache
+    from backoffice.extensions import db
+
+    if not has_request_context() or session is not None and session is not db.session:
         return _load(entity, include_archived, session)
     cache = g.setdefault(_G_KEY, {})
     key = (entity, include_archived)
     if key not in cache:
-        cache[key] = _load(entity, include_archived, None)
+        cache[key] = config_cache.cached(
+            "field_catalog", ("custom_field_definition",),
+            lambda: _load(entity, include_archived, None), key=key)
     return cache[key]
 
 
 def invalidate() -> None:
-    """Forget this request's cached catalogue (a definition was just written)."""
+    """Forget this request's cached catalogue (a definition was just written); the process's
+    cache is left to the counter, and this request stores nothing in it any more."""
     from flask import g, has_request_context
+
+    from backoffice import config_cache
 
     if has_request_context():
         g.pop(_G_KEY, None)
+        config_cache.forget_request()
 
 
 def reviewed_keys(entity: str) -> list[str]:

@@ -255,12 +255,27 @@ class CustomFieldsViewMixin:
         entity = self.custom_field_entity
         state = self._list_state()
         specs = [s for s in visible_specs(entity) if operators_for(s)]
+        column_keys = [c[len("custom_fields."):] if c.startswith("custom_fields.") else c
+                       for c in state["columns"]]
         return {"sets": listing.available_sets(entity), "chosen": state["set"],
                 "filters": specs, "args": request.args, "columns": state["columns"],
-                "csrf": generate_csrf(), "column_keys": [
-                    c[len("custom_fields."):] if c.startswith("custom_fields.") else c
-                    for c in state["columns"]],
+                "csrf": generate_csrf(), "column_keys": column_keys,
+                "column_picker": self._column_picker(column_keys),
                 "conditions_args": state["args"]}
+
+    def _column_picker(self, chosen: list[str]):
+        """The save-view form's columns, by label: this screen's own and the visible fields."""
+        from backoffice.fields.columns import column_options, picker_html
+
+        entity = self.custom_field_entity
+        own = [name for name in _base(self, "list_columns") or []]
+        labels = self.label_columns
+        options = column_options(entity, visible_specs(entity))
+        offered = [(name, str(labels[name])) for name in own if name in labels]
+        offered += [(key, label) for key, label in options if key not in own]
+        known = {key for key, _label in offered}
+        return picker_html("columns", [(entity, "", offered)],
+                           [key for key in chosen if key in known], input_id="save-view-columns")
 
     @expose("/save-view", methods=["POST"])
     @has_access
@@ -275,8 +290,9 @@ class CustomFieldsViewMixin:
         except Exception:  # noqa: BLE001 - wtforms ValidationError: a missing or stale token
             abort(400)
         entity = self.custom_field_entity
-        columns = [c.strip() for c in (request.form.get("columns") or "").split(",")
-                   if c.strip()]
+        # The picker posts one ``columns`` value per ticked column, in the order shown.
+        columns = [c.strip() for value in request.form.getlist("columns")
+                   for c in value.split(",") if c.strip()]
         parsed = listing.parse_filter_args(entity, request.form)
         saved, errors = listing.save_personal_set(
             entity, request.form.get("name"), columns, parsed.conditions + [],
@@ -284,8 +300,10 @@ class CustomFieldsViewMixin:
         for message in parsed.errors:
             flash(message, "warning")
         if saved is None:
+            labels = {"name": _l("Name"), "columns": _l("Columns"), "filters": _l("Filters"),
+                      "sort_column": _l("Sort by")}
             for name, message in errors.items():
-                flash(f"{name}: {message}", "danger")
+                flash(f"{labels.get(name, name)}: {message}", "danger")
             return redirect(url_for(".list"))
         flash(_l("View %(name)s saved.", name=saved.name), "success")
         return redirect(url_for(".list", **{listing.FIELD_SET_ARG: saved.id}))

@@ -1,8 +1,8 @@
 """Admin screens: custom field definitions and field sets (configuration, no customer data).
 
-JSON columns never reach a form as raw JSON (DESIGN pitfall 4): choices, column lists and default
-filters are typed one item per line, parsed into lists of values or dicts by the form fields
-below, and checked as a whole by ``service.validate_definition`` before anything is saved, with
+JSON columns never reach a form as raw JSON (DESIGN pitfall 4): a set's columns are picked by
+label (``fields.columns``); choices and default filters are typed one item per line, parsed into
+lists of values or dicts by the form fields below, and checked as a whole by ``service.validate_definition`` before anything is saved, with
 each problem shown next to its field. Nothing here deletes: there is no delete permission, and
 "archive" hides a field or set while its data stays.
 """
@@ -18,6 +18,7 @@ from flask_appbuilder.fieldwidgets import (
     Select2Widget,
 )
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
@@ -25,6 +26,8 @@ from backoffice.datamodel import CrmInterface
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
 from backoffice.fields import registry, service
+from backoffice.fields.columns import ColumnListField
+from backoffice.fields.columns import keys_for as column_keys_for
 from backoffice.fields import values as v
 from backoffice.fields.filters import FilterError, compile_filters
 from backoffice.formatting import choice_label, local_time, yes_no
@@ -40,13 +43,14 @@ from models.fields import ENTITIES, FIELD_TYPES, VALUE_ROLES, CustomFieldDefinit
 ENTITY_LABELS = {"customer": _l("Customer"), "interaction": _l("Interaction"),
                  "campaign": _l("Campaign"), "account": _l("Account")}
 TYPE_LABELS = {
-    "text": _l("Text"), "long_text": _l("Long text"), "integer": _l("Whole number"),
+    "text": lazy_pgettext("field type", "Text"), "long_text": _l("Long text"),
+    "integer": _l("Whole number"),
     "decimal": _l("Decimal number"), "money": _l("Amount of money"), "date": _l("Date"),
     "datetime": _l("Date and time"), "boolean": _l("Yes/no"), "choice": _l("Single choice"),
     "multi_choice": _l("Multiple choice"), "email": _l("Email address"),
     "mobile": _l("Mobile number"), "prc_id": _l("PRC ID number"), "url": _l("Web address"),
 }
-STATUS_LABELS = {"active": _l("Active"), "archived": _l("Archived")}
+STATUS_LABELS = {"active": lazy_pgettext("switched on", "Active"), "archived": _l("Archived")}
 PERMISSIONS = {**VIEW_METHOD_PERMISSIONS, "archive_items": "write", "restore_items": "write"}
 _CLEAN = "_crm_field_definition_clean"
 
@@ -92,19 +96,6 @@ class ChoiceLinesField(TextAreaField):
                          f"{c.get('label_en', '')}" for c in rows)
 
 
-class KeyLinesField(TextAreaField):
-    """An ordered list of column names, one per line."""
-
-    def process_formdata(self, valuelist):
-        self.data = [line.strip() for line in _filled_lines(valuelist)]
-
-    def process_data(self, value):
-        self.data = value if isinstance(value, list) else []
-
-    def _value(self):
-        return self.raw_data[0] if self.raw_data else "\n".join(self.data or [])
-
-
 class FilterLinesField(TextAreaField):
     """Default filters, one per line: ``key | operator | value`` (range and any-of: a, b)."""
 
@@ -132,6 +123,26 @@ class FilterLinesField(TextAreaField):
                           for f in self.data or [] if isinstance(f, dict))
 
 
+def with_descriptions(fields: dict, descriptions: dict) -> dict:
+    """The extra form fields with the view's help texts: FAB gives ``description_columns`` only
+    to the inputs it generates, so a hand-made input would show none."""
+    described = {}
+    for name, unbound in fields.items():
+        text = descriptions.get(name)
+        if text is not None and not unbound.kwargs.get("description"):
+            unbound = unbound.field_class(*unbound.args,
+                                          **{**unbound.kwargs, "description": text})
+        described[name] = unbound
+    return described
+
+
+def _role_labels(roles) -> str:
+    """Role names as their labels in the user's language (not the codes)."""
+    from config.roles import ROLES
+
+    return "、".join(str(ROLES[r]["label"]) if r in ROLES else r for r in roles or [])
+
+
 def _checked_form(form_class, view, editing: bool):
     """The FAB form with the whole-definition check after the per-field ones."""
 
@@ -143,6 +154,9 @@ def _checked_form(form_class, view, editing: bool):
                 else None
             if editing and existing is None:
                 abort(404)
+            for field in self:
+                if isinstance(field, ColumnListField) and existing is not None:
+                    field.entity = existing.entity  # re-shown with that type's columns only
             data = {name: field.data for name, field in self._fields.items()
                     if name != "csrf_token"}
             clean, errors = view.check(data, existing)
@@ -150,7 +164,7 @@ def _checked_form(form_class, view, editing: bool):
                 target = self._fields.get(name) or self._fields.get(view.fallback_field)
                 target.errors = [*target.errors, str(message)]
             if not errors:
-                setattr(g, _CLEAN, (clean, registry.spec_of(existing) if existing else None))
+                setattr(g, _CLEAN, (clean, view.before_edit(existing) if existing else None))
             return not errors
 
     CheckedForm.__name__ = form_class.__name__
@@ -165,6 +179,11 @@ class _ArchivingView(CrmModelView):
     fallback_field = "name"
 
     def _init_forms(self):
+        descriptions = self.description_columns or {}
+        self.add_form_extra_fields = with_descriptions(self.add_form_extra_fields or {},
+                                                       descriptions)
+        self.edit_form_extra_fields = with_descriptions(self.edit_form_extra_fields or {},
+                                                        descriptions)
         super()._init_forms()
         self.add_form = _checked_form(self.add_form, self, editing=False)
         self.edit_form = _checked_form(self.edit_form, self, editing=True)
@@ -175,6 +194,10 @@ class _ArchivingView(CrmModelView):
 
     def check(self, data, existing):
         return data, {}
+
+    def before_edit(self, existing):
+        """What the save needs to know of the record before the edit (nothing by default)."""
+        return None
 
     def _set_status(self, items, status):
         items = selected_items(items)
@@ -216,7 +239,8 @@ class CustomFieldView(_ArchivingView):
         "reviewed": _l("Changes need review"), "visible_roles": _l("Roles that see it"),
         "editable_roles": _l("Roles that may edit it"), "status": _l("Status"),
         "value_roles": _l("Counts toward"),
-        "created_at": _l("Created"), "updated_at": _l("Updated"),
+        "created_at": lazy_pgettext("time", "Created"),
+        "updated_at": lazy_pgettext("time", "Updated"),
     }
     description_columns = {
         "key": _l("Lowercase letters, digits and underscores; cannot change once records hold "
@@ -267,14 +291,17 @@ class CustomFieldView(_ArchivingView):
         "updated_at": local_time,
         "choices": lambda rows: "; ".join(f"{c.get('value')} ({c.get('label_zh')})"
                                           for c in rows or [] if isinstance(c, dict)),
-        "visible_roles": lambda roles: ", ".join(roles or []),
-        "editable_roles": lambda roles: ", ".join(roles or []),
-        "value_roles": lambda roles: ", ".join(str(ROLE_LABELS.get(r, r)) for r in roles or []),
+        "visible_roles": _role_labels,
+        "editable_roles": _role_labels,
+        "value_roles": lambda roles: "、".join(str(ROLE_LABELS.get(r, r)) for r in roles or []),
     }
     base_order = ("entity", "asc")
 
     def check(self, data, existing):
         return service.validate_definition(data, existing)
+
+    def before_edit(self, existing):
+        return registry.spec_of(existing)
 
     def prefill_form(self, form, pk):
         item = self.datamodel.get(pk)
@@ -327,6 +354,27 @@ class CustomFieldView(_ArchivingView):
         return response
 
 
+def _any_label(key: str) -> str:
+    """A stored column key as a label, whichever record type has it first."""
+    from backoffice.fields.columns import column_options
+
+    for entity in ENTITIES:
+        label = dict(column_options(entity)).get(key)
+        if label:
+            return label
+    return key
+
+
+def _sort_choices():
+    """The columns to sort by, grouped by record type (the check keeps the set's own)."""
+    from backoffice.fields.columns import column_options
+
+    groups = {"": [("", "—")]}
+    for entity in ENTITIES:
+        groups[str(ENTITY_LABELS[entity])] = column_options(entity)
+    return groups
+
+
 class FieldSetView(_ArchivingView):
     datamodel = CrmInterface(FieldSet)
     class_permission_name = "FieldSet"
@@ -339,12 +387,14 @@ class FieldSetView(_ArchivingView):
         "entity": _l("Record type"), "name": _l("Name"), "role": _l("Role"),
         "owner": _l("Owner"), "columns": _l("Columns"), "filters": _l("Default filters"),
         "sort_column": _l("Sort by"), "sort_direction": _l("Sort direction"),
-        "status": _l("Status"), "created_at": _l("Created"), "updated_at": _l("Updated"),
+        "status": _l("Status"), "created_at": lazy_pgettext("time", "Created"),
+        "updated_at": lazy_pgettext("time", "Updated"),
     }
     description_columns = {
-        "columns": _l("One column key per line, in display order (built-in or custom)."),
+        "columns": _l("The columns the list shows, in this order (its own and custom fields)."),
         "filters": _l("One filter per line: field | operator | value."),
         "role": _l("Empty: every role may pick this set."),
+        "sort_column": _l("Empty: the list's own order."),
     }
     list_columns = ["entity", "name", "role", "owner", "status"]
     search_columns = ["entity", "name", "status"]
@@ -356,8 +406,10 @@ class FieldSetView(_ArchivingView):
     add_form_extra_fields = edit_form_extra_fields = {
         "entity": SelectField(_l("Record type"), choices=[(e, ENTITY_LABELS[e]) for e in ENTITIES],
                               validators=[DataRequired()], widget=Select2Widget()),
-        "columns": KeyLinesField(_l("Columns"), widget=BS3TextAreaFieldWidget()),
+        "columns": ColumnListField(_l("Columns")),
         "filters": FilterLinesField(_l("Default filters"), widget=BS3TextAreaFieldWidget()),
+        "sort_column": SelectField(_l("Sort by"), choices=_sort_choices, validate_choice=False,
+                                   validators=[Optional()], widget=Select2Widget()),
         "sort_direction": SelectField(_l("Sort direction"),
                                       choices=[("asc", _l("Ascending")),
                                                ("desc", _l("Descending"))],
@@ -365,21 +417,41 @@ class FieldSetView(_ArchivingView):
     }
     formatters_columns = {
         "entity": choice_label(ENTITY_LABELS), "status": choice_label(STATUS_LABELS),
-        "columns": lambda cols: ", ".join(cols or []),
-        "filters": lambda rows: "; ".join(f"{r.get('field')} {r.get('op')} {r.get('value')}"
-                                          for r in rows or [] if isinstance(r, dict)),
+        "columns": lambda cols: "、".join(_any_label(c) for c in cols or []),
+        "sort_column": lambda key: _any_label(key) if key else "",
+        "sort_direction": choice_label({"asc": _l("Ascending"), "desc": _l("Descending")}),
+        "role": lambda role: _role_labels([role.name]) if getattr(role, "name", None) else "",
+        "filters": lambda rows: "; ".join(
+            f"{_any_label(r.get('field'))} {r.get('op')} {r.get('value')}"
+            for r in rows or [] if isinstance(r, dict)),
         "created_at": local_time, "updated_at": local_time,
     }
     base_order = ("entity", "asc")
 
     def check(self, data, existing):
-        return check_field_set(data, existing)
+        entity = data.get("entity") or (existing.entity if existing is not None else None)
+        keys, foreign = column_keys_for(entity, data.get("columns") or [])
+        data = {**data, "columns": keys}
+        data, errors = check_field_set(data, existing)
+        if foreign:
+            errors["columns"] = _l("These columns belong to another record type: %(names)s",
+                                   names=", ".join(foreign))
+        return data, errors
+
+    def prefill_form(self, form, pk):
+        item = self.datamodel.get(pk)
+        if item is not None:
+            form.columns.entity = item.entity
 
     def pre_add(self, item):
-        g.pop(_CLEAN, None)
+        clean, _old = g.pop(_CLEAN, (None, None))
+        if clean is not None:
+            item.columns = clean["columns"]
 
     def pre_update(self, item):
-        g.pop(_CLEAN, None)
+        clean, _old = g.pop(_CLEAN, (None, None))
+        if clean is not None:
+            item.columns = clean["columns"]
 
 
 def check_field_set(data: dict, existing=None):

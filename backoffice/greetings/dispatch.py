@@ -6,11 +6,11 @@ Two phases, both safe to repeat at any time and from any number of processes:
    customer due a greeting, under the UNIQUE key (customer, occasion, date, channel).
 2. *Sending* claims due rows in batches (one ``UPDATE ... SET claim_token ... RETURNING`` on
    rows that are due, or ``sending`` with an expired lease, i.e. left by a killed worker), sends
-   each in two phases (``channels``) over one SMTP connection, and commits ``sent`` only while
-   still holding the claim, just before the message's last byte. That per-message commit is a
-   single autocommitted conditional UPDATE (one database round trip, no BEGIN/COMMIT pair): it
-   is the one write the protocol needs before the last byte. A row someone else has claimed
-   meanwhile is dropped unsent.
+   each in two phases (``backoffice.messaging.delivery``) over one SMTP connection, and commits
+   ``sent`` only while still holding the claim, just before the message's last byte. That
+   per-message commit is a single autocommitted conditional UPDATE (one database round trip, no
+   BEGIN/COMMIT pair): it is the one write the protocol needs before the last byte. A row
+   someone else has claimed meanwhile is dropped unsent.
 3. *Logging*: the batch's Interactions (and phone-call tasks) are written together, in one
    flush and one commit after the batch, and linked from their dispatch rows. A worker killed
    between a ``sent`` commit and that write leaves ``sent`` rows without an interaction; the
@@ -30,9 +30,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select, update
 
-from backoffice.greetings import calendar, channels, render, selection
-from backoffice.greetings.claims import ClaimedSends
-from backoffice.service.consent import granted_condition
+from backoffice.greetings import render, selection
+from backoffice.messaging import quiet, registry
+from backoffice.messaging.consent import granted_condition
+from backoffice.messaging.delivery import MissingContact, SendError, Unconfirmed
+from backoffice.messaging.ledger import ClaimedSends
 from models import FollowUp, Interaction
 from models.base import utcnow
 from models.customers import Customer
@@ -58,10 +60,10 @@ def run_day(session, config, *, run_date: dt.date | None = None, now: dt.datetim
     ``now`` (naive UTC) fixes the clock for the whole run (tests, replays); by default each
     step reads the real time.
     """
-    tz = calendar.zone(config)
+    tz = quiet.zone(config)
     clock = (lambda: now) if now is not None else utcnow
     start = clock()
-    run_date = run_date or calendar.to_local(start, tz).date()
+    run_date = run_date or quiet.to_local(start, tz).date()
     query = select(Occasion).where(Occasion.active.is_(True)).order_by(Occasion.id)
     if occasion_codes:
         query = query.where(Occasion.code.in_(list(occasion_codes)))
@@ -93,8 +95,7 @@ class Sender(ClaimedSends):
         self.occasion_ids = list(occasion_ids)
         self.progress = progress
         self.opts = settings(config)
-        self.email = channels.SmtpChannel(config)
-        self.sms = channels.SmsGatewayChannel(config)
+        self.channels = registry.open_channels(config)
         self.templates = {(t.occasion_id, t.tier, t.language, t.channel): t
                           for t in session.scalars(select(GreetingTemplate))}
         self.offers = session.scalars(select(Offer)).all()
@@ -150,15 +151,15 @@ class Sender(ClaimedSends):
                         self.progress.update(self.done, message="sending greetings")
                 self.write_log()
         finally:
-            self.email.quit()
-            self.sms.quit()
+            for channel in self.channels.values():
+                channel.quit()
             self.close_ledger()
 
     # --- one message -------------------------------------------------------------------------
 
     def send_one(self, token: str, dispatch: "_Row", facts: dict) -> str:
         now = self.clock()
-        later = calendar.defer_until(now, dispatch.channel, self.tz)
+        later = quiet.defer_until(now, dispatch.channel, self.tz)
         if later is not None:
             return self._release(token, dispatch.id, "deferred", later, None, undo_attempt=True)
         occasion = self.occasions[dispatch.occasion_id]
@@ -176,7 +177,7 @@ class Sender(ClaimedSends):
         message_id = f"greeting-{dispatch_id}"
         try:
             prepared = self._prepare(channel, facts, text, message_id)
-        except channels.SendError as exc:
+        except SendError as exc:
             return self._fail(token, dispatch_id, attempts, str(exc),
                               final=isinstance(exc, MissingContact))
         if not self._commit_sent(token, dispatch.id, now, subject=text.subject[:200],
@@ -187,30 +188,21 @@ class Sender(ClaimedSends):
                      text.body, facts["owner_id"], facts["name"], dispatch.occasion_date)
         try:
             prepared.finish()
-        except channels.Unconfirmed as exc:
+        except Unconfirmed as exc:
             self.to_log.append(sent)
             self._note(dispatch_id, f"delivery unconfirmed: {exc}")
             return "unconfirmed"
-        except channels.SendError as exc:
+        except SendError as exc:
             self._undo_sent(dispatch_id)
             return self._fail(None, dispatch_id, attempts, str(exc), final=False)
         self.to_log.append(sent)
         return "sent"
 
     def _prepare(self, channel, facts, text, message_id):
-        if channel == "email":
-            if not facts["email"]:
-                raise MissingContact("the customer has no e-mail address")
-            return self.email.prepare(facts["email"], text.subject, text.body, message_id)
-        if channel == "sms":
-            if not facts["mobile"]:
-                raise MissingContact("the customer has no mobile number")
-            return self.sms.prepare(facts["mobile"], text.body, message_id)
-        if channel == "phone":
-            if not facts["owner_id"]:
-                raise MissingContact("the customer has no relationship manager to call")
-            return channels.Prepared(lambda: None, lambda: None)  # the task is the send
-        raise MissingContact(f"unknown channel {channel}")
+        sender = self.channels.get(channel)
+        if sender is None:
+            raise MissingContact(f"unknown channel {channel}")
+        return sender.prepare(sender.address(facts), text.subject, text.body, message_id)
 
     def write_log(self) -> None:
         """The batch's Interactions and call tasks: one flush, one commit, linked back."""
@@ -281,7 +273,7 @@ def _log_sent(session, sent: list[_Sent], tz) -> None:
 def _call_due(occasion_date: dt.date, now: dt.datetime, tz) -> dt.datetime:
     """10:00 local on the occasion day (or now, if that is past)."""
     local = dt.datetime.combine(occasion_date, dt.time(10, 0), tzinfo=tz)
-    return max(calendar.to_utc_naive(local), now)
+    return max(quiet.to_utc_naive(local), now)
 
 
 @dataclass(frozen=True)
@@ -301,7 +293,3 @@ def _facts(customer: Customer) -> dict:
             "email": customer.email, "mobile": customer.mobile,
             "tier": customer.effective_tier, "owner_id": customer.owner_id,
             "language": render.language_of(customer.custom_fields)}
-
-
-class MissingContact(channels.SendError):
-    """The customer cannot be reached on the chosen channel any more (no retry helps)."""

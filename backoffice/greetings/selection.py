@@ -15,7 +15,8 @@ from sqlalchemy import and_, case, exists, extract, false, func, literal, null, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backoffice.greetings import calendar
-from backoffice.service.consent import granted_condition
+from backoffice.messaging import quiet as quiet_hours, registry
+from backoffice.messaging.consent import granted_condition
 from models.choices import TOP_TIERS
 from models.customers import Customer
 from models.greetings import GreetingDispatch, Occasion
@@ -81,14 +82,13 @@ def channel_choice(occasion: Occasion):
 
 
 def _reachable(channel: str):
-    if channel == "email":
-        return Customer.email_enc.isnot(None)
-    if channel == "sms":
-        return Customer.mobile_enc.isnot(None)
-    if channel == "phone":  # a call by the relationship manager: top tiers with an owner
+    found = registry.get(channel)
+    if found is None:
+        return None
+    if channel == "phone":  # greetings call only top tiers
         tier = func.coalesce(Customer.tier_override, Customer.tier)
-        return and_(tier.in_(TOP_TIERS), Customer.owner_id.isnot(None))
-    return None
+        return and_(tier.in_(TOP_TIERS), found.reachable())
+    return found.reachable()
 
 
 def _any_consent(occasion: Occasion):
@@ -134,8 +134,10 @@ def select_occasion(session, occasion: Occasion, run_date: dt.date, now_utc: dt.
 
 def _insert(session, occasion, target, matches, chosen, now_utc, tz) -> tuple[int, int]:
     """INSERT ... SELECT ... ON CONFLICT DO NOTHING; quiet channels at night start deferred."""
-    morning = calendar.defer_until(now_utc, "sms", tz)  # None outside quiet hours
-    quiet = chosen.in_(calendar.QUIET_CHANNELS) if morning is not None else false()
+    quiet_channels = registry.quiet_channels()
+    morning = (quiet_hours.defer_until(now_utc, quiet_channels[0], tz)  # None outside quiet hours
+               if quiet_channels else None)
+    quiet = chosen.in_(quiet_channels) if morning is not None else false()
     rows = (
         select(
             Customer.id, literal(occasion.id), literal(target), chosen,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 
@@ -16,7 +17,7 @@ from models.greetings import GreetingDispatch, GreetingTemplate, Occasion, Offer
 KINDS = {"birthday": _l("Birthday"), "anniversary": _l("Account-opening anniversary"),
          "custom_date": _l("Custom date field"), "lunar_festival": _l("Lunar festival")}
 CHANNELS = {"email": _l("Email"), "sms": _l("SMS"), "phone": _l("Phone call by the RM")}
-STATUSES = {"pending": _l("Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
+STATUSES = {"pending": lazy_pgettext("message status", "Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
             "deferred": _l("Deferred (quiet hours)"), "retry": _l("Waiting to retry"),
             "failed": _l("Failed"), "cancelled": _l("Cancelled")}
 LANGUAGES = {"zh": "中文", "en": "English"}
@@ -24,7 +25,7 @@ LABELS = {
     "code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"), "field_key": _l("Date field"),
     "lunar_month": _l("Lunar month"), "lunar_day": _l("Lunar day"),
     "lead_days": _l("Days ahead"), "channel_order": _l("Channel order"),
-    "active": _l("Active"), "occasion": _l("Occasion"), "tier": _l("Tier"),
+    "active": lazy_pgettext("switched on", "Active"), "occasion": _l("Occasion"), "tier": _l("Tier"),
     "language": _l("Language"), "channel": _l("Channel"), "subject": _l("Subject"),
     "body": _l("Text"), "title": _l("Title"), "code_prefix": _l("Code prefix"),
     "valid_from": _l("Valid from"), "valid_until": _l("Valid until"),

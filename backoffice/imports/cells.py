@@ -371,7 +371,8 @@ def parse_choice(raw: Any, choices: Mapping[str, Any], aliases: Mapping[str, str
 
 # --- identifiers that models.validators does not cover ------------------------------------------
 
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$"  # also matched a column at a time (columns)
+_EMAIL_RE = re.compile(EMAIL_PATTERN)
 
 
 @_never_raises

@@ -8,7 +8,8 @@ customer needs only the columns it changes (no name, or no name column at all); 
 required of a new customer only, here, where it is known which the row is.
 
 New customers get, when the file does not say: the configured default branch
-(``CRM_IMPORT_DEFAULT_BRANCH``, a branch code; else the first branch by id), a generated customer
+(``CRM_IMPORT_DEFAULT_BRANCH``, a branch code; else the first branch by id), a relationship
+manager of that branch as owner (``default_owner``: the smallest book), a generated customer
 number ``IMP<batch:7><row:8>``, and, when the file has no ID number, the placeholder ID type
 ``UNKNOWN`` with the number ``UNKNOWN-<customer number>`` (the column is NOT NULL; the marker is
 unique per customer, so it never merges two customers, and a later file with real ID numbers
@@ -22,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from backoffice.imports import writes
+from backoffice.imports.default_owner import OwnerPicker
 from backoffice.imports.plan import (
     ChunkPlan,
     Context,
@@ -93,6 +95,7 @@ class CustomerTarget:
         self.unique = UniqueValues(ctx, Customer)
         self.claimed = FileDuplicates()  # existing customers the file's rows found, by id
         self.expect_inserts = True  # until a chunk says otherwise (see prepare)
+        self.owners = None  # OwnerPicker: at the first new customer the file gives no owner
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -247,6 +250,12 @@ class CustomerTarget:
         references = [result.references for result in results]
         columns["branch_id"] = [branches[r.get("branch") or None] for r in references]
         columns["owner_id"] = [owners[r.get("owner") or None] for r in references]
+        unowned = [i for i, owner in enumerate(columns["owner_id"]) if owner is None]
+        if unowned:  # the file names no owner: a relationship manager of the branch
+            self.owners = self.owners or OwnerPicker(ctx.reads)
+            picked = self.owners.owners_for([columns["branch_id"][i] for i in unowned])
+            for i, owner in zip(unowned, picked):
+                columns["owner_id"][i] = owner
         columns["custom_fields"] = [
             custom_document(ctx, typed_custom, uid) if typed_custom else {}
             for (_, typed_custom, _, _), uid in zip(new, columns["record_uid"])]

@@ -11,18 +11,13 @@ from flask_appbuilder.urltools import get_filter_args
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from backoffice.security.current import current_user
 from backoffice.exports import FORMATS, export_limit
 from backoffice.extensions import db
 from backoffice.imports import export_requests as requests_
 from models.imports import ExportRequest
 
 METHOD_PERMISSIONS = {"index": "read", "ask": "read", "download": "read", "decide": "approve"}
-
-
-def current_user():
-    from flask import current_app
-
-    return current_app.appbuilder.sm.current_user
 
 
 class ExportRequestView(BaseView):

@@ -185,8 +185,8 @@ class Run:
                                unchanged=batch.unchanged_count)
         total = batch.total_rows
         if self.apply and not atomic and not self._structure_known():
-            total = sum(len(chunk) for chunk in open_table(
-                data, batch.filename, batch.sheet).chunks(chunk_size()))
+            with no_cycle_collection():  # millions of short-lived cells, no cycles
+                total = open_table(data, batch.filename, batch.sheet).count_rows()
         if total is None and table.format == "csv":
             total = max(0, data.count(b"\n") - 1)  # an estimate until the end
         overlapped = (self.apply and OVERLAPPED.get(batch.kind, False)

@@ -87,50 +87,75 @@ class SpreadsheetTable:
 
     def chunks(self, size: int = DEFAULT_CHUNK_SIZE) -> Iterator[list[RawRow]]:
         """Lists of at most ``size`` rows; blank rows are skipped, their numbers kept. Once."""
-        if self._consumed:
-            raise ImportFileError(_l("The file was already read."))
-        self._consumed = True
+        width, every_column_named = self._start()
         size = max(1, int(size))
-        width = len(self._columns) and max(self._columns) + 1
-        header_positions = set(self._columns)
-        # Every column has a header (the usual file): a row of exactly that width needs no
-        # per-cell checks and maps by zip.
-        every_column_named = self._columns == list(range(width))
         headers = self.headers
+        make = tuple.__new__  # RawRow(number, values) without its Python-level __new__
         chunk: list[RawRow] = []
         for number, cells in _guarded(self._rows):
             if every_column_named and len(cells) == width:
-                if "".join(cells).strip():
-                    chunk.append(RawRow(number, dict(zip(headers, cells))))
-                    if len(chunk) >= size:
-                        yield chunk
-                        chunk = []
-                continue
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) > width:
-                extra = cells[width:]
-                if self.format == "csv" and any(c.strip() for c in extra):
-                    raise ImportFileError(_l(
-                        "Row %(row)s has %(found)s cells but the header has %(expected)s.",
-                        row=number, found=len(cells), expected=width))
-            elif len(cells) < width and self.format == "csv":
-                raise ImportFileError(_l(
-                    "Row %(row)s has %(found)s cells but the header has %(expected)s.",
-                    row=number, found=len(cells), expected=width))
-            for index, cell in enumerate(cells):
-                if cell.strip() and index not in header_positions:
-                    raise ImportFileError(_l(
-                        "Row %(row)s has a value in column %(column)s, which has no header.",
-                        row=number, column=_column_letter(index)))
-            values = {self.headers[i]: (cells[c] if c < len(cells) else "")
-                      for i, c in enumerate(self._columns)}
-            chunk.append(RawRow(number, values))
+                if not "".join(cells).strip():
+                    continue
+                values = dict(zip(headers, cells))
+            else:
+                values = self._irregular(number, cells, width)
+                if values is None:
+                    continue
+            chunk.append(make(RawRow, (number, values)))
             if len(chunk) >= size:
                 yield chunk
                 chunk = []
         if chunk:
             yield chunk
+
+    def count_rows(self) -> int:
+        """How many rows :meth:`chunks` would give, after the same checks of the file's
+        structure (ragged rows, values in columns without a header, undecodable text, the
+        limits), without building the rows: what a pass that must not stop half-way because
+        of the file reads first. Once, like :meth:`chunks`."""
+        width, every_column_named = self._start()
+        count = 0
+        for number, cells in _guarded(self._rows):
+            if every_column_named and len(cells) == width:
+                if "".join(cells).strip():
+                    count += 1
+            elif self._irregular(number, cells, width) is not None:
+                count += 1
+        return count
+
+    def _start(self) -> tuple[int, bool]:
+        """Mark the rows as read; ``(width, every column named)``. Every column has a header in
+        the usual file: a row of exactly that width then needs no per-cell checks and maps by
+        zip."""
+        if self._consumed:
+            raise ImportFileError(_l("The file was already read."))
+        self._consumed = True
+        width = len(self._columns) and max(self._columns) + 1
+        return width, self._columns == list(range(width))
+
+    def _irregular(self, number: int, cells: list[str], width: int) -> dict | None:
+        """A row that is not exactly as wide as the named header: its values (None when it is
+        blank), or :class:`ImportFileError` when it has cells no header names."""
+        if not any(c.strip() for c in cells):
+            return None
+        if len(cells) > width:
+            extra = cells[width:]
+            if self.format == "csv" and any(c.strip() for c in extra):
+                raise ImportFileError(_l(
+                    "Row %(row)s has %(found)s cells but the header has %(expected)s.",
+                    row=number, found=len(cells), expected=width))
+        elif len(cells) < width and self.format == "csv":
+            raise ImportFileError(_l(
+                "Row %(row)s has %(found)s cells but the header has %(expected)s.",
+                row=number, found=len(cells), expected=width))
+        header_positions = set(self._columns)
+        for index, cell in enumerate(cells):
+            if cell.strip() and index not in header_positions:
+                raise ImportFileError(_l(
+                    "Row %(row)s has a value in column %(column)s, which has no header.",
+                    row=number, column=_column_letter(index)))
+        return {self.headers[i]: (cells[c] if c < len(cells) else "")
+                for i, c in enumerate(self._columns)}
 
 
 def sha256_hex(data: bytes) -> str:

@@ -169,6 +169,20 @@ def _customer_no_column(texts):
 _customer_no.column_form = _customer_no_column
 
 
+def _email(raw):
+    """An e-mail address (``cells.parse_email``)."""
+    return cells.parse_email(raw)
+
+
+def _email_column(texts):
+    from backoffice.imports.columns import email_column
+
+    return email_column(texts)
+
+
+_email.column_form = _email_column
+
+
 def _ref(max_length: int = 100) -> Callable:
     from backoffice.imports.columns import ref_column
 
@@ -205,7 +219,7 @@ RULES: dict[str, dict[str, Rule]] = {
         Rule("id_type", _l("ID type"), _choice(C.ID_TYPES, "id_type")),
         Rule("id_number", _l("ID number"), _compact),
         Rule("mobile", _l("Mobile"), _compact),
-        Rule("email", _l("Email"), cells.parse_email),
+        Rule("email", _l("Email"), _email),
         Rule("address", _l("Address"), _text(255)),
         Rule("occupation", _l("Occupation"), _text(100)),
         Rule("risk_tolerance", _l("Risk tolerance"),
@@ -327,13 +341,14 @@ class FileDuplicates:
                     columns: Mapping[str, str]) -> None:
         """Check ``results`` (in file order) against the rows before them."""
         for key in self.KEYS.get(kind, ()):
-            claims = [(result, hash(str(value).upper())) for result in results
-                      if (value := result.values.get(key)) is not None]
-            if not claims:
+            given = [(result, value) for result in results
+                     if (value := result.values.get(key)) is not None]
+            if not given:
                 continue
             header = columns.get(key, key)
-            firsts = self.first_rows(key, [(digest, result.row) for result, digest in claims])
-            for (result, _), first in zip(claims, firsts):
+            digests = map(hash, map(str.upper, map(str, [value for _, value in given])))
+            firsts = self.first_rows(key, list(zip(digests, [r.row for r, _ in given])))
+            for (result, _), first in zip(given, firsts):
                 if first != result.row:
                     result.problems.append((header, _l(
                         "Same value as row %(first)s of this file.", first=first)))
@@ -342,7 +357,18 @@ class FileDuplicates:
         """For each ``(digest, row)`` in file order, the first row that claimed the digest
         under ``key`` (the row itself when it is the first); the claims are remembered."""
         recent = self._seen.setdefault(key, {})
-        earlier = self._earlier(key, [digest for digest, _ in claims])
+        digests = [digest for digest, _ in claims]
+        earlier = self._earlier(key, digests)
+        if earlier.count(None) == len(earlier):  # nothing among the merged values
+            # The chunk's first row of each value (the reversed pairs leave the first one),
+            # taken at once when no value was seen before: the usual chunk.
+            mine = dict(zip(reversed(digests), reversed([row for _, row in claims])))
+            if recent.keys().isdisjoint(mine):
+                recent.update(mine)
+                firsts = list(map(mine.__getitem__, digests))
+                if len(recent) >= self.MERGE_AT:
+                    self._merge(key)
+                return firsts
         firsts = [before if before is not None else recent.setdefault(digest, row)
                   for (digest, row), before in zip(claims, earlier)]
         if len(recent) >= self.MERGE_AT:
@@ -474,35 +500,69 @@ def validate_chunk(kind: str, chunk: Iterable, mapping: Mapping[str, str],
     extra = {}
     if kind == "customers":
         ids = PrcIds([value.upper() for key, _, cells_ in parsed if key == "id_number"
-                      for value, problem in cells_ if value is not None])
+                      for value, problem in cells_ if value is not None], today)
         extra = {"ids": ids, "genders": gender_rule()}
-    results = []
-    for index, raw_row in enumerate(chunk):
-        result = RowResult(raw_row.number)
-        values, references, problems = result.values, result.references, result.problems
-        failed: set[str] = set()
-        for key, reference, cells_ in parsed:
-            value, problem = cells_[index]
+    results, clean = _assemble(chunk, parsed)
+    failures: list[set | None] = [None] * len(results)
+    for key, reference, cells_ in parsed:
+        if key in clean:
+            continue
+        header = columns[key]
+        for index, (value, problem) in enumerate(cells_):
             if problem is not None:
-                failed.add(key)
-                problems.append((columns[key], problem))
+                if failures[index] is None:
+                    failures[index] = set()
+                failures[index].add(key)
+                results[index].problems.append((header, problem))
             elif value is not None:
-                (references if reference else values)[key] = value
+                result = results[index]
+                (result.references if reference else result.values)[key] = value
+    for index, result in enumerate(results):
         for key, texts in custom:
             text = texts[index]
             if text is not None and str(text).strip():
                 result.custom[key] = str(text).strip()
+        failed = failures[index] or _NONE_FAILED
+        values, references = result.values, result.references
         for key in required:
             if key not in values and key not in references and key not in failed:
-                problems.append((columns[key], REQUIRED))
+                result.problems.append((columns[key], REQUIRED))
         cross(result, columns, today, failed, **extra)
-        results.append(result)
     if duplicates is not None:
         duplicates.check_chunk(kind, results, columns)
     for result in results:
         if len(result.problems) > 1:
             result.problems.sort(key=lambda problem: order.get(id(problem[0]), len(order)))
     return results
+
+
+_NONE_FAILED = frozenset()  # what the cross checks see of a row without a failed cell
+
+
+def _clean(cells_: list) -> bool:
+    """Whether a parsed column has a value and no problem in every cell."""
+    return list(map(itemgetter(1), cells_)).count(None) == len(cells_) \
+        and list(map(itemgetter(0), cells_)).count(None) == 0
+
+
+def _assemble(chunk: list, parsed: list) -> tuple[list[RowResult], set[str]]:
+    """The chunk's rows with the values of its clean columns (every cell parsed, none
+    empty: the usual column) in place, each row's dicts built by one ``dict(zip(...))``, and
+    the keys of those columns; the caller fills in the other columns cell by cell."""
+    values_keys, values_cols, ref_keys, ref_cols = [], [], [], []
+    clean = set()
+    for key, reference, cells_ in parsed:
+        if _clean(cells_):
+            clean.add(key)
+            (ref_keys if reference else values_keys).append(key)
+            (ref_cols if reference else values_cols).append(list(map(itemgetter(0), cells_)))
+    count = len(chunk)
+    values_of = [dict(zip(values_keys, row)) for row in zip(*values_cols)] if values_cols \
+        else [{} for _ in range(count)]
+    refs_of = [dict(zip(ref_keys, row)) for row in zip(*ref_cols)] if ref_cols \
+        else [{} for _ in range(count)]
+    return [RowResult(raw_row.number, values, references)
+            for raw_row, values, references in zip(chunk, values_of, refs_of)], clean
 
 
 # --- cross-field checks ------------------------------------------------------------------------
@@ -564,7 +624,7 @@ def _customer_checks(result: RowResult, columns: Mapping[str, Any], today: dt.da
     number = values.get("id_number")
     if number is not None:
         values["id_type"] = id_type
-        if id_type == "PRC_ID" and _SCIENTIFIC.match(number):
+        if id_type == "PRC_ID" and not number.isdigit() and _SCIENTIFIC.match(number):
             problem = EXCEL_NUMBER
         elif id_type == "PRC_ID":
             if ids is not None:  # the chunk's check digits, computed at once

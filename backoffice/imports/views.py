@@ -18,6 +18,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from backoffice.security.current import current_user
 from backoffice.audit import log
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
@@ -56,12 +57,6 @@ METHOD_PERMISSIONS = {"index": "read", "batch": "read", "progress": "read", "rep
                       "decide": "approve"}
 
 
-def current_user():
-    from flask import current_app
-
-    return current_app.appbuilder.sm.current_user
-
-
 def may_read_report(user, batch: ImportBatch) -> bool:
     """The uploader, approvers and auditors (readers of the operation log)."""
     return user is not None and (batch.uploaded_by_id == user.id or service.may_approve(user)
@@ -73,7 +68,7 @@ def field_choices(kind: str, viewer) -> list[tuple[str, str]]:
     choices = [(key, str(rule.label)) for key, rule in RULES[kind].items()]
     entity = pipeline.ENTITY_OF.get(kind)
     if entity:
-        choices += [(s.key, f"{s.label()} ({gettext('custom field')})")
+        choices += [(s.key, gettext("%(label)s (custom field)", label=s.label()))
                     for s in field_catalog(entity)]
     allowed = set(access.mappable(kind, [key for key, _ in choices], viewer))
     return [(key, label) for key, label in choices if key in allowed]

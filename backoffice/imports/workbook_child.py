@@ -130,7 +130,9 @@ def _parse(out, mode: str, sheet, data: bytes, max_columns: int) -> int:
     _send(out, {"sheet": name, "first_col": first_col})
     frame, rows_per_frame = [], max(1, min(ROWS_PER_FRAME, CELLS_PER_FRAME // max(1, width)))
     for record in rows:
-        frame.append([render_cell(v) for v in record])
+        # Text cells are shown as they are: only the others go through render_cell (a call
+        # and a few type tests a cell, most of the child's time on a sheet of text).
+        frame.append([v if type(v) is str else render_cell(v) for v in record])
         if len(frame) >= rows_per_frame:
             _send(out, {"rows": frame})
             frame = []

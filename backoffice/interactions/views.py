@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, request
 from flask_appbuilder.actions import action
-from flask_appbuilder.fieldwidgets import DateTimePickerWidget
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
 from flask_babel import lazy_gettext as _l
-from wtforms import DateTimeField, IntegerField
+from wtforms import IntegerField
 from wtforms.validators import NumberRange, Optional
 
 from backoffice.customers.refs import CustomerRefField
@@ -14,6 +13,7 @@ from backoffice.datamodel import CrmInterface
 from backoffice.extensions import db
 from backoffice.fields.screens import CustomFieldsViewMixin
 from backoffice.formatting import choice_label, local_time, yes_no
+from backoffice.pickers import LocalDateTimeField
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
 from backoffice.service import sla
 from backoffice.views_base import CrmModelView, checkboxes, choice_select, selected_items
@@ -78,11 +78,11 @@ def _follow_up_fields(with_customer: bool) -> dict:
     fields = {
         "task_type": choice_select(_l("Task type"), c.TASK_TYPES),
         "status": choice_select(_l("Status"), c.TASK_STATUSES),
-        # Left empty, the due time comes from the task type's SLA in Chinese working days.
-        "due_at": DateTimeField(_l("Due"), format="%Y-%m-%d %H:%M:%S",
-                                validators=[Optional()], widget=DateTimePickerWidget(),
-                                description=_l("Leave empty to use the service level of the "
-                                               "task type (working days).")),
+        # Left empty, the due time comes from the task type's SLA in Chinese working days; a
+        # value the field cannot read is refused with a message, never replaced by the SLA.
+        "due_at": LocalDateTimeField(_l("Due"), validators=[Optional()],
+                                     description=_l("Leave empty to use the service level of "
+                                                    "the task type (working days).")),
     }
     if with_customer:
         fields["customer"] = CustomerRefField()

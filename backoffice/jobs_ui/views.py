@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, jsonify
 from flask_appbuilder import expose, has_access
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 from backoffice.datamodel import CrmInterface
 from backoffice.formatting import choice_label, local_time
@@ -19,7 +20,7 @@ class JobRunView(CrmModelView):
     list_title = _l("Background jobs")
     show_title = _l("Background job")
     base_permissions = ["can_read"]
-    label_columns = {"name": _l("Job"), "status": _l("Status"), "done": _l("Done"),
+    label_columns = {"name": _l("Job"), "status": _l("Status"), "done": lazy_pgettext("items processed", "Done"),
                      "total": _l("Total"), "percent": _l("Progress %"),
                      "message": _l("Message"), "created_at": _l("Created at"),
                      "started_at": _l("Started at"), "finished_at": _l("Finished at"),

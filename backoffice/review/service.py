@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from backoffice.security.current import current_user
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
 from backoffice.review import values as v
@@ -95,7 +96,6 @@ def has_permission(user, permission: str, view: str = PERMISSION_VIEW) -> bool:
     """Whether any of the user's roles grants ``permission`` on ``view`` (as seeded)."""
     if user is None or not getattr(user, "is_active", False):
         return False
-    from flask import current_app, has_request_context
 
     if has_request_context() and getattr(user, "id", None) is not None:
         # In a request: the security manager's per-request set of the user's permissions
@@ -140,13 +140,6 @@ def _may_move_here(actor, item: Customer) -> bool:
     if committed is None:
         return False  # not known without the database: the slow path decides
     return branch_id == committed or covers_branch(scopes.scope_for_user(actor), branch_id)
-
-
-def current_user():
-    if not has_request_context():
-        return None
-    user = current_app.appbuilder.sm.current_user
-    return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
 # --- filing ----------------------------------------------------------------------------------
@@ -622,10 +615,8 @@ _HIDDEN_IN_LOG = "******"
 
 
 def _masked(field, value):
-    try:
-        from backoffice.security.masking import mask_field
-    except ImportError:  # pragma: no cover - the masking module ships with issue 3
-        return None if value is None else "******"
+    from backoffice.security.masking import mask_field
+
     return mask_field(field, value)
 
 
@@ -633,9 +624,7 @@ def _audit(action, request: ChangeRequest, actor, detail) -> None:
     """Log the review event in the same transaction (lazy: the log is its own room)."""
     if not has_app_context():
         return
-    try:
-        from backoffice.audit.log import record
-    except ImportError:  # pragma: no cover - the operation log ships with issue 3
-        return
+    from backoffice.audit.log import record
+
     record(action, entity="ChangeRequest", entity_id=request.id,
            customer_id=request.customer_id, detail=detail, actor=actor)

@@ -7,35 +7,21 @@ user has no right to, answers 404 like every other customer-data record.
 """
 from __future__ import annotations
 
-import functools
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import Forbidden
+from flask_babel import lazy_pgettext
 
+from backoffice.security.current import not_found_if_denied
 from backoffice.review import service
 from backoffice.review.diff import diff_rows, field_labels
 
 KIND_LABELS = {"create": _l("New customer"), "update": _l("Change")}
-STATUS_LABELS = {"pending": _l("Pending"), "approved": _l("Approved"),
+STATUS_LABELS = {"pending": lazy_pgettext("change request status", "Pending"), "approved": _l("Approved"),
                  "rejected": _l("Rejected"), "withdrawn": _l("Withdrawn")}
 METHOD_PERMISSIONS = {"pending": "approve", "approve": "approve", "reject": "approve",
                       "mine": "propose", "withdraw": "propose", "show": "read"}
-
-
-def not_found_if_denied(view_method):
-    """A record route refused for lack of permission answers 404 (never a 403 that confirms
-    the record exists)."""
-
-    @functools.wraps(view_method)
-    def wrapper(*args, **kwargs):
-        try:
-            return view_method(*args, **kwargs)
-        except Forbidden:
-            abort(404)
-
-    return wrapper
 
 
 class ReviewView(BaseView):

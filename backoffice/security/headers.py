@@ -33,7 +33,7 @@ SCREEN_POLICY = (
     "frame-ancestors 'none'"
 )
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-STATIC_PREFIXES = ("/static/", "/appbuilder/static/")
+STATIC_PREFIXES = ("/static/", "/appbuilder/static/", "/vendor/")
 
 
 def install(app: Flask) -> None:

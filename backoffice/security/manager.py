@@ -9,6 +9,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash
 
+from backoffice.security.user_stats import UserStatsChartView
 from models import Staff
 
 _STAFF_COLUMNS = ["employee_no", "branch", "security_training_on"]
@@ -96,6 +97,8 @@ class CrmSecurityManager(SecurityManager):
     user_model = Staff
     userdbmodelview = StaffUserView
     authdbview = CrmAuthDBView
+    # FAB's own draws with Google Charts from the internet: ours draws with the app's Plotly.
+    userstatschartview = UserStatsChartView
 
     def _has_view_access(self, user, permission_name, view_name) -> bool:
         """Answer from the user's permissions, read once per request (issue 9, scale).
@@ -117,14 +120,6 @@ class CrmSecurityManager(SecurityManager):
         """The user's (permission, view) names, as ``get_user_permissions`` gives them, in one
         Core query of name pairs for all the user's roles (FAB builds a PermissionView object,
         with its permission and view, per row and per role: ~400 objects per page)."""
-        from flask_appbuilder.security.sqla.models import (
-            Permission,
-            PermissionView,
-            ViewMenu,
-            assoc_permissionview_role,
-        )
-        from sqlalchemy import select
-
         roles = self.get_user_roles(user)
         pairs = set()
         db_role_ids = []
@@ -134,7 +129,29 @@ class CrmSecurityManager(SecurityManager):
             else:
                 db_role_ids.append(role.id)
         if db_role_ids:
+            # The roles' grants, kept per process while FAB's grant tables are unchanged (their
+            # triggers bump a counter: backoffice.config_cache); a user's roles are read anew.
+            from backoffice import config_cache
+            from models.config_version import PERMISSION_TABLES
+
+            key = tuple(sorted(db_role_ids))
+            pairs.update(config_cache.cached("permission_pairs", PERMISSION_TABLES,
+                                             lambda: self._role_pairs(key), key=key))
+        return frozenset(pairs)
+
+    def _role_pairs(self, role_ids) -> frozenset:
+        from flask_appbuilder.security.sqla.models import (
+            Permission,
+            PermissionView,
+            ViewMenu,
+            assoc_permissionview_role,
+        )
+        from sqlalchemy import select
+
+        pairs = set()
+        if role_ids:
             link = assoc_permissionview_role
+            db_role_ids = list(role_ids)
             pairs.update((permission, view) for permission, view in self.session.execute(
                 select(Permission.name, ViewMenu.name)
                 .select_from(PermissionView)

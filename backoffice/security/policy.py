@@ -127,12 +127,19 @@ class Viewer:
         return tuple(role.name for role in getattr(self.user, "roles", ()))
 
     def has(self, permission: str, view: str = CUSTOMER_VIEW) -> bool:
-        """Whether any of the user's roles grants ``permission`` on ``view``."""
+        """Whether any of the user's roles grants ``permission`` on ``view``.
+
+        Remembered for the viewer's life (one request, or one ``acting_as`` block): a list page
+        asks this for every cell it shows."""
         if self.user is None:
             return self.is_system
-        from backoffice.review.service import has_permission
+        memo = self.__dict__.setdefault("_has_memo", {})
+        key = (permission, view)
+        if key not in memo:
+            from backoffice.review.service import has_permission
 
-        return has_permission(self.user, permission, view)
+            memo[key] = has_permission(self.user, permission, view)
+        return memo[key]
 
 
 _acting_viewer: contextvars.ContextVar[Viewer | None] = contextvars.ContextVar(

@@ -6,7 +6,7 @@ matches it, so the login form refuses it like a wrong password) and a token; onl
 SHA-256 is stored, so a database copy opens no account. The link is handed over once:
 
 * e-mailed to the user when SMTP is configured (``CRM_SMTP_HOST``, the greetings room's
-  :class:`~backoffice.greetings.channels.SmtpChannel`), else
+  :class:`~backoffice.messaging.channels.mail.SmtpChannel`), else
 * shown once to whoever imported the file: on the batch page to its uploader, or in the output of
   ``flask crm import`` (the key ring seals it until then; it is erased when shown).
 
@@ -128,13 +128,13 @@ def deliver(session, batch_id: int) -> list[dict]:
 def _mail_channel():
     if not current_app.config.get("CRM_SMTP_HOST"):
         return None
-    from backoffice.greetings.channels import SmtpChannel
+    from backoffice.messaging.channels.mail import SmtpChannel
 
     return SmtpChannel(current_app.config)
 
 
 def _mail(channel, user, address: str, token) -> bool:
-    from backoffice.greetings.channels import SendError
+    from backoffice.messaging.delivery import SendError
 
     subject = gettext("Set your password for the customer back office")
     body = gettext("Hello %(name)s,\n\nyour user name is %(username)s. Choose your password "

@@ -5,30 +5,17 @@ computed metrics, extensible), ``catalog`` (what a rule may test), ``refresh`` (
 ``needs`` (evidence and next-best offers on the 360 page), ``guard`` (what counts over a rule
 may reveal to a viewer), ``views`` and ``cli``.
 """
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from config import roles as r
 
 
-def segment_needs(customer):
-    """Jinja global for the 360 page partial: needs, evidence and next-best offers."""
-    from backoffice.campaigns.service import validity_days
-    from backoffice.security.policy import may_see_deep_profile
-    from backoffice.segments.needs import customer_needs
-    from backoffice.segments.views import current_fields
-
-    return customer_needs(customer, current_fields(),
-                          show_money=may_see_deep_profile(customer),
-                          validity_days=validity_days())
-
-
 def register(appbuilder) -> None:
-    from backoffice.segments import history
+    from backoffice.segments import customer_panel, history
     from backoffice.segments.views import SegmentsView
 
     history.install()
-    current_app.jinja_env.globals["segment_needs"] = segment_needs
+    customer_panel.register()  # the 360 page's tab, needs panel and tier-override button
     category = {"category": r.CATEGORY_MARKETING, "category_label": _l("Marketing"),
                 "category_icon": "fa-bullhorn"}
     appbuilder.add_view(SegmentsView, r.MENU_SEGMENTS, label=_l("Tiers and segments"),

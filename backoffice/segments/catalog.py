@@ -1,7 +1,9 @@
 """The fields a segment rule may test: customer columns, computed metrics, custom fields.
 
-Built per call from what is live (the custom-field registry, the metric registry, the branch
-list), so a field an admin adds today is offered today, in every process.
+Built from what is live (the custom-field registry, the metric registry, the branch list), so a
+field an admin adds today is offered today, in every process. In a request the built catalogue
+is kept in the process's cache (``backoffice.config_cache``) while the branch and custom-field
+counters are unchanged: the 360 page and the rule builder ask for it on every view.
 """
 from __future__ import annotations
 
@@ -49,6 +51,25 @@ def rule_fields(*, session=None, branches=None, roles=None, custom_specs=None) -
     ``custom_specs``: the custom-field specs (read from the registry when omitted); ``roles``
     keeps only the custom fields those roles may see.
     """
+    from backoffice.extensions import db
+
+    if branches is None and custom_specs is None and session is db.session:
+        from flask import has_request_context
+
+        if has_request_context():
+            from backoffice import config_cache
+            from backoffice.fields.registry import current_locale
+
+            key = (None if roles is None else tuple(sorted(roles)), current_locale())
+            built = config_cache.cached(
+                "rule_fields", ("branch", "custom_field_definition"),
+                lambda: _build(session=db.session, branches=None, roles=roles,
+                               custom_specs=None), key=key)
+            return dict(built)  # the entries are frozen; the mapping is the caller's
+    return _build(session=session, branches=branches, roles=roles, custom_specs=custom_specs)
+
+
+def _build(*, session, branches, roles, custom_specs) -> dict:
     fields: dict[str, RuleField] = {}
     if branches is None and session is not None:
         from models import Branch

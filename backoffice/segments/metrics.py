@@ -67,6 +67,7 @@ from sqlalchemy import (
 
 from models.banking import Account, Transaction
 from models.catalog import Product
+from models.churn import ChurnScore
 from models.customers import Customer
 from models.metrics import LIABILITY_CATEGORIES
 from models.service import Interaction
@@ -456,10 +457,6 @@ for _metric in _builtin_metrics():
 def _register_churn_probability() -> None:
     """The churn probability of the latest score, once the churn room's table exists (that
     room may re-register the key with its own definition)."""
-    try:
-        from models.churn import ChurnScore
-    except ImportError:  # no churn room in this build
-        return
     SOURCES["churn_scores"] = Source("churn_scores", ChurnScore.customer_id,
                                      lambda: ChurnScore.__table__)
     if "churn_probability" not in METRICS:

@@ -17,6 +17,7 @@ from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -57,7 +58,9 @@ def describe_rule(rule, fields) -> str:
     """A rule as one readable line: (A ≥ 1 AND (B = x OR …))."""
     if not rule or not rule.get("items"):
         return str(_l("everyone")) if (rule or {}).get("op", "and") == "and" else "—"
-    joiner = f" {_('AND') if rule['op'] == 'and' else _('OR')} "
+    # Outside the f-string, where message extraction can see the words.
+    word = pgettext("rule", "AND") if rule["op"] == "and" else pgettext("rule", "OR")
+    joiner = f" {word} "
     parts = []
     for item in rule["items"]:
         if "items" in item:
@@ -291,7 +294,11 @@ class SegmentsView(BaseView):
         """A manual tier for one customer, with a reason, through maker-checker review."""
         from backoffice.review import service
 
-        customer = db.session.get(Customer, pk) or abort(404)
+        from backoffice.segments.customer_panel import may_override
+
+        customer = db.session.get(Customer, pk)
+        if not may_override(customer):  # the same check that shows the 360 page's button
+            abort(404)
         errors = {}
         if request.method == "POST":
             tier = request.form.get("tier") or None

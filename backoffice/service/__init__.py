@@ -8,6 +8,4 @@ def register(appbuilder) -> None:
     register_views(appbuilder)
     counter.register(appbuilder)
     dashboard.install()
-    from flask import current_app
-
-    flags.install(current_app)
+    flags.register_customer_panels()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 
-from backoffice.greetings.calendar import zone
+from backoffice.messaging.quiet import zone
 from backoffice.service import sla
 from models import FollowUp
 from models.base import utcnow

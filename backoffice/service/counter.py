@@ -20,6 +20,8 @@ from backoffice.audit import log
 from backoffice.customers.refs import find_customer, find_customers_by_identity
 from backoffice.extensions import db
 from backoffice.formatting import local_time
+from backoffice.service.flags import service_flags
+from backoffice.service.overview import consent_overview
 from backoffice.security.presentation import present
 from models import Customer, choices
 
@@ -83,7 +85,9 @@ class CounterView(BaseView):
         return self.render_template("service/counter.html", query=shown_query,
                                     customers=customers,
                                     searched=bool(query or kind), title=_l("Counter view"),
-                                    present=present, local_time=local_time, choices=choices)
+                                    present=present, local_time=local_time, choices=choices,
+                                    crm_service_flags=service_flags,
+                                    crm_consent_overview=consent_overview)
 
 
 def register(appbuilder) -> None:

@@ -24,10 +24,10 @@ from backoffice.extensions import db
 from backoffice.service.complaints import _hours_between
 from models import Customer
 from models.base import Money
+from config.roles import DASHBOARD_PANELS
 from models.complaints import Complaint
 
 METRIC = "complaints"
-MANAGING = frozenset({"SeniorManager", "BranchManager", "RelationshipManager"})
 STILL_OPEN = ("open", "assigned")
 
 
@@ -115,5 +115,6 @@ def complaints_panel():
 
 def install() -> None:
     summaries.register_metric(METRIC, complaint_facts)
+    [permission] = DASHBOARD_PANELS[METRIC]
     register_panel(Panel("complaints", _l("Complaints and resolution"), complaints_panel,
-                         roles=MANAGING, order=45))
+                         permission=permission, order=45))

@@ -40,9 +40,51 @@ def service_flags(customer, today: dt.date | None = None) -> list[dict]:
     return flags
 
 
-def install(app) -> None:
-    """Templates call ``crm_service_flags(customer)`` and ``crm_consent_overview(customer)``."""
+def consent_summary(overview: dict, purpose: str = "marketing") -> list[dict]:
+    """Per channel, the statement in force for ``purpose``: granted, refused or not asked."""
+    summary = []
+    for channel, label in overview["channels"]:
+        row = overview["current"].get((channel, purpose))
+        state = "none" if row is None else ("granted" if row.granted else "refused")
+        summary.append({"channel": channel, "label": label, "state": state})
+    return summary
+
+
+def _header_flags(customer) -> dict | None:
+    flags = service_flags(customer)
+    if not flags and not customer.service_notes:
+        return None
+    return {"service_flags": flags}
+
+
+def _overview(customer) -> dict:
+    """The customer's consent statements, read once for the header and the profile tab."""
+    from backoffice.customers.panels import per_request
     from backoffice.service.overview import consent_overview
 
-    app.jinja_env.globals["crm_service_flags"] = service_flags
-    app.jinja_env.globals["crm_consent_overview"] = consent_overview
+    return per_request(f"consent:{customer.id}", lambda: consent_overview(customer))
+
+
+def _header_consent(customer) -> dict:
+    from backoffice.service.overview import PURPOSE_LABELS
+
+    return {"consent_summary": consent_summary(_overview(customer)),
+            "purpose_label": PURPOSE_LABELS["marketing"]}
+
+
+def _consent_panel(customer) -> dict:
+    return {"consent": _overview(customer)}
+
+
+def register_customer_panels() -> None:
+    """The 360 page: service flags and the marketing-consent summary in the header (staff at
+    the counter see them first), the full consent matrix on the profile tab."""
+    from backoffice.customers.panels import HEADER, Panel, register_panel, requires
+
+    reads_consent = requires("can_read", "Consent")
+    register_panel(Panel("service_flags", HEADER, "service/_customer_flags.html",
+                         _header_flags, order=20))
+    register_panel(Panel("consent_summary", HEADER, "service/_customer_consent_summary.html",
+                         _header_consent, reads_consent, order=30))
+    register_panel(Panel("consent", "profile", "service/_customer_consent.html",
+                         _consent_panel, reads_consent, order=30))

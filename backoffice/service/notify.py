@@ -2,14 +2,15 @@
 
 Used for service notices (loan progress, complaint outcomes): the purpose is ``service``, and
 the channel is the first of e-mail, SMS with an open service grant and a contact detail. The
-message goes out through the same channels as greetings; the Interaction records it (or why it
-could not go).
+message goes out through messaging's channels; the Interaction records it (or why it could not
+go).
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from backoffice.greetings import channels
+from backoffice.messaging import registry
+from backoffice.messaging.delivery import SendError
 from models import Interaction
 from models.base import utcnow
 from models.consent import Consent
@@ -27,9 +28,9 @@ def consented_channel(session, customer, purpose: str = "service") -> str | None
     open_grants = set(session.scalars(select(Consent.channel).where(
         Consent.customer_id == customer.id, Consent.purpose == purpose,
         Consent.granted.is_(True), Consent.withdrawn_at.is_(None))))
+    facts = {"mobile": customer.mobile, "email": customer.email}
     for channel in NOTICE_CHANNELS:
-        contact = customer.mobile if channel == "sms" else customer.email
-        if channel in open_grants and contact:
+        if channel in open_grants and _address(channel, facts):
             return channel
     return None
 
@@ -40,20 +41,24 @@ def notify(session, config, customer, *, subject: str, body: str, topic: str,
     channel = consented_channel(session, customer)
     if channel is None:
         return None
+    sender = registry.get(channel)(config)
     try:
-        if channel == "email":
-            sender = channels.SmtpChannel(config)
-            prepared = sender.prepare(customer.email, subject, body, message_id)
-        else:
-            sender = channels.SmsGatewayChannel(config)
-            prepared = sender.prepare(customer.mobile, body, message_id)
-        prepared.finish()
-        sender.quit()
+        address = sender.address({"mobile": customer.mobile, "email": customer.email})
+        sender.prepare(address, subject, body, message_id).finish()
         summary = f"{subject}: {body}"
-    except channels.SendError as exc:
+    except SendError as exc:
         summary = f"{subject}: {NOT_SENT} ({exc})"
+    finally:
+        sender.quit()
     interaction = Interaction(customer_id=customer.id, staff_id=staff_id, occurred_at=utcnow(),
                               channel=channel, direction="outbound", topic=topic,
                               summary=summary[:2000], custom_fields={})
     session.add(interaction)
     return interaction
+
+
+def _address(channel: str, facts: dict) -> str | None:
+    try:
+        return registry.get(channel).address(facts)
+    except SendError:
+        return None

@@ -84,7 +84,7 @@ def default_due(task_type: str | None, config, created_utc: dt.datetime | None =
     so a "callback" typed at the counter on the Friday before National Day falls due after the
     holiday, the same as one opened by a job.
     """
-    from backoffice.greetings.calendar import zone
+    from backoffice.messaging.quiet import zone
     from models.base import utcnow
 
     return due_at(task_type or "other", created_utc or utcnow(), zone(config), config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, request
 from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from wtforms import IntegerField
 from wtforms.validators import NumberRange, Optional
 
@@ -15,7 +16,8 @@ from backoffice.customers.refs import CustomerRefField
 from backoffice.datamodel import CrmInterface
 from backoffice.extensions import db
 from backoffice.formatting import choice_label, local_time, money
-from backoffice.service import complaints, consent, loans
+from backoffice.messaging import consent
+from backoffice.service import complaints, loans
 from backoffice.views_base import (
     VIEW_METHOD_PERMISSIONS,
     CrmModelView,
@@ -28,7 +30,7 @@ from models.complaints import Complaint, CustomerServiceFlag, ServiceFlagType
 from models.consent import Consent
 from models.loans import LoanApplication
 
-COMPLAINT_STATUSES = {"open": _l("Open"), "assigned": _l("Assigned"),
+COMPLAINT_STATUSES = {"open": lazy_pgettext("complaint status", "Open"), "assigned": _l("Assigned"),
                       "resolved": _l("Resolved"), "rechecked": _l("Satisfaction re-checked")}
 LOAN_STATUSES = {"submitted": _l("Submitted"), "under_review": _l("Under review"),
                  "approved": _l("Approved"), "rejected": _l("Rejected"),
@@ -49,7 +51,7 @@ LABELS = {
     "granted": _l("Granted"), "source": _l("Source"), "recorded_at": _l("Recorded at"),
     "withdrawn_at": _l("Closed at"), "flag_type": _l("Flag"), "note": _l("Service note"),
     "code": _l("Code"), "label_zh": _l("Label (Chinese)"), "label_en": _l("Label (English)"),
-    "active": _l("Active"), "created_at": _l("Created at"),
+    "active": lazy_pgettext("switched on", "Active"), "created_at": _l("Created at"),
 }
 
 

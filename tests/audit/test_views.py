@@ -9,6 +9,7 @@ import json
 import pytest
 
 from backoffice.audit.log import record
+from backoffice.audit.views import EXPORT_COLUMNS
 from models.audit import AuditLog
 from tests.audit.conftest import last_id, log_rows
 from tests.support.world import customer_number
@@ -86,7 +87,9 @@ def test_csv_export_takes_the_filters_and_is_logged(app, world, client_as, sampl
     response = client.get(f"/auditlog/export/csv?_flt_{EQUAL}_ip=10.9.9.9")
     assert response.status_code == 200
     assert "attachment" in response.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    table = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert table[0][:2] == ["序号", "时间"]  # the screen's labels, in the user's language
+    rows = [dict(zip(EXPORT_COLUMNS, line)) for line in table[1:]]
     assert {r["ip"] for r in rows} == {"10.9.9.9"}
     assert {int(r["id"]) for r in rows} >= {sample[1]["id"], sample[2]["id"]}
     assert all(r["row_hash"] and r["prev_hash"] for r in rows)
@@ -105,9 +108,9 @@ def test_xlsx_export(app, world, client_as, sample):
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.data)).active
     values = list(sheet.values)
-    assert values[0][:2] == ("id", "occurred_at")
+    assert values[0][:2] == ("序号", "时间")
     assert sample[0]["id"] in [row[0] for row in values[1:]]
-    assert {row[values[0].index("actor_username")] for row in values[1:]} == {"rm1"}
+    assert {row[EXPORT_COLUMNS.index("actor_username")] for row in values[1:]} == {"rm1"}
 
 
 def test_export_needs_the_export_permission(app, world, client_as):

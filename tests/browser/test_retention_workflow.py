@@ -127,11 +127,12 @@ def test_relationship_manager_works_the_retention_list(page, shoot, live_server,
     shoot("04-rm-records-retention-call")
     with page.expect_navigation():
         page.locator("#model_form button[type=submit]").click()
-    page.goto(customer_url)
+    page.goto(customer_url + "#tab-interactions")  # the 360 page's timeline tab
     expect(page.locator("#interactions")).to_contain_text(CALL_SUMMARY)
     shoot("05-rm-360-with-the-call")
 
     # 5. The task, opened from the churn panel, marked done (FAB asks to confirm).
+    page.locator("#tab-link-profile").click()
     with page.expect_navigation():
         page.locator("#churn-task").click()
     shoot("06-rm-retention-task")

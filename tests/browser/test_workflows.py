@@ -106,7 +106,8 @@ def test_teller_records_and_changes_branch_manager_approves(page, shoot, shoot_p
         shoot("07-teller-interaction-form")
         with page.expect_navigation():
             page.locator("#model_form button[type=submit]").click()
-        page.goto(customer_url)
+        page.goto(customer_url + "#tab-interactions")  # the 360 page's timeline tab
+        page.wait_for_selector("#tab-interactions[data-ready='1']")
         assert "客户到网点更新联系方式" in page.content()
         shoot("08-teller-360-with-interaction")
 
@@ -149,7 +150,7 @@ def test_senior_dashboard_charts_click_through(page, shoot, live_server, world, 
     shoot("02-tier-click-through")
 
 
-def test_auditor_filters_and_exports_the_log(page, shoot, live_server, world):
+def test_auditor_filters_and_exports_the_log(page, shoot, live_server, world, app):
     base = live_server
     sign_in(page, base, "auditor")
     page.goto(f"{base}/auditlog/list/")
@@ -166,11 +167,21 @@ def test_auditor_filters_and_exports_the_log(page, shoot, live_server, world):
     with page.expect_download() as download:
         page.locator(".crm-audit-export a", has_text="CSV").first.click()
     with open(download.value.path(), encoding="utf-8-sig", newline="") as handle:
-        exported = list(csv.DictReader(handle))
+        exported = list(csv.reader(handle))[1:]  # below the header of column labels
     # FAB's first text operator is "starts with": login, login_failed, ... (a row's detail may
-    # hold commas and line breaks, so the file is read as CSV, not as lines).
-    actions = [row["action"] for row in exported]
-    assert actions and all(action.startswith("login") for action in actions), actions[:5]
+    # hold commas and line breaks, so the file is read as CSV, not as lines). The file shows
+    # the actions' labels, in Chinese (or English until the catalogue has them).
+    from flask_babel import force_locale
+
+    from backoffice.audit.views import EXPORT_COLUMNS
+    from backoffice.audit.words import ACTION_LABELS, action_label
+
+    with app.test_request_context("/"):
+        labels = {action_label(code) for code in ACTION_LABELS if code.startswith("login")}
+        with force_locale("en"):
+            labels |= {action_label(code) for code in ACTION_LABELS if code.startswith("login")}
+    actions = [row[EXPORT_COLUMNS.index("action")] for row in exported]
+    assert actions and set(actions) <= labels, actions[:5]
     shoot("03-auditor-exported")
 
 

@@ -173,7 +173,7 @@ def test_consent_withdrawn_or_assessment_expired_before_sending_cancels(app, wor
                                                                           made):
     """The gate is applied again at send time, on the message's own channel; a campaign past
     its end date sends nothing more."""
-    from backoffice.service.consent import withdraw_consent
+    from backoffice.messaging.consent import withdraw_consent
 
     with app.app_context():
         session = db.session

@@ -87,8 +87,8 @@ def _mark(app, made, assets: bool):
 
 def _scored_bands(app, made) -> dict:
     """The value bands the scoring job writes for the four customers (rolled back after)."""
+    from backoffice.churn import scoring
     from backoffice.extensions import db
-    from jobs import scoring
     from models.churn import ChurnScore
 
     with app.app_context():

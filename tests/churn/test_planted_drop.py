@@ -117,9 +117,8 @@ def plant_complaints(session, customer_ids) -> None:
 
 
 def test_planted_group_is_flagged_and_p1_gets_exactly_one_task(demo_app):
-    from backoffice.churn import registry, service
+    from backoffice.churn import registry, scoring, service
     from backoffice.extensions import db
-    from jobs import scoring
     from models import FollowUp
     from models.churn import ChurnScore
 

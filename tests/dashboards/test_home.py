@@ -117,7 +117,8 @@ def test_a_broken_panel_does_not_break_the_home_page(refreshed):
     def broken():
         raise RuntimeError("boom")
 
-    register_panel(Panel("broken_test", "Broken", broken, roles={"SeniorManager"}, order=1))
+    register_panel(Panel("broken_test", "Broken", broken,
+                         permission=("can_see_panel_tiers", "Dashboard"), order=1))
     try:
         response = refreshed.get("/")
         assert response.status_code == 200
@@ -127,11 +128,13 @@ def test_a_broken_panel_does_not_break_the_home_page(refreshed):
         unregister_panel("broken_test")
 
 
-def test_panels_are_scoped_by_role(refreshed, client_as):
-    register_panel(Panel("rm_only_test", "RM only", lambda: {"figure": None},
-                         roles={"RelationshipManager"}, order=99))
+def test_panels_are_scoped_by_permission(refreshed, client_as):
+    """A panel shows to the roles granting its permission: relationship managers may propose
+    changes (makers), senior managers approve instead and do not hold it."""
+    register_panel(Panel("makers_only_test", "Makers only", lambda: {"figure": None},
+                         permission=("can_propose", "ChangeRequest"), order=99))
     try:
-        assert 'id="panel-rm_only_test"' in client_as("rm1").get("/").get_data(as_text=True)
-        assert 'id="panel-rm_only_test"' not in refreshed.get("/").get_data(as_text=True)
+        assert 'id="panel-makers_only_test"' in client_as("rm1").get("/").get_data(as_text=True)
+        assert 'id="panel-makers_only_test"' not in refreshed.get("/").get_data(as_text=True)
     finally:
-        unregister_panel("rm_only_test")
+        unregister_panel("makers_only_test")

@@ -129,8 +129,8 @@ def test_result_reports_logins_counts_and_time(bank):
                 == result.counts[name], name
     assert result.counts["customer"] == CUSTOMERS
     usernames = {login[0] for login in result.logins}
-    assert {"senior", "operator", "auditor", "bm01", "rm01_01", "rm01_02", "teller01_01",
-            "teller01_02"} <= usernames
+    assert {"senior", "senior2", "operator", "auditor", "bm01", "rm01_01", "rm01_02",
+            "teller01_01", "teller01_02"} <= usernames
     assert all(password == DEFAULT_PASSWORD for _u, password, _r, _b in result.logins)
 
 
@@ -143,7 +143,8 @@ def test_staff_of_every_role_with_a_branch_and_a_working_password(bank):
         roles_of[link["user_id"]].add(role_names[link["role_id"]])
     held = Counter(name for names in roles_of.values() for name in names)
     assert set(held) == set(ROLES) - {"Admin"}
-    assert held["SeniorManager"] == held["Operator"] == held["Auditor"] == 1
+    # Two senior managers: a campaign one writes needs the other's approval (maker-checker).
+    assert held["SeniorManager"] == 2 and held["Operator"] == held["Auditor"] == 1
     branches = rows(engine, Branch.__table__)
     assert held["BranchManager"] == len(branches) and held["Teller"] == 2 * len(branches)
     assert all(row["branch_id"] is not None and row["active"] for row in staff.values())

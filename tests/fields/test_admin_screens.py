@@ -4,6 +4,8 @@ archive that keeps data, no delete, and the registry seeing a new field on the n
 without a restart."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from backoffice.fields import registry
@@ -12,6 +14,7 @@ from models import Customer
 from models.audit import AuditLog
 from models.fields import CustomFieldDefinition, FieldSet
 from tests.fields.conftest import unique_key
+from tests.support.visible_text import visible_text
 from tests.support.web import csrf_token, post_form
 
 BASE = {"entity": "customer", "label_zh": "会员等级", "label_en": "Membership level",
@@ -173,23 +176,44 @@ def test_other_roles_have_no_field_screens(client_as):
         assert client.get("/field-sets/list/").status_code != 200
 
 
+def _post_pairs(client, url, pairs):
+    """Post a form whose inputs repeat a name (the column picker's ticked boxes, in order)."""
+    from werkzeug.datastructures import MultiDict
+
+    from tests.support.web import csrf_token
+
+    return client.post(url, data=MultiDict([("csrf_token", csrf_token(client, url)), *pairs]))
+
+
 def test_admin_saves_a_field_set_with_ordered_columns_and_filters(app, client_as, db_session,
                                                                   definitions):
+    """The add form's picker posts one ``record type:column`` value per ticked column, in the
+    order the admin arranged them; that order is the set's."""
     key = unique_key("segment")
     definitions(key=key, field_type="integer")
     admin = client_as("admin")
     name = unique_key("RM view")
-    bad = post_form(admin, "/field-sets/add", {
-        "entity": "customer", "name": name, "columns": "name\nnope", "filters": "",
-        "sort_direction": "asc"})
+    form = admin.get("/field-sets/add").get_data(as_text=True)
+    assert f'value="customer:{key}"' in form and 'value="customer:mobile"' in form
+    assert "手机号" in form or "Mobile" in form  # picked by label, not typed
+    bad = _post_pairs(admin, "/field-sets/add", [
+        ("entity", "customer"), ("name", name), ("columns", "customer:name"),
+        ("columns", "customer:nope"), ("filters", ""), ("sort_direction", "asc")])
     assert bad.status_code == 200 and "未知的列：nope" in bad.get_data(as_text=True)
-    bad = post_form(admin, "/field-sets/add", {
-        "entity": "customer", "name": name, "columns": f"name\n{key}",
-        "filters": f"{key} | contains | 3", "sort_direction": "asc"})
+    bad = _post_pairs(admin, "/field-sets/add", [
+        ("entity", "customer"), ("name", name), ("columns", "customer:name"),
+        ("columns", "interaction:topic"), ("filters", ""), ("sort_direction", "asc")])
+    assert bad.status_code == 200 and "topic" in bad.get_data(as_text=True)
+    bad = _post_pairs(admin, "/field-sets/add", [
+        ("entity", "customer"), ("name", name), ("columns", "customer:name"),
+        ("columns", f"customer:{key}"), ("filters", f"{key} | contains | 3"),
+        ("sort_direction", "asc")])
     assert bad.status_code == 200 and "筛选条件与字段不符" in bad.get_data(as_text=True)
-    good = post_form(admin, "/field-sets/add", {
-        "entity": "customer", "name": name, "columns": f"{key}\ncustomer_no\nname\nmobile",
-        "filters": f"{key} | between | 1, 5", "sort_column": "name", "sort_direction": "desc"})
+    good = _post_pairs(admin, "/field-sets/add", [
+        ("entity", "customer"), ("name", name), ("columns", f"customer:{key}"),
+        ("columns", "customer:customer_no"), ("columns", "customer:name"),
+        ("columns", "customer:mobile"), ("filters", f"{key} | between | 1, 5"),
+        ("sort_column", "name"), ("sort_direction", "desc")])
     assert good.status_code == 302, good.get_data(as_text=True)[-1500:]
     db_session.expire_all()
     saved = db_session.execute(select(FieldSet).where(FieldSet.name == name)).scalar_one()
@@ -197,6 +221,21 @@ def test_admin_saves_a_field_set_with_ordered_columns_and_filters(app, client_as
         assert saved.columns == [key, "customer_no", "name", "mobile"]
         assert saved.filters == [{"field": key, "op": "between", "value": ["1", "5"]}]
         assert saved.sort_direction == "desc" and saved.status == "active"
+        # The edit form offers the set's own record type only, its columns ticked in order.
+        edit = admin.get(f"/field-sets/edit/{saved.id}").get_data(as_text=True)
+        ticked = re.findall(r'name="columns" value="([^"]+)" checked', edit)
+        assert ticked == [key, "customer_no", "name", "mobile"]
+        assert 'data-entity="interaction"' not in edit
+        shown = admin.get(f"/field-sets/show/{saved.id}").get_data(as_text=True)
+        shown_text = visible_text(shown)
+        assert "customer_no" not in shown_text, shown_text
+        assert "客户号" in shown_text or "Customer number" in shown_text
+        moved = _post_pairs(admin, f"/field-sets/edit/{saved.id}", [
+            ("name", name), ("columns", "mobile"), ("columns", key), ("filters", ""),
+            ("sort_column", ""), ("sort_direction", "asc")])
+        assert moved.status_code == 302, moved.get_data(as_text=True)[-1500:]
+        db_session.expire_all()
+        assert db_session.get(FieldSet, saved.id).columns == ["mobile", key]
     finally:
         db_session.delete(saved)
         db_session.commit()

@@ -41,7 +41,7 @@ def channel_config(app, smtp_server, sms_gateway):
 def make_customers(session, world, count: int, *, birth: dt.date, channel: str = "email",
                    prefix: str = "G", **overrides) -> list[int]:
     """Customers born on ``birth`` with a greeting consent on ``channel`` (ids)."""
-    from backoffice.service.consent import record_consent
+    from backoffice.messaging.consent import record_consent
     from models import Customer
 
     ids = []

@@ -1,8 +1,7 @@
-"""Occasion dates: lunar festivals over several years, leap days, quiet hours."""
+"""Occasion dates: lunar festivals over several years, leap days."""
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -34,18 +33,3 @@ def test_leap_day_occasions_move_to_28_february_only_in_common_years():
     assert calendar.anniversary_days(dt.date(2028, 2, 28)) == [(2, 28)]
     assert calendar.anniversary_days(dt.date(2028, 2, 29)) == [(2, 29)]
     assert calendar.anniversary_days(dt.date(2100, 2, 28)) == [(2, 28), (2, 29)]  # not leap
-
-
-def test_quiet_hours_run_from_21_00_to_08_00_local_and_defer_to_the_morning():
-    """SMS at 20:59 goes; at 21:00 and at 07:59 it waits until 08:00; e-mail never waits."""
-    tz = ZoneInfo("Asia/Shanghai")
-
-    def utc(local):
-        return calendar.to_utc_naive(local.replace(tzinfo=tz))
-
-    assert calendar.defer_until(utc(dt.datetime(2026, 5, 1, 20, 59)), "sms", tz) is None
-    assert calendar.defer_until(utc(dt.datetime(2026, 5, 1, 21, 0)), "sms", tz) == utc(
-        dt.datetime(2026, 5, 2, 8, 0))
-    assert calendar.defer_until(utc(dt.datetime(2026, 5, 2, 7, 59)), "phone", tz) == utc(
-        dt.datetime(2026, 5, 2, 8, 0))
-    assert calendar.defer_until(utc(dt.datetime(2026, 5, 1, 23, 0)), "email", tz) is None

@@ -6,7 +6,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from backoffice.greetings.dispatch import run_day
-from backoffice.service.consent import record_consent, withdraw_consent
+from backoffice.messaging.consent import record_consent, withdraw_consent
 from models import Customer, FollowUp, GreetingDispatch, Interaction
 from tests.greetings.conftest import make_customers
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func, select, update
 
-from backoffice.greetings import calendar
+from backoffice.messaging import quiet
 from backoffice.greetings.dispatch import Sender, run_day
 from models import GreetingDispatch, Interaction, Occasion
 from tests.greetings.conftest import make_customers
@@ -60,7 +60,7 @@ def test_a_stopped_workers_unlogged_sends_are_logged_once_by_the_next_run(
         Interaction.customer_id.in_(ids)))
     db_session.commit()
     occasion_id = db_session.scalar(select(Occasion.id).where(Occasion.code == "birthday"))
-    tz = calendar.zone(channel_config)
+    tz = quiet.zone(channel_config)
 
     within_lease = MORNING + dt.timedelta(seconds=10)
     Sender(db_session, channel_config, lambda: within_lease, tz, [occasion_id]).run({})

@@ -158,13 +158,17 @@ def test_360_statements_do_not_grow_with_the_records_shown(app, world, client_as
     from backoffice.extensions import db
 
     client = client_as("senior")
-    url = f"/customers/show/{own_customer['customer']}"
-    before = statements_for(app, client, url)
+    page = f"/customers/show/{own_customer['customer']}"
+    # The page and each of its tabs (they load when opened).
+    urls = [page] + [f"{page}/tab/{tab}" for tab in (
+        "holdings", "transactions", "interactions", "tasks", "marketing", "changes")]
+    before = {url: statements_for(app, client, url) for url in urls}
     with app.app_context():
         _add_records(db.session, own_customer, own_customer["products"][1:], start=1)
         db.session.commit()
         db.session.remove()
-    after = statements_for(app, client, url)
-    assert len(after["lazy"]) == len(before["lazy"]), after["lazy"]
-    assert len(after["statements"]) == len(before["statements"]), "\n".join(
-        s[:120] for s in after["statements"])
+    for url in urls:
+        after = statements_for(app, client, url)
+        assert len(after["lazy"]) == len(before[url]["lazy"]), (url, after["lazy"])
+        assert len(after["statements"]) == len(before[url]["statements"]), "\n".join(
+            [url] + [s[:120] for s in after["statements"]])

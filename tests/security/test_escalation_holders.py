@@ -12,8 +12,8 @@ from sqlalchemy import literal, select
 
 from backoffice.extensions import db
 from backoffice.security.holders import escalation_target_in
+from backoffice.service.reminders import escalate_overdue_inquiries
 from config.roles import ESCALATION_TARGET, ROLES
-from jobs.reminders import escalate_overdue_inquiries
 from models import Customer, FollowUp
 from models.base import utcnow
 

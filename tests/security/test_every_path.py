@@ -64,8 +64,9 @@ CLASSIFIED = {
     "TransactionApi.info": "config",
     "ChangeRequestApi.get_list": "customer-data", "ChangeRequestApi.get": "customer-data",
     # customer screens, 360, reveal, counter
-    "CustomerView.reveal": "customer-data",
+    "CustomerView.reveal": "customer-data", "CustomerView.tab": "customer-data",
     "CounterView.lookup": "customer-data", "CounterView.card": "customer-data",
+    "CustomerSearchView.results": "customer-data", "CustomerSearchView.open": "customer-data",
     # campaigns, segments, churn, review, imports, jobs, exports
     "CampaignsView.index": "customer-data", "CampaignsView.edit": "customer-data",
     "CampaignsView.evaluation": "customer-data", "CampaignsView.new": "form",
@@ -112,7 +113,7 @@ NOT_CRAWLED = {"static", "auth", "action", "download"}
 # What the record id of a route that is not a model view's names.
 PK_ENTITY = {
     "CounterView.card": "Customer", "SegmentsView.override": "Customer",
-    "CustomerView.reveal": "Customer",
+    "CustomerView.reveal": "Customer", "CustomerView.tab": "Customer",
     "ReviewView.show": "ChangeRequest", "ChangeRequestApi.get": "ChangeRequest",
     "ImportView.batch": "ImportBatch", "ImportView.mapping": "ImportBatch",
     "ImportView.progress": "ImportBatch", "ImportView.report": "ImportBatch",
@@ -388,6 +389,11 @@ def crawl_urls(bank: Bank):
                 for name in ("id_number", "mobile", "email", "address", "annual_income",
                              f"{mk.SENSITIVE_FIELD}", f"{mk.HIDDEN_FIELD}"):
                     yield rule.endpoint, filled.replace("<string:field>", name)
+            elif "tab" in rule.arguments:  # every tab of the 360 page, any role's
+                from backoffice.customers.panels import _TABS
+
+                for key in sorted(_TABS):
+                    yield rule.endpoint, filled.replace("<string:tab>", key)
             else:
                 yield rule.endpoint, filled
 
@@ -521,6 +527,8 @@ def test_the_customer_page_shows_what_the_policy_allows(bank, username):
         page = client.get(f"/customers/show/{bank.world.customers[key]}")
         assert page.status_code == 200
         text = page.get_data(as_text=True)
+        for tab in re.findall(r'data-src="([^"]+)"', text):  # the tabs load when opened
+            text += client.get(tab).get_data(as_text=True)
         missing += [f"{key}: {forms[0]!r}"
                     for forms in _expected_on_show_page(bank, username, key)
                     if not any(form in text for form in forms)]

@@ -105,12 +105,15 @@ def test_needs_and_offers_on_the_360_page(app, world, client_as):
     with app.app_context():
         _restore_tiers(world)
     pk = world.customers["c_rm2"]
-    page = client_as("rm2").get(f"/customers/show/{pk}").get_data(as_text=True)
+    # The needs panel is on the 360 page's "campaigns and segments" tab.
+    page = client_as("rm2").get(f"/customers/show/{pk}/tab/marketing").get_data(as_text=True)
     assert 'data-code="need_view_rich"' in page
-    assert "2,469,135.78" in page  # the owner sees the evidence value
+    assert "2469135.78" in page  # the owner sees the evidence value
     assert "稳健理财一号" in page and "进取基金" not in page  # R5 is above C3
-    teller = client_as("teller1").get(f"/customers/show/{pk}").get_data(as_text=True)
+    teller = client_as("teller1").get(f"/customers/show/{pk}/tab/marketing") \
+        .get_data(as_text=True)
     assert 'data-code="need_view_rich"' in teller and "2,469,135.78" not in teller
+    assert "2469135.78" not in teller and "***" in teller
     with app.app_context():
         customer = db.session.get(Customer, pk)
         customer.risk_assessed_on = None

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from backoffice.extensions import db
-from backoffice.service.consent import record_consent, withdraw_consent
+from backoffice.messaging.consent import record_consent, withdraw_consent
 from models import AuditLog, Customer
 from tests.support.world import CUSTOMERS, VISIBLE, customer_number
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from backoffice.service import loans, sla
-from backoffice.service.consent import record_consent
+from backoffice.messaging.consent import record_consent
 from models import Customer, FollowUp, Interaction, LoanApplication
 from tests.greetings.conftest import make_customers
 from tests.support.web import api_token, post_form

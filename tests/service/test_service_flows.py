@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import delete, select
 
 from backoffice.service import complaints, loans
-from backoffice.service.consent import record_consent
-from jobs.reminders import escalate_overdue_inquiries, send_digests
+from backoffice.messaging.consent import record_consent
+from backoffice.service.reminders import escalate_overdue_inquiries, send_digests
 from models import Complaint, Customer, FollowUp, Interaction, LoanApplication
 from tests.greetings.conftest import make_customers
 

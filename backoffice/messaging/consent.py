@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, exists, select, update
 
+from backoffice.audit import log
 from backoffice.extensions import db
 from models.base import utcnow
 from models.consent import CONSENT_CHANNELS, CONSENT_PURPOSES, Consent
@@ -76,6 +77,39 @@ def _close_open(session, customer_id: int, channel: str, purpose: str, now) -> N
     )
 
 
+def record_flag_grants(*, source: str, session=None) -> dict[str, int]:
+    """Ledger the marketing flags no statement covers yet: an open grant for each customer whose
+    ``consent_<channel>`` is set and who holds no open marketing statement on that channel.
+
+    For a bank whose earlier system kept only the flags (a migration, the demo data): the flags
+    become statements with their source, recorded by the customer's owner, in one
+    ``INSERT ... SELECT`` per channel and one operation-log row with the counts (thousands of
+    per-statement writes would take minutes). Customers who already have a statement keep it.
+    Does not commit. Returns the grants written per channel.
+    """
+    from sqlalchemy import func, insert, literal, not_
+
+    _check(CONSENT_CHANNELS[0], "marketing", source)
+    session = session or db.session
+    now, written = utcnow(), {}
+    for channel in CONSENT_CHANNELS:
+        flagged = and_(getattr(Customer, f"consent_{channel}").is_(True), not_(exists(
+            select(Consent.id).where(Consent.customer_id == Customer.id,
+                                     Consent.channel == channel, Consent.purpose == "marketing",
+                                     Consent.withdrawn_at.is_(None)))))
+        before = session.scalar(select(func.count()).select_from(Consent))
+        session.execute(insert(Consent).from_select(
+            ["customer_id", "channel", "purpose", "granted", "source", "recorded_at",
+             "recorded_by_id"],
+            select(Customer.id, literal(channel), literal("marketing"), literal(True),
+                   literal(source.strip()[:40]), literal(now), Customer.owner_id)
+            .where(flagged)))
+        written[channel] = session.scalar(select(func.count()).select_from(Consent)) - before
+    log.record("consent.record_flags", entity="Consent",
+               detail={"purpose": "marketing", "source": source, "granted": written})
+    return written
+
+
 def granted_condition(customer_id_column, channel: str, purposes) -> object:
     """SQL: the customer holds an open grant on ``channel`` for any of ``purposes``."""
     return exists(
@@ -96,10 +130,6 @@ def current_consents(customer_id: int, session=None) -> dict[tuple[str, str], Co
 
 def _log(action: str, customer: Customer, channel: str, purpose: str, granted: bool,
          source: str) -> None:
-    try:
-        from backoffice.audit import log
-    except ImportError:  # pragma: no cover - the audit room is part of every install
-        return
     log.record(action, entity="Consent", entity_id=customer.id, customer_id=customer.id,
                detail={"channel": channel, "purpose": purpose, "granted": bool(granted),
                        "source": source})

@@ -1,4 +1,4 @@
-"""The exactly-once send ledger shared by greetings and campaign messages.
+"""The exactly-once send ledger (claims) that greetings and campaign messages send through.
 
 A sender claims due rows (one UPDATE stamping a claim token and a lease), marks a message
 ``sent`` in an autocommitted UPDATE of its own just before the last byte leaves (so a killed

@@ -1,0 +1,42 @@
+"""The churn room's part of the customer 360 page: a badge in the header (warning tier and
+probability) and the full panel (reasons, signals, retention task) on the profile tab.
+
+Both only for roles that read churn warnings, and only for a scored customer.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from backoffice.extensions import db
+from models.churn import ChurnScore
+
+READS_WARNINGS = ("can_read", "ChurnWarning")
+
+
+def badge(customer) -> dict | None:
+    """The header badge: the latest score's tier and probability, one query."""
+    from backoffice.churn import words
+
+    score = db.session.execute(select(ChurnScore).where(
+        ChurnScore.customer_id == customer.id)).scalar_one_or_none()
+    if score is None:
+        return None
+    return {"score": score, "tier_labels": words.TIER_LABELS}
+
+
+def panel(customer) -> dict | None:
+    from backoffice.churn.views import customer_warning
+
+    warning = customer_warning(customer)
+    return None if warning is None else {"crm_churn": warning}
+
+
+def register() -> None:
+    from backoffice.customers.panels import HEADER, Panel, register_panel, requires
+
+    visible = requires(*READS_WARNINGS)
+    register_panel(Panel("churn_badge", HEADER, "churn/_customer_churn_badge.html", badge,
+                         visible, order=10))
+    register_panel(Panel("churn_warning", "profile", "churn/_customer_churn.html", panel,
+                         visible, order=10))
+

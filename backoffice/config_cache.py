@@ -1,0 +1,94 @@
+"""Per-process caches of what derives from configuration tables, valid across processes.
+
+Several processes serve one bank (gunicorn workers, machines, DESIGN §2), so a cache may not
+assume it sees every write. Each configuration table has a counter in ``crm_config_version``
+that a database trigger bumps in the writing transaction (``models.config_version``); a request
+reads all counters once (one small query) and an entry here is used only while the counters of the
+tables it was built from are unchanged. An admin's new custom field or branch therefore shows on
+the next request in every process, whoever wrote it (a screen, an import, SQL by hand).
+
+Values are shared by all requests of the process: build immutable things (tuples, frozen
+dataclasses) or copy before changing them. Outside a request (jobs, the CLI) nothing is cached.
+A request that has written configuration itself (its counters are uncommitted and may roll
+back) does not store what it builds.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from flask import g, has_request_context
+from sqlalchemy import func, select
+
+_VERSIONS = "_crm_config_versions"
+_DIRTY = "_crm_config_written"
+_MAX_ENTRIES = 512
+
+_store: dict[tuple, tuple[tuple, Any]] = {}
+_lock = threading.Lock()
+
+
+def versions() -> dict[str, int]:
+    """The configuration counters as this request first read them (outside a request: now)."""
+    if not has_request_context():
+        return _read()[0]
+    found = g.get(_VERSIONS)
+    if found is None:
+        counters, clean = _read()
+        found = counters
+        g.setdefault(_VERSIONS, found)
+        if not clean:
+            g.setdefault(_DIRTY, True)
+    return found
+
+
+def _read() -> tuple[dict[str, int], bool]:
+    """(counters, whether this transaction has written nothing yet)."""
+    from backoffice.extensions import db
+    from models.config_version import ConfigVersion
+
+    session = db.session
+    postgres = session.get_bind().dialect.name == "postgresql"
+    columns = [ConfigVersion.name, ConfigVersion.version]
+    if postgres:  # a transaction id is assigned at its first write
+        columns.append(func.txid_current_if_assigned().is_(None))
+    with session.no_autoflush:
+        rows = session.execute(select(*columns),
+                               execution_options={"crm_unscoped": True}).all()
+    clean = all(row[2] for row in rows) if postgres else True
+    return {row[0]: row[1] for row in rows}, clean
+
+
+def forget_request() -> None:
+    """This request wrote configuration: re-read the counters, and store nothing it builds."""
+    if has_request_context():
+        g.pop(_VERSIONS, None)
+        g._crm_config_written = True
+
+
+def cached(name: str, tables: tuple[str, ...], build: Callable[[], Any], key=()) -> Any:
+    """``build()``, or what it returned earlier in this process while ``tables`` were unchanged.
+
+    ``name`` and ``key`` (hashable: a locale, role names) identify the entry.
+    """
+    if not has_request_context():
+        return build()
+    counters = versions()
+    stamp = tuple(counters.get(table) for table in tables)
+    entry = (name, key)
+    hit = _store.get(entry)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    value = build()
+    if not g.get(_DIRTY):
+        with _lock:
+            if len(_store) >= _MAX_ENTRIES:
+                _store.clear()
+            _store[entry] = (stamp, value)
+    return value
+
+
+def clear() -> None:
+    """Drop every entry of this process (tests that rebuild the database under it)."""
+    with _lock:
+        _store.clear()

@@ -1,0 +1,1 @@
+"""A channel package a test adds: one module is the whole channel."""

@@ -1,0 +1,190 @@
+"""The import-layer contract: dependencies point one way, from features down to the core.
+
+Every module under ``backoffice/``, ``jobs/``, ``config/`` and ``models/`` is parsed (not
+imported, so nothing is hidden by an import cycle or a failing import), and each of its imports
+is read: module-level and inside functions, ``from`` and plain, relative and absolute, and
+``import_module`` / ``import_string`` calls given a literal name. The rules:
+
+- ``config/`` (settings, roles) is read by everything and reads nothing of the application;
+- ``models/`` (tables) knows nothing of the screens or the jobs that use them;
+- the core (``CORE`` below) imports only the core, ``config`` and ``models``: a feature plugs
+  into it through the registries it offers (360 panels, dashboard panels, the export handler),
+  never the other way round.
+
+An edge that breaks a rule today and is too large to fix in passing is listed in
+``KNOWN_DEBT`` with its reason. The list may only shrink: a listed edge that no longer exists
+fails the test, so that the list stays a true account of what is left.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("backoffice", "jobs", "config", "models")
+APP = ("backoffice", "jobs")
+"""The application above ``config`` and ``models``."""
+DYNAMIC_IMPORTERS = {"import_module", "import_string", "__import__"}
+
+CORE = {
+    # one reason per line: what the module is to every feature
+    "backoffice.extensions": "the shared db, CSRF and migrate objects",
+    "backoffice.errors": "error types and the error pages every view answers with",
+    "backoffice.request_args": "malformed list/API arguments answer 400 before any view",
+    "backoffice.lazy_text": "escaping of names interpolated into lazy translations",
+    "backoffice.formatting": "how values are shown (dates, money, codes) on every screen",
+    "backoffice.datamodel": "the SQLAlchemy interface every view's datamodel is built on",
+    "backoffice.pagination": "keyset pages of every list",
+    "backoffice.views_base": "the base view and API classes every screen derives from",
+    "backoffice.list_filters": "the exact-match text filters the base list view offers",
+    "backoffice.config_cache": "the process cache of configuration tables",
+    "backoffice.menu_cache": "the navigation menu rendered once per visible set",
+    "backoffice.translations_memo": "Flask-Babel lookups once per request",
+    "backoffice.security.policy": "who may see which field of a customer",
+    "backoffice.security.scopes": "which records a user may see (the session's record scope)",
+    "backoffice.security.masking": "how a field the user may not read in full is shown",
+    "backoffice.security.current": "the current user, and 404 where a record is not the user's",
+    "backoffice.security.holders": "who holds a grant in a branch (escalation targets)",
+    "backoffice.security.presentation": "one place where a row is masked for screens and APIs",
+    "backoffice.security.encrypted_fields": "search and API fields of encrypted columns",
+    "backoffice.audit.log": "the operation-log writer every feature calls",
+    "backoffice.audit.redact": "what the log writer strips from a detail before writing it",
+    "backoffice.audit.chain": "the hash chain the log writer extends",
+    "backoffice.audit.chain_key": "the key of that hash chain",
+    "backoffice.customers.panels": "the registry of 360-page panels features plug into",
+    "backoffice.dashboards.registry": "the registry of dashboard panels features plug into",
+}
+
+KNOWN_DEBT = {
+    ("backoffice.audit.chain_key", "backoffice.security.keys"):
+        "is_production() lives with the key ring; it belongs in config or the core",
+    ("backoffice.audit.redact", "backoffice.fields.registry"):
+        "custom fields' sensitivity is read from the fields feature; needs a registry hook",
+    ("backoffice.security.masking", "backoffice.fields.registry"):
+        "custom fields' mask kinds are read from the fields feature; needs a registry hook",
+    ("backoffice.security.policy", "backoffice.fields.registry"):
+        "custom fields' access rules are read from the fields feature; needs a registry hook",
+    ("backoffice.security.policy", "backoffice.review.service"):
+        "pending change requests decide what a field shows; needs a registry hook",
+    ("backoffice.security.presentation", "backoffice.fields.display"):
+        "custom columns are presented by the fields feature; needs a registry hook",
+    ("backoffice.security.presentation", "backoffice.fields.access"):
+        "custom columns are presented by the fields feature; needs a registry hook",
+    ("backoffice.security.presentation", "backoffice.fields.registry"):
+        "custom columns are presented by the fields feature; needs a registry hook",
+    ("backoffice.dashboards.registry", "backoffice.review.service"):
+        "a panel's figure reads pending reviews; the panel belongs in the review feature",
+}
+
+
+def module_names() -> dict[str, tuple[Path, bool]]:
+    """Dotted name -> (file, is a package's ``__init__``)."""
+    found = {}
+    for top in LAYERS:
+        for path in sorted((ROOT / top).rglob("*.py")):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            package = parts[-1] == "__init__"
+            found[".".join(parts[:-1] if package else parts)] = (path, package)
+    return found
+
+
+MODULES = module_names()
+
+
+def _absolute(name: str, package: bool, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = name.split(".") if package else name.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports_of(name: str) -> list[tuple[str, int]]:
+    """``(imported module, line)`` for every import in module ``name``, at any depth."""
+    path, package = MODULES[name]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute(name, package, node)
+            for alias in node.names:  # ``from pkg import submodule`` imports the submodule
+                sub = f"{module}.{alias.name}"
+                found.append((sub if sub in MODULES else module, node.lineno))
+        elif isinstance(node, ast.Call) and node.args \
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called in DYNAMIC_IMPORTERS:
+                found.append((node.args[0].value.split(":")[0], node.lineno))
+    return found
+
+
+GRAPH = {name: imports_of(name) for name in MODULES}
+
+
+def _under(module: str, tops) -> bool:
+    return any(module == top or module.startswith(top + ".") for top in tops)
+
+
+def _where(name: str, target: str, line: int) -> str:
+    path = MODULES[name][0].relative_to(ROOT)
+    return f"{path}:{line} ({name}) imports {target}"
+
+
+def _edges(importers, forbidden) -> list[tuple[str, str, int]]:
+    return [(name, target, line) for name in importers for target, line in GRAPH[name]
+            if forbidden(target)]
+
+
+def test_the_parser_sees_function_level_imports():
+    """The contract is only as good as the parse: a known import inside a function is found."""
+    targets = dict(GRAPH["backoffice.exports"])
+    assert "backoffice.imports.export_requests" in targets
+    assert "backoffice.audit.log" in targets
+
+
+def test_config_imports_nothing_of_the_application():
+    bad = _edges([n for n in MODULES if _under(n, ("config",))], lambda t: _under(t, APP))
+    assert not bad, "config/ must not import the application:\n" + "\n".join(
+        _where(*edge) for edge in bad)
+
+
+def test_models_import_nothing_of_the_application():
+    bad = _edges([n for n in MODULES if _under(n, ("models",))], lambda t: _under(t, APP))
+    assert not bad, "models/ must not import backoffice or jobs:\n" + "\n".join(
+        _where(*edge) for edge in bad)
+
+
+def test_core_modules_exist():
+    missing = sorted(set(CORE) - set(MODULES))
+    assert not missing, f"CORE names modules that are gone: {missing}"
+
+
+def _core_violations():
+    return _edges(sorted(CORE), lambda t: _under(t, APP) and t not in CORE)
+
+
+def test_the_core_imports_no_feature():
+    """A core module imports only the core, config and models (and libraries)."""
+    new = [edge for edge in _core_violations() if edge[:2] not in KNOWN_DEBT]
+    assert not new, (
+        "a core module imports feature code (plug the feature in through a registry instead):\n"
+        + "\n".join(_where(*edge) for edge in new))
+
+
+def test_known_debt_only_shrinks():
+    """Every listed exception still exists: a fixed one must leave the list."""
+    present = {edge[:2] for edge in _core_violations()}
+    gone = [edge for edge in KNOWN_DEBT if edge not in present]
+    assert not gone, "fixed, remove from KNOWN_DEBT: " + ", ".join(
+        f"{importer} -> {imported}" for importer, imported in gone)
+
+
+@pytest.mark.parametrize("importer, imported", sorted(KNOWN_DEBT))
+def test_known_debt_is_core_to_feature(importer, imported):
+    """KNOWN_DEBT holds only core-to-non-core edges with a reason, not a blanket allowance."""
+    assert importer in CORE and imported not in CORE
+    assert KNOWN_DEBT[(importer, imported)].strip()
