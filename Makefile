@@ -157,10 +157,14 @@ bench: install-dev compile-translations
 # --- tests ----------------------------------------------------------------------------------
 
 # Lint first (seconds), then the suite in random order: modules shuffled, and tests within each
-# module, so no test leans on data another left behind. The seed is printed at the top; repeat an
-# order with PYTEST_ARGS='--random-order-seed=N'.
+# module, so no test leans on data another left behind. The seed is printed first; repeat an
+# order with `make test TEST_SEED=N`.
+ifndef TEST_SEED
+TEST_SEED := $(shell echo $$RANDOM)
+endif
 test: install-dev compile-translations lint
-	$(PY) -m pytest -q -p random_order --random-order $(PYTEST_ARGS)
+	@echo "== tests in random order, seed $(TEST_SEED) (repeat with: make test TEST_SEED=$(TEST_SEED))"
+	$(PY) -m pytest -q -p random_order --random-order --random-order-seed=$(TEST_SEED) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check --quiet .

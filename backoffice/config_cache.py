@@ -24,8 +24,15 @@ _VERSIONS = "_crm_config_versions"
 _DIRTY = "_crm_config_written"
 _MAX_ENTRIES = 512
 
-_store: dict[tuple, tuple[tuple, Any]] = {}
 _lock = threading.Lock()
+
+
+def _store() -> dict[tuple, tuple[tuple, Any]]:
+    """The entries of the current app: each app has its database (tests run several apps, on
+    databases or schemas of their own, in one process), so entries never cross apps."""
+    from flask import current_app
+
+    return current_app.extensions.setdefault("crm_config_cache", {})
 
 
 def versions() -> dict[str, int]:
@@ -76,19 +83,20 @@ def cached(name: str, tables: tuple[str, ...], build: Callable[[], Any], key=())
     counters = versions()
     stamp = tuple(counters.get(table) for table in tables)
     entry = (name, key)
-    hit = _store.get(entry)
+    store = _store()
+    hit = store.get(entry)
     if hit is not None and hit[0] == stamp:
         return hit[1]
     value = build()
     if not g.get(_DIRTY):
         with _lock:
-            if len(_store) >= _MAX_ENTRIES:
-                _store.clear()
-            _store[entry] = (stamp, value)
+            if len(store) >= _MAX_ENTRIES:
+                store.clear()
+            store[entry] = (stamp, value)
     return value
 
 
 def clear() -> None:
-    """Drop every entry of this process (tests that rebuild the database under it)."""
+    """Drop every entry of the current app (tests that rebuild the database under it)."""
     with _lock:
-        _store.clear()
+        _store().clear()

@@ -81,9 +81,13 @@ def assets() -> Markup:
     if g.get(_G_ASSETS):
         return Markup("")
     g.setdefault(_G_ASSETS, True)
+    from backoffice.security.headers import csp_nonce
+
     language = str(get_locale() or "en")
-    return Markup('<script src="{src}" data-language="{language}" data-texts="{texts}">'
-                  "</script>").format(src=url_for("static", filename="crm-pickers.js"),
+    return Markup('<script nonce="{nonce}" src="{src}" data-language="{language}" '
+                  'data-texts="{texts}"></script>').format(
+                                      nonce=csp_nonce(),
+                                      src=url_for("static", filename="crm-pickers.js"),
                                       language=language,
                                       texts=json.dumps(calendar_texts(), ensure_ascii=False))
 

@@ -226,6 +226,8 @@ def presented(row: dict) -> dict:
              for name, value in row.items()}
     if row.get("occurred_at") is not None:
         shown["occurred_at"] = local_time_seconds(row["occurred_at"])
+    if row.get("entity") == "Role" and row.get("entity_id"):  # a role's record id is its name
+        shown["entity_id"] = words.roles_label(str(row["entity_id"]))
     return shown
 
 

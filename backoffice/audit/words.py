@@ -143,6 +143,9 @@ def value_text(value) -> str:
 
 
 def key_label(key) -> str:
+    filtered = re.fullmatch(r"_flt_\d+_(\w+)", key) if isinstance(key, str) else None
+    if filtered:  # a list filter as the request carried it (``_flt_0_name``): its column
+        key = filtered.group(1)
     label = DETAIL_LABELS.get(key)
     if label is not None:
         return str(label)

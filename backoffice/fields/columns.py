@@ -63,8 +63,10 @@ def _script() -> Markup:
     if g.get(_G_SCRIPT):
         return Markup("")
     g.setdefault(_G_SCRIPT, True)
-    return Markup('<script src="{}"></script>').format(url_for("static",
-                                                             filename="crm-columns.js"))
+    from backoffice.security.headers import csp_nonce
+
+    return Markup('<script nonce="{}" src="{}"></script>').format(
+        csp_nonce(), url_for("static", filename="crm-columns.js"))
 
 
 def picker_html(name: str, groups: list[tuple[str, str, list[tuple[str, str]]]],

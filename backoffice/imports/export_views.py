@@ -11,6 +11,7 @@ from flask_appbuilder.urltools import get_filter_args
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from backoffice.audit.words import entity_label
 from backoffice.security.current import current_user
 from backoffice.exports import FORMATS, export_limit
 from backoffice.extensions import db
@@ -34,6 +35,7 @@ class ExportRequestView(BaseView):
             "imports/export_requests.html", title=_l("Export requests"),
             mine=requests_.requests_of(user), to_decide=requests_.pending_for(user),
             status_label=requests_.status_label, expires_at=requests_.expires_at,
+            entity_label=entity_label,
             may_download=lambda entry: not requests_.download_errors(user, entry))
 
     @expose("/ask", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import base64
 import os
 import random
 import signal
@@ -25,6 +26,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import delete, select
 
+from backoffice.audit import chain_key
 from backoffice.extensions import db
 from jobs.queue import enqueue, redis_connection
 from models import Customer, GreetingDispatch, GreetingTemplate, JobRun, Occasion
@@ -101,7 +103,8 @@ def _worker(app, settings) -> subprocess.Popen:
            if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY") and not k.startswith("CRM_")}
     env.update(CRM_ENV="testing", DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
                SECRET_KEY="worker-test-secret",
-               CRM_INSTANCE_PATH=os.environ.get("CRM_INSTANCE_PATH", str(ROOT / "instance")))
+               CRM_INSTANCE_PATH=os.environ.get("CRM_INSTANCE_PATH", str(ROOT / "instance")),
+               CRM_AUDIT_CHAIN_KEY=base64.b64encode(app.extensions[chain_key.EXTENSION]).decode())
     for key, value in {**settings, **_TEST_KEYS}.items():
         env[key] = value if isinstance(value, str) else json.dumps(value)
     return subprocess.Popen(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import base64
 import os
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
+from backoffice.audit import chain_key
 from backoffice.extensions import db
 from backoffice.imports import files, reading
 from backoffice.imports.reading import ImportFileError
@@ -188,7 +190,8 @@ def _env(app, **extra) -> dict:
                SECRET_KEY="hostile-test-secret",
                CRM_ENCRYPTION_KEYS=json.dumps(app.config["CRM_ENCRYPTION_KEYS"]),
                CRM_PRIMARY_KEY_ID=app.config["CRM_PRIMARY_KEY_ID"],
-               CRM_BLIND_INDEX_KEY=app.config["CRM_BLIND_INDEX_KEY"], **extra)
+               CRM_BLIND_INDEX_KEY=app.config["CRM_BLIND_INDEX_KEY"],
+               CRM_AUDIT_CHAIN_KEY=base64.b64encode(app.extensions[chain_key.EXTENSION]).decode(), **extra)
     return env
 
 

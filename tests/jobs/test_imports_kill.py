@@ -8,6 +8,7 @@ with the file's values, and one undo row per created customer.
 """
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import func, select
 
+from backoffice.audit import chain_key
 from backoffice.extensions import db
 from backoffice.imports import service, writes
 from jobs.queue import enqueue, redis_connection
@@ -65,6 +67,8 @@ def worker(app, **settings) -> subprocess.Popen:
                    app.config["CRM_ENCRYPTION_KEYS"]),
                CRM_PRIMARY_KEY_ID=app.config["CRM_PRIMARY_KEY_ID"],
                CRM_BLIND_INDEX_KEY=app.config["CRM_BLIND_INDEX_KEY"],
+               # the log rows the worker writes join the test app's chain: the same key
+               CRM_AUDIT_CHAIN_KEY=base64.b64encode(app.extensions[chain_key.EXTENSION]).decode(),
                **{name: str(value) for name, value in settings.items()})
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "crm", "worker",
                              "--burst"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

@@ -7,6 +7,7 @@ so parallel runs against one Redis do not take each other's jobs.
 """
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import delete, func, select
 
+from backoffice.audit import chain_key
 from backoffice.extensions import db
 from jobs import demo_tasks
 from jobs.queue import enqueue, redis_connection
@@ -87,6 +89,7 @@ def run_worker_process(app) -> tuple[int, int, str]:
         REDIS_URL=app.config["REDIS_URL"],
         CRM_QUEUE_NAME=app.config["CRM_QUEUE_NAME"],
         SECRET_KEY="worker-test-secret",
+        CRM_AUDIT_CHAIN_KEY=base64.b64encode(app.extensions[chain_key.EXTENSION]).decode(),
     )
     worker = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "crm", "worker", "--burst"],

@@ -19,7 +19,8 @@ from tests.support.world import CUSTOMERS, STAFF, VISIBLE
 ENTITY_NAMES = {entity: entity.__name__ for entity in SCOPED_ENTITIES}
 # Rule shapes (the rule string after the view's route base) and how the matrix exercises them.
 PK_READS = {"/show/<pk>", "/edit/<pk>", "/api/v1/{r}/<pk>", "/api/v1/{r}/<int:pk>",
-            "/reveal/<pk>/<string:field>"}
+            "/reveal/<pk>/<string:field>",
+            "/show/<pk>/tab/<string:tab>"}  # the 360 page's tabs, loaded when opened
 PK_WRITES = {"/edit/<pk>", "/delete/<pk>", "/api/v1/{r}/<pk>", "/api/v1/{r}/<int:pk>",
              "/action/<string:name>/<pk>"}
 LISTS = {"/list/", "/api/v1/{r}/"}
@@ -94,7 +95,7 @@ def test_record_routes_answer_404_out_of_scope(app, world, client_as, username):
                 pk = record_id(world, model, key)
                 url = rule.rule.replace("<pk>", str(pk)).replace("<int:pk>", str(pk))
                 url = url.replace("<string:name>", next(iter(getattr(view, "actions", {})), "nosuch"))
-                url = url.replace("<string:field>", "mobile")
+                url = url.replace("<string:field>", "mobile").replace("<string:tab>", "holdings")
                 for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                     context = f"{username} {method} {url} ({key})"
                     if method == "GET":

@@ -31,7 +31,7 @@ def make_staff(app, world):
         username = f"rv_{secrets.token_hex(4)}"
         with app.app_context():
             sm = app.appbuilder.sm
-            user = sm.add_user(username=username, first_name="测试", last_name="撤销",
+            user = sm.add_user(username=username, first_name="测试", last_name="吊销测试",
                                email=f"{username}@example.com", role=sm.find_role(role),
                                password=PASSWORD)
             user.branch_id = world.branches.get("B1")

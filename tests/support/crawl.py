@@ -318,8 +318,10 @@ def untranslated_in(page: Page, catalogue: Catalogue, allowed: set[str] = frozen
 # --- raw values --------------------------------------------------------------------------------
 
 RAW_VALUES = {
-    "None": re.compile(r"(?<![\w.])None(?![\w.])"),
-    "True/False": re.compile(r"(?<![\w.])(True|False)(?![\w.])"),
+    # A value printed as Python prints it: a whole fragment, or after a label's colon ("None yet"
+    # and "Trueman" are words, not values).
+    "None": re.compile(r"(?:^|[:=：]\s*)None\s*(?:$|[,;)\]}])", re.M),
+    "True/False": re.compile(r"(?:^|[:=：]\s*)(True|False)\s*(?:$|[,;)\]}])", re.M),
     "__None": re.compile(r"__None"),
     "dict or list dump": re.compile(r"^[\[{]\s*['\"][^'\"]+['\"]\s*[:,]"),
     "action code": re.compile(r"(?<![\w/.@-])[a-z]+(?:_[a-z0-9]+)+(?![\w/.@-])"),
