@@ -352,7 +352,9 @@ def _create_tasks(session, campaign: Campaign, now) -> int:
     t, f = CampaignTarget.__table__, FollowUp.__table__
     due = dt.datetime.combine(campaign.start_on or now.date(), dt.time(1)) + dt.timedelta(days=3)
     marker = f"campaign #{campaign.id}"
-    title = f"{_l('Campaign')}: {campaign.name}"[:200]
+    # The task's type already reads "Campaign" in each user's language; the title is stored
+    # data, so it carries the campaign's own name rather than a word of one language.
+    title = campaign.name[:200]
     chosen = select(t.c.customer_id, t.c.assignee_id, literal(title), literal("campaign"),
                     literal(due), literal("open"), literal("campaign"), literal(marker),
                     literal(now)).where(t.c.campaign_id == campaign.id,
