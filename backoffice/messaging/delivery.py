@@ -54,7 +54,7 @@ class Prepared:
 
 def no_delay(sock) -> None:
     """Send the last piece at once: with Nagle's algorithm a small write after a larger one
-    waits for the peer's delayed ACK (about 40 ms a message)."""
+    waits for the peer's delayed acknowledgement, a pause added to every message."""
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (OSError, AttributeError):
