@@ -156,12 +156,15 @@ bench: install-dev compile-translations
 
 # --- tests ----------------------------------------------------------------------------------
 
-# Lint first (seconds), then the suite. `make test TEST_SEED=N` runs it in random order (modules
-# shuffled, and the tests within each) to find tests that lean on data another left behind; the
-# default order stays fixed until the ones random order found are made independent.
+# Lint first (seconds), then the suite in random order (modules shuffled, and the tests within
+# each), so that a test leaning on data another test left behind fails instead of passing by
+# luck. Each run draws a seed and prints it; `make test TEST_SEED=N` repeats that order.
+TEST_SEED ?=
 test: install-dev compile-translations lint
-	@if [ -n "$(TEST_SEED)" ]; then echo "== tests in random order, seed $(TEST_SEED)"; fi
-	$(PY) -m pytest -q -p random_order $(if $(TEST_SEED),--random-order --random-order-seed=$(TEST_SEED)) $(PYTEST_ARGS)
+	@seed="$(TEST_SEED)"
+	if [ -z "$$seed" ]; then seed=$$(( (RANDOM << 15 | RANDOM) % 1000000 )); fi
+	echo "== tests in random order, seed $$seed (repeat with: make test TEST_SEED=$$seed)"
+	$(PY) -m pytest -q -p random_order --random-order-bucket=module --random-order-seed=$$seed $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check --quiet .

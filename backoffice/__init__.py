@@ -24,7 +24,7 @@ def create_app(config=None) -> Flask:
 
     message_channels.check(app)  # a channel missing a part stops start-up here
     from backoffice import (audit, charts, cli, errors, exports, fab_words, formatting, lazy_text,
-                            menu_cache, pickers, request_args, security,
+                            menu_cache, pickers, request_args, security, stored_text,
                             translations_memo)
     from backoffice.security import keys, scopes
 
@@ -49,6 +49,7 @@ def create_app(config=None) -> Flask:
     translations_memo.install(app)  # Flask-Babel's lookups once per request, not per string
     charts.install(app)  # the chart library, served from its pip package
     lazy_text.install(app)  # names interpolated into lazy translations stay escaped
+    stored_text.install(app)  # stored messages shown in the reader's language
     exports.install(app)  # the list screens' CSV/XLSX export route handler
     cli.register(app)
     return app
@@ -72,6 +73,7 @@ def _migrations_dir():
 
 def _register_views(appbuilder: AppBuilder) -> None:
     """Every feature room registers its own screens and APIs."""
+    from flask import current_app
     from backoffice import catalog, customers, fields, imports, interactions, jobs_ui, review
 
     for room in (customers, interactions, review, catalog, fields, jobs_ui, imports):
@@ -90,6 +92,24 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from backoffice import churn  # churn early warning (issue 7)
 
     churn.register(appbuilder)
+    from backoffice import datawall  # the data wall (数据大屏)
+
+    datawall.register(appbuilder)
+    from backoffice import notifications  # the bell, my notifications, the digest
+
+    notifications.register(appbuilder)
+    from backoffice import comments  # comments with @mentions on records
+
+    comments.register(appbuilder)
+    from backoffice import automation, events  # the event outbox, automation rules
+    from jobs.queue import enqueue
+
+    events.install(current_app._get_current_object(), db.session,
+                   start=lambda: enqueue("jobs.events.dispatch", description="events"))
+    automation.register(appbuilder)
+    from backoffice import webhooks  # outbound webhooks (after the outbox they consume)
+
+    webhooks.register(appbuilder)
     # The OpenAPI document at /api/v1/_openapi without FAB's Swagger UI page (CDN assets).
     from flask_appbuilder.api.manager import OpenApi
 

@@ -120,4 +120,7 @@ def register(app: Flask) -> None:
     crm.add_command(demo_log_command)
     from backoffice.fields.cli import fields_group  # custom-field indexes (issue 4)
     crm.add_command(fields_group)
+    from backoffice.webhooks.cli import webhooks_group
+
+    crm.add_command(webhooks_group)
     app.cli.add_command(crm)

@@ -49,6 +49,7 @@ def choice_label(mapping: dict):
     def _format(value):
         return mapping.get(value, value) if value is not None else ""
 
+    _format.labels = mapping  # what the operation log reads to show a logged code as its label
     return _format
 
 

@@ -257,11 +257,13 @@ class KeysetListMixin:
             column = None  # a field set's own sort goes first: the key would not follow it
         seek = requested_seek(view_name, order_column, order_direction) if column else None
         if seek is not None:
-            count, items, has_more = self.datamodel.query_seek(joined, seek, page_size)
+            count, items, has_more = self.datamodel.query_seek(joined, seek, page_size,
+                                                               shown=self.list_columns)
             page = None
         else:
             count, items = self.datamodel.query(joined, order_column, order_direction,
-                                                page=page, page_size=page_size)
+                                                page=page, page_size=page_size,
+                                                shown=self.list_columns)
             has_more = count > ((page or 0) + 1) * page_size
         pager = build_pager(
             view_name, column=column, direction=order_direction, page=page,

@@ -36,7 +36,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.request_overhead import PASSWORD, build_app, seed  # noqa: E402
+from benchmarks._server import BENCH_PASSWORD as PASSWORD  # noqa: E402
+from benchmarks._server import load_demo_bank as seed  # noqa: E402
+from benchmarks._server import scratch_app as build_app  # noqa: E402
 
 DRAWN = """() => {
     if (document.readyState !== 'complete') return false;

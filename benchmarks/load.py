@@ -19,15 +19,9 @@ from __future__ import annotations
 
 import argparse
 import collections
-import http.client
-import http.cookies
 import os
 import random
-import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -37,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DEMO_PASSWORD = "Demo-Passw0rd!2026"
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+from benchmarks._server import DEMO_PASSWORD, Client, cpu_seconds, start_gunicorn, stop  # noqa: E402
+from benchmarks._server import children as _children  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -64,59 +58,6 @@ def parse_args(argv=None):
 
     args.database_url = database_url(args.database_url)
     return args
-
-
-class Client:
-    """One staff session: keep-alive connection, cookie, CSRF-aware form posts."""
-
-    def __init__(self, base: str):
-        parsed = urllib.parse.urlparse(base)
-        self.host, self.port = parsed.hostname, parsed.port or 80
-        self.cookies: dict[str, str] = {}
-        self.conn = None
-
-    def _connection(self):
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        return self.conn
-
-    def request(self, method: str, path: str, body: dict | None = None):
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
-        data = None
-        if body is not None:
-            data = urllib.parse.urlencode(body)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        for attempt in (1, 2):
-            try:
-                conn = self._connection()
-                conn.request(method, path, body=data, headers=headers)
-                response = conn.getresponse()
-                payload = response.read()
-                break
-            except (http.client.HTTPException, OSError):
-                self.conn = None
-                if attempt == 2:
-                    raise
-        for header in response.headers.get_all("Set-Cookie") or []:
-            cookie = http.cookies.SimpleCookie(header)
-            for key, morsel in cookie.items():
-                self.cookies[key] = morsel.value
-        return response.status, response.headers.get("Location"), payload
-
-    def token(self, path: str) -> str:
-        _status, _loc, page = self.request("GET", path)
-        match = _CSRF.search(page.decode("utf-8", "replace"))
-        return (match.group(1) or match.group(2)) if match else ""
-
-    def login(self, username: str, password: str) -> None:
-        status, _loc, _ = self.request("POST", "/login/", {
-            "username": username, "password": password, "csrf_token": self.token("/login/")})
-        if status != 302:
-            raise RuntimeError(f"login of {username} answered {status}")
-        status, _loc, page = self.request("GET", "/agreement/")
-        if status == 200 and b'name="accept"' in page:
-            self.request("POST", "/agreement/", {"accept": "yes",
-                                                 "csrf_token": self.token("/agreement/")})
 
 
 def plan(args):
@@ -202,30 +143,12 @@ def pages(user, filters, rng):
             yield "home dashboard", "/"
 
 
-def start_server(args) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": args.database_url, "PGAPPNAME": APP_NAME}
-    if args.instance_path:
-        env["CRM_INSTANCE_PATH"] = args.instance_path
-    server = subprocess.Popen(
-        [str(args.checkout / ".venv/bin/gunicorn"), "--workers", str(args.workers), "--bind",
-         f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning", "wsgi:app"],
-        cwd=args.checkout, env=env, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            status, _l, _p = Client(base).request("GET", "/login/")
-            if status == 200:
-                print(f"gunicorn master {server.pid} with {len(_children(server.pid))} worker "
-                      f"processes (asked for {args.workers})", flush=True)
-                return server, base
-        except OSError:
-            time.sleep(0.5)
-    os.killpg(server.pid, signal.SIGTERM)
-    raise SystemExit("gunicorn did not answer within 120 s")
+def start_server(args):
+    server, base = start_gunicorn(args.checkout, args.database_url, workers=args.workers,
+                                  app_name=APP_NAME, instance_path=args.instance_path)
+    print(f"gunicorn master {server.pid} with {len(_children(server.pid))} worker "
+          f"processes (asked for {args.workers})", flush=True)
+    return server, base
 
 
 APP_NAME = f"crm-load-{os.getpid()}"
@@ -236,8 +159,6 @@ def server_cpu(server, database_url) -> tuple[float, float]:
     whose ``application_name`` is this run's (PostgreSQL on this machine)."""
     from sqlalchemy import create_engine, text
 
-    from benchmarks.server_cpu import cpu_seconds
-
     app = sum(cpu_seconds(pid) for pid in _children(server.pid))
     engine = create_engine(database_url)
     try:
@@ -247,21 +168,6 @@ def server_cpu(server, database_url) -> tuple[float, float]:
     finally:
         engine.dispose()
     return app, sum(cpu_seconds(pid) for pid in pids)
-
-
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (Linux /proc), to show the workers really run."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def run(args):
@@ -328,8 +234,7 @@ def run(args):
         print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            stop(server)
     report(results, errors, elapsed)
     served = sum(len(values) for values in results.values())
     if cpu is not None and served:

@@ -26,59 +26,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PASSWORD = "Bench-Passw0rd!2026"
+from benchmarks._server import BENCH_PASSWORD as PASSWORD  # noqa: E402
+from benchmarks._server import load_demo_bank, login_test_client, scratch_app  # noqa: E402
 
-
-def build_app(database_url: str):
-    os.environ.setdefault("CRM_INSTANCE_PATH", tempfile.mkdtemp(prefix="crm-bench-"))
-    from flask_migrate import upgrade
-
-    from backoffice import create_app
-    from backoffice.extensions import db
-    from backoffice.security.seeding import sync_roles
-    from config.roles import ROLES
-    from benchmarks._safety import claim, reset_public_schema
-    from tests.conftest import make_test_config
-
-    if database_url.startswith("postgresql"):
-        reset_public_schema(database_url)
-    else:
-        claim(database_url)
-    app = create_app(make_test_config(database_url))
-    with app.app_context():
-        upgrade(revision="heads")
-        sync_roles(app.appbuilder, ROLES)
-        db.session.remove()
-    return app
+build_app = scratch_app  # the emptied, migrated scratch database (tests/test_benchmarks_safe.py)
 
 
 def seed(app, customers: int):
-    from sqlalchemy import select, update
-
-    from backoffice.demo import load_demo
-    from backoffice.extensions import db
-    from models import Customer, Staff
-    from models.base import utcnow
-
-    with app.app_context():
-        load_demo(db.session, customers=customers, seed=7, tx_per_month=2, password=PASSWORD)
-        db.session.execute(update(Staff).values(confidentiality_accepted_at=utcnow()))
-        db.session.commit()
-        ids = db.session.scalars(select(Customer.id)).all()
-        db.session.remove()
-    return ids
+    return load_demo_bank(app, customers, PASSWORD)
 
 
 def login(app, username="senior"):
-    import re
-
-    client = app.test_client()
-    page = client.get("/login/").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    response = client.post("/login/", data={"username": username, "password": PASSWORD,
-                                            "csrf_token": token})
-    assert response.status_code == 302, "benchmark login failed"
-    return client
+    return login_test_client(app, username, PASSWORD)
 
 
 def measure(client, ids, requests: int, rng: random.Random) -> dict:

@@ -30,7 +30,6 @@ import argparse
 import datetime as dt
 import os
 import random
-import re
 import statistics
 import sys
 import tempfile
@@ -40,8 +39,7 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-DEMO_PASSWORD = "Demo-Passw0rd!2026"
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+from benchmarks._server import DEMO_PASSWORD, login_test_client  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -186,20 +184,7 @@ class Session:
     """A logged-in test client (agreement accepted through its form, as a person would)."""
 
     def __init__(self, app, username: str, password: str):
-        self.client = app.test_client()
-        page = self.client.get("/login/")
-        response = self.client.post("/login/", data={
-            "username": username, "password": password, "csrf_token": self._token(page)})
-        if response.status_code not in (200, 302):
-            raise SystemExit(f"login of {username} failed: {response.status_code}")
-        page = self.client.get("/agreement/")
-        if page.status_code == 200 and b'name="accept"' in page.data:
-            self.client.post("/agreement/", data={"accept": "yes", "csrf_token": self._token(page)})
-
-    @staticmethod
-    def _token(page) -> str:
-        match = _CSRF.search(page.get_data(as_text=True))
-        return (match.group(1) or match.group(2)) if match else ""
+        self.client = login_test_client(app, username, password)
 
     def get(self, url: str) -> float:
         started = time.perf_counter()

@@ -21,10 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,9 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load import DEMO_PASSWORD, Client, _children  # noqa: E402
-
-TICK = os.sysconf("SC_CLK_TCK")
+from benchmarks._server import (  # noqa: E402
+    DEMO_PASSWORD, Client, children, cpu_seconds, start_gunicorn, stop)
 
 
 def parse_args(argv=None):
@@ -57,44 +53,16 @@ def parse_args(argv=None):
     return args
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (0 if it has gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
 class Server:
     """A single-worker gunicorn of one checkout, its worker pid and its database backends."""
 
     def __init__(self, name: str, checkout: Path, args):
         self.name = name
         self.app_name = f"crm-cpu-bench-{name}-{os.getpid()}"
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        env = {**os.environ, "DATABASE_URL": args.database_url, "PGAPPNAME": self.app_name}
-        if args.instance_path:
-            env["CRM_INSTANCE_PATH"] = args.instance_path
-        self.process = subprocess.Popen(
-            [str(checkout / ".venv/bin/gunicorn"), "--workers", "1", "--bind",
-             f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning", "wsgi:app"],
-            cwd=checkout, env=env, start_new_session=True)
-        self.base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while True:
-            try:
-                if Client(self.base).request("GET", "/login/")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                self.stop()
-                raise SystemExit(f"{name}: gunicorn did not answer within 120 s")
-            time.sleep(0.5)
-        self.worker = _children(self.process.pid)[0]
+        self.process, self.base = start_gunicorn(
+            checkout, args.database_url, workers=1, app_name=self.app_name,
+            instance_path=args.instance_path, name=f"{name}: gunicorn")
+        self.worker = children(self.process.pid)[0]
 
     def backends(self, conn) -> list[int]:
         from sqlalchemy import text
@@ -104,8 +72,7 @@ class Server:
             {"name": self.app_name}).scalars())
 
     def stop(self):
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=30)
+        stop(self.process)
 
 
 def sample_urls(args) -> tuple[dict, dict]:

@@ -51,6 +51,7 @@ OWN_ACCOUNT = [
     # Every member of staff: their own profile page, profile edit and password change.
     ("can_get", "OpenApi"), ("can_userinfo", "StaffUserView"), ("userinfoedit", "StaffUserView"),
     ("resetmypassword", "StaffUserView"),
+    (READ, "Notification"),  # their own notifications and digest setting
     ("can_this_form_get", "ResetMyPasswordView"), ("can_this_form_post", "ResetMyPasswordView"),
     ("can_this_form_get", "UserInfoEditView"), ("can_this_form_post", "UserInfoEditView"),
 ]
@@ -97,6 +98,9 @@ MANAGER_PANELS = DASHBOARD_PANELS["flow"] + DASHBOARD_PANELS["complaints"]
 # Receive the branch's escalations (overdue retention tasks, unanswered inquiries past their
 # SLA): backoffice.security.holders finds the holder in the customer's branch by this grant.
 ESCALATION_TARGET = [("can_take_escalations", "FollowUp")]
+# Own a book of customers: a new customer an import leaves without an owner goes to a holder in
+# its branch, smallest book first (backoffice.imports.default_owner, by backoffice.security.holders).
+BOOK_OWNER = [("can_own_book", "Customer")]
 
 
 # Bulk imports (issue 5, backoffice.imports): operators upload and run batches; a second person
@@ -175,6 +179,32 @@ CHURN_ADMIN = [(READ, "ChurnModel"), ("can_activate", "ChurnModel"), (READ, "Chu
                (MENU, MENU_CHURN_SIGNALS), (MENU, CATEGORY_CHURN)]
 
 
+# Comments with @mentions (backoffice.comments): whoever serves customers comments on the
+# records they may read; reading a thread also needs the record itself (its scope and its own
+# read permission), so these grants never widen what a role sees.
+COMMENTS = [(READ, "Comment"), (WRITE, "Comment")]
+
+
+# The data wall (数据大屏, backoffice.datawall): a full-screen page of a branch's or the bank's
+# figures for a TV. Which wall is decided by the record scope (a whole branch, or the bank);
+# each tile also needs the grant of the dashboard panel or screen it summarises.
+MENU_DATAWALL = "Data wall"
+DATAWALL = [(READ, "DataWall"), (MENU, MENU_DATAWALL)]
+
+
+# Outbound webhooks (backoffice.webhooks): registering where the bank's customer events go and
+# whose view of customer data they carry is an access decision, so administrators only.
+MENU_WEBHOOKS = "Webhooks"
+WEBHOOK_ADMIN = [(READ, "Webhook"), (WRITE, "Webhook"), (MENU, MENU_WEBHOOKS)]
+
+# Automation rules (backoffice.automation): writing rules, and approving another person's rule
+# that messages customers. Which rules a holder edits follows their record scope: a branch
+# manager's rules are their branch's and act on its customers only.
+MENU_AUTOMATION = "Automation rules"
+AUTOMATION_LEAD = [(READ, "AutomationRule"), (WRITE, "AutomationRule"),
+                   ("can_approve", "AutomationRule"), (MENU, MENU_AUTOMATION)]
+
+
 def _crud(view, *perms):
     return [(perm, view) for perm in perms]
 
@@ -189,6 +219,7 @@ def _customer_service(write_customers: bool) -> list:
         + _crud("FollowUp", READ, WRITE)
         + _crud("Branch", READ)
         + _crud("Product", READ)
+        + COMMENTS
         + [(MENU, m) for m in (
             MENU_CUSTOMERS, MENU_ACCOUNTS, MENU_TRANSACTIONS, MENU_INTERACTIONS,
             MENU_FOLLOW_UPS, MENU_MY_TASKS, CATEGORY_CUSTOMERS, CATEGORY_SERVICE,
@@ -208,7 +239,9 @@ ROLES = {
            (MENU, CATEGORY_CATALOG), (MENU, CATEGORY_SYSTEM)]
         + CUSTOM_FIELD_ADMIN + IMPORT_SETUP
         + GREETING_CONFIG
-        + CHURN_ADMIN,  # issue 7
+        + CHURN_ADMIN  # issue 7
+        + WEBHOOK_ADMIN  # outbound webhooks
+        + AUTOMATION_LEAD,  # automation rules
     },
     "SeniorManager": {
         "label": _l("Senior manager"),
@@ -221,6 +254,8 @@ ROLES = {
            (MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)]
         + DASHBOARD_REFRESH + BOOK_PANELS + MANAGER_PANELS + IMPORT_APPROVER + EXPORT_APPROVER
         + MARKETING_LEAD  # issue 6
+        + DATAWALL  # the data wall
+        + AUTOMATION_LEAD  # automation rules
         + CHURN_LEAD,  # issue 7
     },
     "BranchManager": {
@@ -234,13 +269,15 @@ ROLES = {
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG)]
         + DASHBOARD_REFRESH + BOOK_PANELS + MANAGER_PANELS
         + MARKETING_PLAN  # issue 6
+        + DATAWALL  # the data wall
+        + AUTOMATION_LEAD  # automation rules
         + CHURN_READ,  # issue 7
     },
     "RelationshipManager": {
         "label": _l("Relationship manager"),
         "scope": "own",
         "permissions": SERVICE_WORK + SERVICE_EXPORT + REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT
-        + _crud("Account", WRITE) + REVEAL + EXPORT + DEEP_PROFILE_OWN
+        + _crud("Account", WRITE) + REVEAL + EXPORT + DEEP_PROFILE_OWN + BOOK_OWNER
         + EXPORT_REQUESTER + [(MENU, CATEGORY_SYSTEM)] + BOOK_PANELS + MANAGER_PANELS
         + MARKETING_READ  # issue 6
         + CHURN_READ,  # issue 7

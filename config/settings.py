@@ -32,6 +32,28 @@ def _instance_secret(name: str) -> str:
     return path.read_text().strip()
 
 
+def is_production(config) -> bool:
+    """Whether the app runs in production mode (``CRM_ENV``): missing keys then stop start-up
+    instead of being generated into the instance folder."""
+    return (config.get("CRM_ENV") or os.environ.get("CRM_ENV", "embedded")) == "production"
+
+
+def write_once(path: Path, text: str) -> bool:
+    """Create ``path`` holding ``text``, owner-only, unless it exists (True if this call made it).
+
+    Exclusive creation, so that two processes starting at once agree on one generated key:
+    the loser reads the winner's file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return True
+
+
 class BaseConfig:
     """Settings shared by every mode."""
 
@@ -116,6 +138,8 @@ class BaseConfig:
     CRM_GREETING_BATCH = 20  # rows claimed at a time
     CRM_GREETING_RETRY_SECONDS = 300  # first retry after this, doubling each attempt
     CRM_GREETING_MAX_ATTEMPTS = 5  # sends tried before a greeting is marked failed
+    # Staff notification digests (backoffice.notifications.digest): one e-mail per member and day.
+    CRM_NOTIFICATION_DIGEST_LEASE_SECONDS = 300  # a "sending" digest older than this was orphaned
     # --- Operation log (backoffice/audit/chain_key.py, checkpoints.py). The chain key (base64 of
     # 32 random bytes) keys every row hash; kept apart from the database. Unset: the embedded
     # default generates instance/audit_chain_key, production refuses to start.
@@ -183,7 +207,15 @@ class BaseConfig:
     CRM_CHURN_VALUE_BANDS = None  # overrides of the value bands (backoffice/churn/rules.py)
     CRM_CHURN_DUE_WORKING_DAYS = None  # retention-task due days per tier, e.g. {"P1": 2}
     CRM_CHURN_WORK_MEM = "256MB"  # PostgreSQL work_mem for the churn feature staging queries
+    # Outbound webhooks (backoffice/webhooks/sending.py): HTTP timeout, retries with backoff.
+    CRM_WEBHOOK_TIMEOUT = 10  # seconds to connect to and to wait for a webhook's receiver
+    CRM_WEBHOOK_RETRY_SECONDS = 60  # first retry after this, doubling each attempt
+    CRM_WEBHOOK_MAX_ATTEMPTS = 8  # POSTs tried before a delivery is marked failed
+    CRM_WEBHOOK_LEASE_SECONDS = 300  # a "sending" delivery older than this is retaken
+    CRM_WEBHOOK_BATCH = 20  # deliveries claimed at a time
     CRM_CONTENT_SECURITY_POLICY = None  # replaces the screens' CSP header; unset: the built-in one
+    CRM_DATAWALL_REFRESH_SECONDS = 60  # the data wall fetches its figures again this often
+    CRM_COMMENT_EDIT_MINUTES = 15  # minutes an author may still edit or delete their own comment
     # Field-encryption keys (backoffice/security/keys.py): a JSON object of key id -> base64 key,
     # the id new values are sealed with, and the blind-index key for exact search. Unset: the
     # embedded default keeps generated keys under instance/, production refuses to start.

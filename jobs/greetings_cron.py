@@ -11,9 +11,13 @@ from rq import cron
 
 from jobs.greetings import scheduled_run
 from jobs.reminders import scheduled_reminders
+from jobs.notifications import scheduled_digests
 
 QUEUE = os.environ.get("CRM_QUEUE_NAME", "crm")
 
 cron.register(scheduled_run, queue_name=QUEUE, cron="5 * * * *", name="crm-greetings")
 cron.register(scheduled_reminders, queue_name=QUEUE, cron="30 8 * * *",
               name="crm-daily-reminders")
+# Staff notification digests (jobs.notifications): hourly, each member's at their chosen hour.
+cron.register(scheduled_digests, queue_name=QUEUE, cron="15 * * * *",
+              name="crm-notification-digests")

@@ -221,6 +221,9 @@ def _run(job_run_id: int, dotted_name: str, args: tuple, kwargs: dict):
         # The outcome commits with the job's own work: "finished" means the work is saved.
         _record(job_run_id, finished_at=utcnow(), **outcome)
         progress.flush(row=False)
+        from backoffice import events
+
+        events.kick()  # what the job published is handled by the dispatch job (started once)
         return result
     except BaseException:
         error = traceback.format_exc()

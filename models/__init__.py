@@ -30,6 +30,14 @@ from models.churn import (  # noqa: F401 - churn early warning (issue 7)
     ChurnModel, ChurnScore, ChurnSetting, ChurnSignalRule)
 from models.summaries import DashboardSummary  # noqa: F401 - dashboards (issue 9)
 from models.config_version import ConfigVersion  # noqa: F401 - per-deployment cache keys
+from models.events import DomainEvent, DomainEventHandled  # noqa: F401 - event outbox
+from models.automation import (  # noqa: F401 - automation rules
+    AutomationFire, AutomationMessage, AutomationRule, AutomationRun, AutomationRunItem)
+from models.notifications import (  # noqa: F401 - staff notifications
+    Notification, NotificationDigest, NotificationPreference)
+from models.comments import Comment  # noqa: F401 - comments with @mentions
+from models.webhooks import (  # noqa: F401 - outbound webhooks
+    Webhook, WebhookAttempt, WebhookDelivery)
 
 metadata = Model.metadata
 

@@ -107,6 +107,7 @@ TASK_SOURCES = {
     "churn": _l("Churn warning"),
     "greeting": _l("Greeting"),
     "sla": _l("Service level escalation"),
+    "automation": _l("Automation rule"),
 }
 TASK_STATUSES = {"open": lazy_pgettext("task status", "Open"),
                  "done": lazy_pgettext("task status", "Done"), "cancelled": _l("Cancelled")}

@@ -94,7 +94,7 @@ class ImportBatch(Model):
     # Written by the running job on a connection of its own every few seconds: a "running" batch
     # whose heartbeat is older than CRM_IMPORT_HEARTBEAT_TIMEOUT_SECONDS lost its machine.
     heartbeat_at = Column(DateTime)
-    message = Column(String(500))
+    message = Column(Text)  # backoffice.stored_text: shown in the reader's language
     error = Column(Text)
     job_run_id = Column(Integer, ForeignKey("job_run.id", ondelete="SET NULL"))
     uploaded_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))

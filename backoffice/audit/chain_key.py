@@ -23,7 +23,7 @@ EXTENSION = "crm_audit_chain_key"
 
 def key_for_config(config, instance_path) -> bytes:
     """The configured chain key, or the embedded default's generated one."""
-    from backoffice.security.keys import is_production
+    from config.settings import is_production
 
     configured = config.get(SETTING)
     if configured:
@@ -38,7 +38,7 @@ def key_for_config(config, instance_path) -> bytes:
 
 def instance_key(instance_dir: Path) -> bytes:
     """The embedded default's chain key, generated into the instance folder on first use."""
-    from backoffice.security.keys import write_once
+    from config.settings import write_once
 
     path = Path(instance_dir) / KEY_FILE
     if not path.exists() and write_once(path, generate_key() + "\n"):

@@ -251,16 +251,16 @@ _PLAIN_KEYS = frozenset({
 
 def _sensitive_custom_keys() -> dict:
     """Custom field key -> masking kind for every sensitive (active or archived) field."""
+    from flask import has_app_context
+
+    from backoffice.security.field_hooks import custom_fields
+
+    if not has_app_context():
+        return {}
+    fields, kinds = custom_fields(), {}  # unregistered: no create_app, refused, not guessed
     try:
-        from flask import has_app_context
-
-        if not has_app_context():
-            return {}
-        from backoffice.fields.registry import ENTITY_TABLES, field_catalog
-
-        kinds = {}
-        for entity in ENTITY_TABLES:
-            for spec in field_catalog(entity, include_archived=True):
+        for entity in fields.entities:
+            for spec in fields.specs(entity):
                 kind = custom_kind(spec)
                 if kind:
                     kinds.setdefault(spec.key, kind)

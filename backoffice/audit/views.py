@@ -23,6 +23,7 @@ from sqlalchemy import select
 from wtforms import StringField
 
 from backoffice.audit import archive as archive_mod
+from backoffice.audit import choices
 from backoffice.audit import words
 from backoffice.audit.log import record
 from backoffice.datamodel import ListInterface
@@ -109,9 +110,21 @@ def resolve_customer(value) -> int:
     return found if found is not None else -1
 
 
+class LoggedDetail(str):
+    """A row's detail text as the reader may see it, with the record type it is about (the
+    formatter needs both: field names and codes are labelled by that type's words)."""
+
+    entity: str | None = None
+
+    def __new__(cls, text: str, entity: str | None):
+        made = super().__new__(cls, text)
+        made.entity = entity
+        return made
+
+
 def _detail(value):
     """The detail as labelled lines (escaped: it holds whatever was logged)."""
-    lines = words.detail_lines(value)
+    lines = words.detail_lines(value, getattr(value, "entity", None))
     if not lines:
         return ""
     return Markup('<dl class="dl-horizontal crm-log-detail">{}</dl>').format(Markup("").join(
@@ -136,7 +149,8 @@ class AuditLogInterface(ListInterface):
     def _get_attr_value(self, item, col):
         value = super()._get_attr_value(item, col)
         if col == "detail":
-            return shown_detail(item.entity, value)
+            shown = shown_detail(item.entity, value)
+            return LoggedDetail(shown, item.entity) if shown else shown
         return value
 
 
@@ -185,6 +199,7 @@ class AuditLogView(CrmModelView):
         for column, filters in replaced.items():
             self._filters._search_filters[column] = filters
             self._filters._all_filters[column] = filters
+        choices.install(self)  # actions and record types picked by label
 
     @expose("/export/<string:fmt>", methods=["GET"])
     @has_access
@@ -224,6 +239,8 @@ def presented(row: dict) -> dict:
     in the display zone. (The archives keep the values exactly as hashed.)"""
     shown = {name: (PRESENTED[name](value) if name in PRESENTED else value)
              for name, value in row.items()}
+    if "detail" in row:  # field names and codes in the words of the row's record type
+        shown["detail"] = words.detail_text(row["detail"], row.get("entity"))
     if row.get("occurred_at") is not None:
         shown["occurred_at"] = local_time_seconds(row["occurred_at"])
     if row.get("entity") == "Role" and row.get("entity_id"):  # a role's record id is its name

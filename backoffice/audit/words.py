@@ -51,6 +51,7 @@ ACTION_LABELS = {
     "dashboard_refresh": _l("Refreshed the dashboard"),
     "bad_request": _l("Refused a malformed request"),
     "keys.rotate": _l("Rotated the encryption keys"),
+    "convert_custom_field": _l("Converted a custom field to another type"),
 }
 ENTITY_LABELS = {
     "Customer": _l("Customer"), "customer": _l("Customer"), "Account": _l("Account"),
@@ -63,6 +64,17 @@ ENTITY_LABELS = {
     "AuditLog": _l("Operation log"), "AuditArchive": _l("Operation log archive"),
     "SetPasswordToken": _l("Password link"), "JobRun": _l("Background job"),
     "Branch": _l("Branch"), "Product": _l("Product"),
+    "Role": _l("Role"), "Group": _l("Group"), "Complaint": _l("Complaint"),
+    "LoanApplication": _l("Loan application"), "CampaignTarget": _l("Campaign target"),
+    "CampaignMessage": _l("Campaign message"), "ChurnScore": _l("Churn score"),
+    "ChurnSignalRule": _l("Churn signal rule"), "Occasion": _l("Occasion"),
+    "GreetingTemplate": _l("Greeting template"), "GreetingDispatch": _l("Greeting sent"),
+    "Offer": _l("Offer"), "Webhook": _l("Webhook"), "AutomationRule": _l("Automation rule"),
+    "Notification": _l("Notification"), "ServiceFlagType": _l("Special service"),
+    "CustomerServiceFlag": _l("Customer's special service"), "Comment": _l("Comment"),
+    "SegmentMembership": _l("Segment membership"), "TierChange": _l("Tier change"),
+    "ImportTemplate": _l("Import template"), "ConfigVersion": _l("Configuration version"),
+    "encryption_keys": _l("Encryption keys"), "CustomFieldDefinition": _l("Custom field"),
 }
 # Words of codes without a label of their own (``segment.update``, ``campaign_launch``).
 WORDS = {
@@ -87,6 +99,8 @@ DETAIL_LABELS = {
     "first_name": _l("Given name"), "last_name": _l("Family name"), "groups": _l("Groups"),
     "password": _l("Password"), "session_epoch": _l("Session generation"),
     "active": _l("Active"), "employee_no": _l("Employee number"), "branch_id": _l("Branch"),
+    "before": _l("Before"), "after": _l("After"), "added": _l("Added"), "removed": _l("Removed"),
+    "bulk": _l("Many records at once"), "columns": _l("Columns"),
 }
 
 
@@ -126,16 +140,24 @@ def roles_label(roles) -> str:
                     for n in names if n.strip())
 
 
-def value_text(value) -> str:
-    """One detail value as a person reads it."""
-    if value is None:
+def value_text(value, vocabulary=None, key=None) -> str:
+    """One detail value as a person reads it: a code of the field ``key`` as its label (when
+    the record type's ``vocabulary`` knows it), yes/no, "—" for nothing, lists joined."""
+    if vocabulary is not None and key is not None:
+        shown = vocabulary.value(key, value)
+        if key == "field" and isinstance(value, str):  # a field named by the row ("mobile")
+            shown = vocabulary.label(value)
+        if shown is not None:
+            return shown
+    if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")
     if isinstance(value, list):
-        return "、".join(value_text(item) for item in value) if value else "—"
+        return "、".join(value_text(item, vocabulary, key) for item in value) if value else "—"
     if isinstance(value, dict):
-        return "; ".join(f"{key_label(k)}: {value_text(v)}" for k, v in value.items())
+        return "; ".join(f"{key_label(k, vocabulary)}: {value_text(v, vocabulary, k)}"
+                         for k, v in value.items())
     from config.roles import ROLES
 
     if value in ROLES:  # a role written to the log (a user's roles, a role record's name)
@@ -143,10 +165,14 @@ def value_text(value) -> str:
     return str(value)
 
 
-def key_label(key) -> str:
+def key_label(key, vocabulary=None) -> str:
     filtered = re.fullmatch(r"_flt_\d+_(\w+)", key) if isinstance(key, str) else None
     if filtered:  # a list filter as the request carried it (``_flt_0_name``): its column
         key = filtered.group(1)
+    if vocabulary is not None and isinstance(key, str):
+        own = vocabulary.label(key)  # the record type's own words come first
+        if own is not None:
+            return own
     label = DETAIL_LABELS.get(key)
     if label is not None:
         return str(label)
@@ -166,20 +192,73 @@ def key_label(key) -> str:
     return str(label) if label is not None else str(key)
 
 
-def detail_lines(detail) -> list[tuple[str, str]]:
-    """The detail JSON as ``(label, text)`` lines (a text that is not JSON as one line)."""
+def _change_text(key, change, vocabulary) -> str:
+    """One field's change: "before → after", what a collection gained and lost."""
+    if change == "changed":  # a secret (a password): that it changed, never the value
+        return gettext("Changed")
+    if isinstance(change, dict) and set(change) <= {"before", "after"}:
+        return (f"{value_text(change.get('before'), vocabulary, key)} → "
+                f"{value_text(change.get('after'), vocabulary, key)}")
+    if isinstance(change, dict) and set(change) <= {"added", "removed"}:
+        parts = [f"{DETAIL_LABELS[name]}: {value_text(change[name], vocabulary, key)}"
+                 for name in ("added", "removed") if change.get(name)]
+        return "; ".join(parts) or "—"
+    return value_text(change, vocabulary, key)
+
+
+def _filter_text(item, vocabulary) -> str | None:
+    """A list filter as an export logged it (``[column, operator, value]``) in words."""
+    if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)):
+        return None
+    column, _operator, value = item
+    shown = {"action": action_label, "entity": entity_label}.get(column)
+    text = shown(value) if shown and isinstance(value, str) else value_text(value, vocabulary,
+                                                                          column)
+    return f"{key_label(column, vocabulary)}: {text}"
+
+
+def detail_lines(detail, entity=None) -> list[tuple[str, str]]:
+    """The detail JSON as ``(label, text)`` lines (a text that is not JSON as one line).
+
+    ``entity`` (the row's record type) gives field names and coded values their labels; the
+    changed or written fields of a record each get a line of their own."""
     if not detail:
         return []
     try:
         document = json.loads(detail) if isinstance(detail, str) else detail
     except ValueError:
         return [("", str(detail))]
+    from backoffice.audit.detail_words import vocabulary as vocabulary_of
+
+    vocabulary = vocabulary_of(entity)
     if not isinstance(document, dict):
-        return [("", value_text(document))]
-    return [(key_label(key), value_text(value)) for key, value in sorted(document.items())]
+        return [("", value_text(document, vocabulary))]
+    lines = []
+    for key, value in sorted(document.items()):
+        if key == "changes" and isinstance(value, dict):
+            lines += [(key_label(name, vocabulary), _change_text(name, change, vocabulary))
+                      for name, change in value.items()]
+        elif key == "values" and isinstance(value, dict):
+            for name, item in value.items():
+                if name == "custom_fields" and isinstance(item, dict):
+                    lines += [(key_label(f"custom_fields.{inner}", vocabulary),
+                               value_text(inner_value, vocabulary, f"custom_fields.{inner}"))
+                              for inner, inner_value in item.items()]
+                else:
+                    lines.append((key_label(name, vocabulary),
+                                  value_text(item, vocabulary, name)))
+        elif key == "op" and isinstance(value, str):
+            lines.append((key_label(key), action_label(value)))
+        elif key == "filters" and isinstance(value, list) and value and all(
+                _filter_text(item, vocabulary) for item in value):
+            lines.append((key_label(key), "; ".join(_filter_text(item, vocabulary)
+                                                    for item in value)))
+        else:
+            lines.append((key_label(key, vocabulary), value_text(value, vocabulary, key)))
+    return lines
 
 
-def detail_text(detail) -> str:
+def detail_text(detail, entity=None) -> str:
     """The detail as plain text lines (exports)."""
     return "\n".join(f"{label}: {text}" if label else text
-                     for label, text in detail_lines(detail))
+                     for label, text in detail_lines(detail, entity))

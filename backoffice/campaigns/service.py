@@ -21,9 +21,11 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, update
 
+from backoffice import events
 from backoffice.campaigns import gate, stats
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
+from backoffice.notifications.sources import campaign_waiting
 from backoffice.segments import rules as r
 from models import (
     Account,
@@ -46,6 +48,10 @@ INSERT_BATCH = 5000
 TRANSITIONS = {"submit": ("draft", "submitted"), "approve": ("submitted", "approved"),
                "reject": ("submitted", "draft"), "launch": ("approved", "running"),
                "close": ("running", "closed")}
+
+
+CAMPAIGN_CLOSED = "campaign.closed"
+events.declare(CAMPAIGN_CLOSED, _l("Campaign closed"), "campaign")
 
 
 class CampaignRefused(WriteRefused):
@@ -159,6 +165,7 @@ def transition(campaign: Campaign, action: str, actor, note: str | None = None,
         if errors:
             raise CampaignRefused(errors)
         campaign.submitted_at = utcnow()
+        campaign_waiting(db.session, campaign, actor)  # its approvers are told
     if action in ("approve", "reject"):
         refusal = review_refusal(campaign, actor, may_approve)
         if refusal is not None:
@@ -171,6 +178,8 @@ def transition(campaign: Campaign, action: str, actor, note: str | None = None,
             campaign.approved_at = utcnow()
     if action == "close":
         campaign.closed_at = utcnow()
+        events.publish(db.session, CAMPAIGN_CLOSED, entity="campaign", entity_id=campaign.id,
+                       occurrence=f"campaign_closed:{campaign.id}:{campaign.closed_at.isoformat()}")
     campaign.status = target
     db.session.commit()
     return campaign

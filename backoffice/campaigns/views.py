@@ -26,19 +26,22 @@ from wtforms.validators import Optional
 from backoffice import charts
 from backoffice.campaigns import evaluation, service
 from backoffice.extensions import db
+from backoffice.messaging import registry as message_channels
 from backoffice.pickers import LocalDateField
-from backoffice.review.service import current_user, has_permission
+from backoffice.security.current import current_user
+from backoffice.security.permissions import has_permission
 from backoffice.review.views import not_found_if_denied
 from backoffice.segments.catalog import describe
 from backoffice.segments.views import current_fields, describe_rule
 from models import Campaign, CampaignMessage, CampaignTarget, Customer, Product, Segment
 from models import choices as c
+from models.campaigns import MESSAGE_CHANNELS
 
 STATUS_LABELS = {"draft": _l("Draft"), "submitted": _l("Submitted"), "approved": _l("Approved"),
                  "running": lazy_pgettext("campaign status", "Running"),
                  "closed": lazy_pgettext("campaign status", "Closed")}
-CHANNEL_LABELS = {"phone": _l("Phone (task for the RM)"), "sms": _l("SMS"),
-                  "email": _l("Email"), "wechat": _l("WeChat")}
+# Phone targets get a task for their relationship manager; the others a message the app sends.
+CHANNEL_LABELS = message_channels.labels(("phone",) + MESSAGE_CHANNELS)
 MESSAGE_LABELS = {"pending": lazy_pgettext("message status", "Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
                   "retry": _l("Waiting to retry"), "failed": _l("Failed"),
                   "cancelled": _l("Cancelled")}

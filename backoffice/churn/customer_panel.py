@@ -13,12 +13,20 @@ from models.churn import ChurnScore
 READS_WARNINGS = ("can_read", "ChurnWarning")
 
 
+def latest_score(customer):
+    """The customer's latest score, read once per request (the badge and the profile tab's
+    panel both show it)."""
+    from backoffice.customers.panels import per_request
+
+    return per_request(f"churn_score:{customer.id}", lambda: db.session.execute(
+        select(ChurnScore).where(ChurnScore.customer_id == customer.id)).scalar_one_or_none())
+
+
 def badge(customer) -> dict | None:
     """The header badge: the latest score's tier and probability, one query."""
     from backoffice.churn import words
 
-    score = db.session.execute(select(ChurnScore).where(
-        ChurnScore.customer_id == customer.id)).scalar_one_or_none()
+    score = latest_score(customer)
     if score is None:
         return None
     return {"score": score, "tier_labels": words.TIER_LABELS}

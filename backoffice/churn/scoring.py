@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from backoffice.churn import dataset, extract, registry, rules, settings, staging, tasks, training
+from backoffice.churn import tier_events
 from backoffice.churn import value as churn_value
 from backoffice.churn.predictor import Predictor
 from backoffice.churn.reasons import top_reasons
@@ -49,6 +50,7 @@ def run(session, *, as_of: dt.datetime, chunk: int = DEFAULT_CHUNK,
     progress = progress or _NoProgress()
     timings = timings if timings is not None else {}
     _lock(session)
+    elevated_before = tier_events.elevated(session)
     model_row = registry.active(session)
     loaded = registry.load(session, model_row.id) if model_row is not None else None
     predictor = Predictor(loaded.model, loaded.features) if loaded is not None else None
@@ -111,6 +113,7 @@ def run(session, *, as_of: dt.datetime, chunk: int = DEFAULT_CHUNK,
         progress.update(done, total=max(total, done), message=f"scored {done} customers")
     started = time.perf_counter()
     sink.finish()
+    tier_events.publish_reached(session, elevated_before, as_of)  # rules and webhooks
     staging.drop(session)
     _add(timings, "write", started)
     started = time.perf_counter()

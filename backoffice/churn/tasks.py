@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import exists, insert, literal, select
 
+from backoffice.notifications.sources import tasks_inserted
 from backoffice.security.holders import escalation_target_in
 from backoffice.service import sla
 from models import Customer, FollowUp
@@ -102,4 +103,6 @@ def _insert_tasks(session, rows) -> int:
     result = session.execute(insert(FollowUp).from_select(
         ["customer_id", "assignee_id", "title", "task_type", "due_at", "status", "source",
          "created_at"], rows).returning(FollowUp.id), execution_options={"crm_unscoped": True})
-    return len(result.all())
+    ids = result.scalars().all()
+    tasks_inserted(session, ids)  # their assignees are told
+    return len(ids)

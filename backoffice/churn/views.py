@@ -160,13 +160,14 @@ def customer_warning(customer):
     """
     from flask import current_app
 
-    from backoffice.review.service import has_permission
+    from backoffice.security.permissions import has_permission
 
     user = current_app.appbuilder.sm.current_user
     if customer is None or not has_permission(user, "can_read", "ChurnWarning"):
         return None
-    score = db.session.execute(select(ChurnScore).where(
-        ChurnScore.customer_id == customer.id)).scalar_one_or_none()
+    from backoffice.churn.customer_panel import latest_score
+
+    score = latest_score(customer)
     if score is None:
         return None
     catalog = _catalog()

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import selectinload
 
 from backoffice.customers import panels
@@ -31,21 +31,27 @@ PROFILE = "profile"
 # --- the header ------------------------------------------------------------------------------
 
 
-def total_assets(customer) -> Decimal:
+def _held_assets(customer_id):
+    """The sum of the customer's open non-liability holdings, as a scalar subquery."""
+    return (select(func.coalesce(func.sum(Account.balance), Decimal("0")))
+            .join(Product, Product.id == Account.product_id)
+            .where(Account.customer_id == customer_id, Account.status == "open",
+                   Product.category.not_in(LIABILITY_CATEGORIES))
+            .scalar_subquery())
+
+
+def total_assets(customer, held: Decimal | None = None) -> Decimal:
     """Financial assets: open non-liability holdings plus the values marked as assets (the one
-    definition the lists, segments and churn value bands use too). One query."""
-    rows = db.session.execute(
-        select(Account.balance, Account.status, Product.category)
-        .join(Product, Product.id == Account.product_id)
-        .where(Account.customer_id == customer.id)).all()
-    held = sum((balance or Decimal("0") for balance, status, category in rows
-                if status == "open" and category not in LIABILITY_CATEGORIES), Decimal("0"))
-    return held + marked_amount(customer, "assets")
+    definition the lists, segments and churn value bands use too). One query, none when the
+    caller read ``held`` (:func:`_held_assets`) in a query of its own."""
+    if held is None:
+        held = db.session.execute(select(_held_assets(customer.id))).scalar()
+    return Decimal(held or 0) + marked_amount(customer, "assets")
 
 
 def header_figures(customer) -> list[dict]:
-    """[{key, label, value}] of the key figures this viewer may see, in one query (the deep
-    profile's total assets in a second one, only for those who may see it)."""
+    """[{key, label, value}] of the key figures this viewer may see, in one query (with the
+    holdings behind the deep profile's total assets only for those who may see it)."""
     customer_id = customer.id
     open_accounts = select(func.count(Account.id)).where(
         Account.customer_id == customer_id, Account.status == "open").scalar_subquery()
@@ -53,8 +59,11 @@ def header_figures(customer) -> list[dict]:
         FollowUp.customer_id == customer_id, FollowUp.status == "open").scalar_subquery()
     last_contact = select(func.max(Interaction.occurred_at)).where(
         Interaction.customer_id == customer_id).scalar_subquery()
-    accounts, tasks, contact = db.session.execute(
-        select(open_accounts, open_tasks, last_contact)).one()
+    deep = may_see_deep_profile(customer)
+    # The holdings' sum rides in the same query, for those who may see it.
+    held = _held_assets(customer_id) if deep else literal(None)
+    accounts, tasks, contact, held = db.session.execute(
+        select(open_accounts, open_tasks, last_contact, held)).one()
     if isinstance(contact, str):  # SQLite returns max() of a datetime column as text
         import datetime as dt
 
@@ -63,9 +72,9 @@ def header_figures(customer) -> list[dict]:
     from models import choices as c
 
     figures = []
-    if may_see_deep_profile(customer):
+    if deep:
         figures.append({"key": "total-assets", "label": _l("Total financial assets"),
-                        "value": money(total_assets(customer))})
+                        "value": money(total_assets(customer, held))})
     risk = c.RISK_TOLERANCES.get(customer.risk_tolerance, customer.risk_tolerance) \
         if customer.risk_tolerance else _l("Not assessed")
     figures += [

@@ -27,6 +27,7 @@ from backoffice.formatting import choice_label, local_time, yes_no
 from backoffice.review.gate import redirect_after_submission, review_gate
 from backoffice.security import scopes
 from backoffice.security.policy import current_viewer, may_see_deep_profile
+from backoffice.search_widget import CachedSearchWidget
 from backoffice.security.presentation import present
 from backoffice.views_base import (VIEW_METHOD_PERMISSIONS, CrmModelView, OutOfScope,
                                    checkboxes, choice_select)
@@ -135,6 +136,7 @@ class CustomerView(CustomFieldsViewMixin, CrmModelView):
         **{name: yes_no for name in SERVICE_FIELDS if name != "service_notes"},
     }
     show_template = "customers/show_360.html"
+    search_widget = CachedSearchWidget  # its inputs: text, dates, the cached branch select
 
     def prefill_form(self, form, pk):
         super().prefill_form(form, pk)  # custom fields' current values
@@ -184,7 +186,7 @@ class CustomerView(CustomFieldsViewMixin, CrmModelView):
     @has_access
     def show(self, pk):
         """The 360 page: the header and the first tab; the other tabs load when opened."""
-        customer = self.datamodel.get(pk, self._base_filters)
+        customer = self.datamodel.get(pk, self._base_filters, eager=("branch", "owner", "teller"))
         if customer is None:
             abort(404)
         viewer = current_viewer()

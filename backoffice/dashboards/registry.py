@@ -58,7 +58,7 @@ def unregister_panel(key: str) -> None:
 
 def panels_for(user) -> list[Panel]:
     """The panels the user's roles grant, in order."""
-    from backoffice.review.service import has_permission
+    from backoffice.security.permissions import has_permission
 
     chosen = [p for p in _PANELS.values()
               if p.permission is None or has_permission(user, *p.permission)]

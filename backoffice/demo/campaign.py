@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from backoffice.campaigns import evaluation, service
 from backoffice.campaigns.service import PERMISSION_VIEW
-from backoffice.review.service import has_permission
+from backoffice.security.permissions import has_permission
 from models import Campaign, CampaignTarget, FollowUp, Product, Staff
 from models.base import utcnow
 

@@ -11,12 +11,13 @@ from config import roles as r
 
 def register(appbuilder) -> None:
     from backoffice.audit.hooks import audit_model
-    from backoffice.fields import registry
+    from backoffice.fields import hooks, registry
     from backoffice.fields.views import CustomFieldView, FieldSetView
     from backoffice.review import service as review
     from models.fields import CustomFieldDefinition, FieldSet
 
     registry.install_invalidation()
+    hooks.install()  # the policy, masking and presentation read custom fields through the core
     audit_model(CustomFieldDefinition, entity="CustomField", config=True)
     audit_model(FieldSet, entity="FieldSet", config=True)
     if registry.reviewed_keys not in review.REVIEWED_CUSTOM_FIELD_SOURCES:

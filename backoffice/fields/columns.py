@@ -21,16 +21,18 @@ _G_SCRIPT = "_crm_columns_script"
 
 def _screen_labels(entity: str) -> dict:
     """The labels the entity's main screen (the first registered view of its model) gives its
-    columns; FAB's made-up English ones ("Teller Id") for unlabelled columns are left out."""
+    columns; FAB's made-up English ones ("Teller Id") for unlabelled columns are left out (told
+    by their type, not their text: in English a real label often reads like the column)."""
     from flask import current_app
+
+    from backoffice.fab_words import made_up
 
     model = entity_model(entity)
     for view in getattr(current_app.appbuilder, "baseviews", []):
         if getattr(view, "custom_field_entity", None) == entity and \
                 getattr(getattr(view, "datamodel", None), "obj", None) is model:
             labels = dict(view.label_columns or {})
-            return {name: label for name, label in labels.items()
-                    if str(label) != view._prettify_column(name)}
+            return {name: label for name, label in labels.items() if not made_up(label)}
     return {}
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
 
+from backoffice.fields import set_filters
 from backoffice.fields.access import current_roles, visible_specs
 from backoffice.fields.display import column_name
 from backoffice.fields.filters import FilterError, compile_filter, element, operators_for
@@ -125,8 +126,21 @@ def compile_conditions(entity: str, conditions, errors: list, roles=None):
     ``errors`` (with the field's own message) and left out."""
     specs = {spec.key: spec for spec in filterable_specs(entity, roles)}
     parts = []
+    builtin = None
     for condition in conditions:
         spec = specs.get(condition.get("field"))
+        if spec is None and condition.get("field") not in _custom_keys(entity):
+            if builtin is None:  # a set's filter on the record's own column (status, branch)
+                builtin = _readable_builtin(entity, roles)
+            target = builtin.get(condition.get("field"))
+            if target is not None:
+                try:
+                    parts.append(set_filters.compile_builtin(
+                        target, condition.get("op", "eq"), condition.get("value"),
+                        entity_model(entity)))
+                except (FilterError, TypeError, ValueError) as problem:
+                    errors.append(f"{target.label}: {problem}")
+                continue
         if spec is None:
             errors.append(str(_l("There is no field %(key)s to filter by.",
                                  key=condition.get("field"))))
@@ -137,6 +151,26 @@ def compile_conditions(entity: str, conditions, errors: list, roles=None):
         except (FilterError, TypeError, ValueError) as problem:
             errors.append(f"{spec.label()}: {problem}")
     return and_(*parts) if parts else None
+
+
+def _custom_keys(entity: str) -> set[str]:
+    from backoffice.fields.registry import field_catalog
+
+    return {spec.key for spec in field_catalog(entity, include_archived=True)}
+
+
+def _readable_builtin(entity: str, roles=None) -> dict:
+    """The record's own columns a default filter may apply for this user: those the policy
+    shows in full (a hidden or masked column is refused like an unknown one). Without a
+    request (``roles`` given) none: only custom fields carry their audience with them."""
+    if roles is not None:
+        return {}
+    from backoffice.security import policy
+
+    model = entity_model(entity)
+    return {target.key: target for target in set_filters.builtin_targets(entity,
+                                                                         with_choices=False)
+            if policy.read_access(model.__name__, target.column)[0] is policy.Read.VISIBLE}
 
 
 def order_expression(entity: str, key: str, direction: str, roles=None):

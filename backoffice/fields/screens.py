@@ -264,7 +264,28 @@ class CustomFieldsViewMixin:
                 "conditions_args": state["args"]}
 
     def _column_picker(self, chosen: list[str]):
-        """The save-view form's columns, by label: this screen's own and the visible fields."""
+        """The save-view form's columns, by label: this screen's own and the visible fields.
+
+        The list is the same for every request of one language, set of roles and choice of
+        columns while the field definitions are unchanged, so it is built once per process
+        for each (``backoffice.config_cache``): ~40 checkbox rows, each escaped and formatted,
+        cost more than the page's query. Its script tag carries this request's CSP nonce and
+        is written here, once per page, never from the cache.
+        """
+        from flask_babel import get_locale
+
+        from backoffice import config_cache
+        from backoffice.fields.access import current_roles
+        from backoffice.fields.columns import _script
+
+        script = _script()  # first: the cached list is then built without one
+        roles = current_roles()
+        key = (self.custom_field_entity, type(self).__name__, str(get_locale()),
+               tuple(sorted(roles)) if roles is not None else None, tuple(chosen))
+        return script + config_cache.cached("column_picker", ("custom_field_definition",),
+                                            lambda: self._build_column_picker(chosen), key=key)
+
+    def _build_column_picker(self, chosen: list[str]):
         from backoffice.fields.columns import column_options, picker_html
 
         entity = self.custom_field_entity

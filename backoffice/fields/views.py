@@ -1,9 +1,10 @@
 """Admin screens: custom field definitions and field sets (configuration, no customer data).
 
 JSON columns never reach a form as raw JSON (DESIGN pitfall 4): a set's columns are picked by
-label (``fields.columns``); choices and default filters are typed one item per line, parsed into
-lists of values or dicts by the form fields below, and checked as a whole by ``service.validate_definition`` before anything is saved, with
-each problem shown next to its field. Nothing here deletes: there is no delete permission, and
+label (``fields.columns``) and its default filters field by field (``fields.filter_picker``);
+a field's choices are typed one per line, parsed by the form field below. A definition is checked
+as a whole by ``service.validate_definition`` before anything is saved, with each problem shown
+next to its field. Nothing here deletes: there is no delete permission, and
 "archive" hides a field or set while its data stays.
 """
 from __future__ import annotations
@@ -29,7 +30,8 @@ from backoffice.fields import registry, service
 from backoffice.fields.columns import ColumnListField
 from backoffice.fields.columns import keys_for as column_keys_for
 from backoffice.fields import values as v
-from backoffice.fields.filters import FilterError, compile_filters
+from backoffice.fields.filter_picker import FilterPickerField, describe
+from backoffice.fields.set_filters import check_conditions
 from backoffice.formatting import choice_label, local_time, yes_no
 from backoffice.views_base import (
     VIEW_METHOD_PERMISSIONS,
@@ -96,33 +98,6 @@ class ChoiceLinesField(TextAreaField):
                          f"{c.get('label_en', '')}" for c in rows)
 
 
-class FilterLinesField(TextAreaField):
-    """Default filters, one per line: ``key | operator | value`` (range and any-of: a, b)."""
-
-    def process_formdata(self, valuelist):
-        self.data = []
-        for number, line in enumerate(_filled_lines(valuelist), start=1):
-            parts = [part.strip() for part in line.split("|")]
-            if len(parts) != 3:
-                raise ValueError(_l("Line %(n)s: write field | operator | value.", n=number))
-            key, op, value = parts
-            if op in ("between", "any_of"):
-                value = [item.strip() for item in value.split(",")]
-            self.data.append({"field": key, "op": op, "value": value})
-
-    def process_data(self, value):
-        self.data = value if isinstance(value, list) else []
-
-    def _value(self):
-        if self.raw_data:
-            return self.raw_data[0]
-        def shown(value):
-            return ", ".join(map(str, value)) if isinstance(value, list) else value
-
-        return "\n".join(f"{f.get('field')} | {f.get('op')} | {shown(f.get('value'))}"
-                          for f in self.data or [] if isinstance(f, dict))
-
-
 def with_descriptions(fields: dict, descriptions: dict) -> dict:
     """The extra form fields with the view's help texts: FAB gives ``description_columns`` only
     to the inputs it generates, so a hand-made input would show none."""
@@ -154,12 +129,22 @@ def _checked_form(form_class, view, editing: bool):
                 else None
             if editing and existing is None:
                 abort(404)
+            entity = existing.entity if existing is not None else getattr(
+                self._fields.get("entity"), "data", None)
+            foreign_filters = []
             for field in self:
-                if isinstance(field, ColumnListField) and existing is not None:
+                if isinstance(field, (ColumnListField, FilterPickerField)) and \
+                        existing is not None:
                     field.entity = existing.entity  # re-shown with that type's columns only
+                if isinstance(field, FilterPickerField):
+                    field.stored_entity = entity
+                    foreign_filters = field.resolve(entity) if entity else []
             data = {name: field.data for name, field in self._fields.items()
                     if name != "csrf_token"}
             clean, errors = view.check(data, existing)
+            if foreign_filters and "filters" not in errors:
+                errors["filters"] = _l("These filters belong to another record type: "
+                                       "%(names)s", names=", ".join(foreign_filters))
             for name, message in errors.items():
                 target = self._fields.get(name) or self._fields.get(view.fallback_field)
                 target.errors = [*target.errors, str(message)]
@@ -375,8 +360,23 @@ def _sort_choices():
     return groups
 
 
+class _Filters(list):
+    """A set's stored filters with the set's record type (their fields' labels depend on it)."""
+
+    entity = None
+
+
+class FieldSetInterface(CrmInterface):
+    def _get_attr_value(self, item, col):
+        value = super()._get_attr_value(item, col)
+        if col == "filters" and isinstance(value, list):
+            value = _Filters(value)
+            value.entity = item.entity
+        return value
+
+
 class FieldSetView(_ArchivingView):
-    datamodel = CrmInterface(FieldSet)
+    datamodel = FieldSetInterface(FieldSet)
     class_permission_name = "FieldSet"
     route_base = "/field-sets"
     list_title = _l("Field sets")
@@ -392,7 +392,8 @@ class FieldSetView(_ArchivingView):
     }
     description_columns = {
         "columns": _l("The columns the list shows, in this order (its own and custom fields)."),
-        "filters": _l("One filter per line: field | operator | value."),
+        "filters": _l("Pick a field, a condition and a value; a condition left at — "
+                      "filters nothing."),
         "role": _l("Empty: every role may pick this set."),
         "sort_column": _l("Empty: the list's own order."),
     }
@@ -407,7 +408,7 @@ class FieldSetView(_ArchivingView):
         "entity": SelectField(_l("Record type"), choices=[(e, ENTITY_LABELS[e]) for e in ENTITIES],
                               validators=[DataRequired()], widget=Select2Widget()),
         "columns": ColumnListField(_l("Columns")),
-        "filters": FilterLinesField(_l("Default filters"), widget=BS3TextAreaFieldWidget()),
+        "filters": FilterPickerField(_l("Default filters")),
         "sort_column": SelectField(_l("Sort by"), choices=_sort_choices, validate_choice=False,
                                    validators=[Optional()], widget=Select2Widget()),
         "sort_direction": SelectField(_l("Sort direction"),
@@ -421,9 +422,7 @@ class FieldSetView(_ArchivingView):
         "sort_column": lambda key: _any_label(key) if key else "",
         "sort_direction": choice_label({"asc": _l("Ascending"), "desc": _l("Descending")}),
         "role": lambda role: _role_labels([role.name]) if getattr(role, "name", None) else "",
-        "filters": lambda rows: "; ".join(
-            f"{_any_label(r.get('field'))} {r.get('op')} {r.get('value')}"
-            for r in rows or [] if isinstance(r, dict)),
+        "filters": lambda rows: describe(getattr(rows, "entity", None), rows),
         "created_at": local_time, "updated_at": local_time,
     }
     base_order = ("entity", "asc")
@@ -442,6 +441,7 @@ class FieldSetView(_ArchivingView):
         item = self.datamodel.get(pk)
         if item is not None:
             form.columns.entity = item.entity
+            form.filters.entity = form.filters.stored_entity = item.entity
 
     def pre_add(self, item):
         clean, _old = g.pop(_CLEAN, (None, None))
@@ -472,13 +472,11 @@ def check_field_set(data: dict, existing=None):
     elif len(set(columns)) != len(columns):
         errors["columns"] = _l("A column is listed twice.")
     filters = data.get("filters") or []
-    if filters:
-        try:
-            if registry.entity_model(entity) is not None:
-                compile_filters(entity, filters)
-        except (FilterError, TypeError, ValueError) as problem:
+    if filters and registry.entity_model(entity) is not None:
+        problem = check_conditions(entity, filters)
+        if problem:
             errors["filters"] = _l("This filter does not fit its field: %(problem)s",
-                                   problem=str(problem))
+                                   problem=problem)
     sort_column = (data.get("sort_column") or "").strip()
     if sort_column and sort_column not in known:
         errors["sort_column"] = _l("Unknown column: %(name)s", name=sort_column)

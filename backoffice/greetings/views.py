@@ -9,14 +9,16 @@ from wtforms.validators import DataRequired, NumberRange, Optional, ValidationEr
 from backoffice.datamodel import CrmInterface
 from backoffice.formatting import choice_label, local_time
 from backoffice.greetings import render
+from backoffice.messaging import registry as message_channels
 from backoffice.views_base import CrmModelView, checkboxes, choice_select
 from config import roles as r
 from models import choices as c
-from models.greetings import GreetingDispatch, GreetingTemplate, Occasion, Offer
+from models.greetings import (GREETING_CHANNELS, GreetingDispatch, GreetingTemplate, Occasion,
+                              Offer)
 
 KINDS = {"birthday": _l("Birthday"), "anniversary": _l("Account-opening anniversary"),
          "custom_date": _l("Custom date field"), "lunar_festival": _l("Lunar festival")}
-CHANNELS = {"email": _l("Email"), "sms": _l("SMS"), "phone": _l("Phone call by the RM")}
+CHANNELS = message_channels.labels(GREETING_CHANNELS)  # as each channel module names itself
 STATUSES = {"pending": lazy_pgettext("message status", "Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
             "deferred": _l("Deferred (quiet hours)"), "retry": _l("Waiting to retry"),
             "failed": _l("Failed"), "cancelled": _l("Cancelled")}

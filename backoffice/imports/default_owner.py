@@ -8,28 +8,27 @@ rather than landing on one person. A row that names an owner (username or employ
 it; a branch without an active relationship manager leaves the owner empty (the branch manager
 sees the customer and can assign it).
 
-"Relationship manager" is read from the roles as data (``config/roles.py``): a role whose record
-scope is its own book and which sees the full profile of its own customers. Tellers serve own
+Who owns a book is a grant, not a role's name or scope kind: the holders of ``BOOK_OWNER``
+(``config/roles.py``, relationship managers as shipped) in the branch, read from the roles'
+grants in the database (``backoffice.security.holders``), so a bank that renames the role or
+gives a book to another role moves the default owner with the grant. Tellers serve own
 customers too but do not own a book.
 """
 from __future__ import annotations
 
 import heapq
 
-from flask_appbuilder.security.sqla.models import Role
 from sqlalchemy import and_, func, select
 
+from backoffice.security.holders import holders_of
+from config.roles import BOOK_OWNER
 from models import Customer, Staff
 
-BOOK_PERMISSION = ("can_deep_profile_own", "Customer")
 
-
-def book_owner_roles() -> list[str]:
-    """Names of the roles whose members own a book of customers."""
-    from config.roles import ROLES
-
-    return [name for name, spec in ROLES.items()
-            if spec.get("scope") == "own" and BOOK_PERMISSION in spec.get("permissions", ())]
+def book_owners():
+    """SQL: ids of the active staff whose roles grant owning a book (any branch)."""
+    [(permission, view)] = BOOK_OWNER
+    return holders_of(permission, view)
 
 
 class OwnerPicker:
@@ -62,8 +61,7 @@ class OwnerPicker:
         c = Customer.__table__
         book = (select(Staff.id, Staff.branch_id, func.count(c.c.id))
                 .outerjoin(c, and_(c.c.owner_id == Staff.id, c.c.status != "closed"))
-                .where(Staff.active.is_(True), Staff.branch_id.in_(branch_ids),
-                       Staff.roles.any(Role.name.in_(book_owner_roles())))
+                .where(Staff.branch_id.in_(branch_ids), Staff.id.in_(book_owners()))
                 .group_by(Staff.id, Staff.branch_id))
         for staff_id, branch_id, size in self.session.execute(
                 book.execution_options(crm_unscoped=True)):

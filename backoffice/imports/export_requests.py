@@ -32,7 +32,8 @@ from sqlalchemy import func, select
 from backoffice.audit import log
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
-from backoffice.review.service import has_permission
+from backoffice.notifications.sources import export_request_waiting
+from backoffice.security.permissions import has_permission
 from backoffice.security.scopes import RecordScope, scope_for_user
 from models import Customer, Staff
 from models.base import utcnow
@@ -96,6 +97,7 @@ def create(user, view, fmt: str, args: dict, row_count: int, reason: str) -> Exp
     log.record("export_request", entity="ExportRequest", entity_id=entry.id, actor=user,
                detail={"list": entry.entity, "format": fmt, "rows": entry.row_count,
                        "filters": args})
+    export_request_waiting(db.session, entry, user, may_decide)  # its deciders are told
     db.session.commit()
     return entry
 

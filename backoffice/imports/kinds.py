@@ -8,7 +8,7 @@ acts with its uploader's rights), never by comparing role names.
 """
 from __future__ import annotations
 
-from backoffice.review.service import has_permission
+from backoffice.security.permissions import has_permission
 from backoffice.security.policy import IMPORT_ORG as ORG
 from backoffice.security.policy import IMPORT_RECORDS as RECORDS
 from backoffice.security.policy import IMPORT_STAFF as STAFF

@@ -22,13 +22,15 @@ import datetime as dt
 import logging
 
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
 
+from backoffice import stored_text
 from backoffice.audit import log as oplog
 from backoffice.imports.pipeline import kept_rows
 from backoffice.imports.states import ACTIVE
+from backoffice.notifications.sources import import_finished
 from models.base import utcnow
 from models.imports import ImportBatch
 from models.jobs import JobRun
@@ -51,17 +53,17 @@ def dead_reason(session, batch: ImportBatch) -> str | None:
         return None
     run = session.get(JobRun, batch.job_run_id) if batch.job_run_id else None
     if run is not None and run.status == "failed":
-        return gettext("its job stopped: %(error)s", error=_last_line(run.error))
+        return _l("its job stopped: %(error)s", error=_last_line(run.error))
     beat = last_beat(batch)
     if batch.status == "running" and beat is not None and utcnow() - beat > heartbeat_timeout():
-        return gettext("no heartbeat from its job since %(time)s UTC (its process or machine "
-                       "is gone)", time=f"{beat:%Y-%m-%d %H:%M:%S}")
+        return _l("no heartbeat from its job since %(time)s UTC (its process or machine "
+                  "is gone)", time=f"{beat:%Y-%m-%d %H:%M:%S}")
     return None
 
 
-def _last_line(error: str | None) -> str:
+def _last_line(error: str | None):
     lines = [line for line in (error or "").strip().splitlines() if line.strip()]
-    return (lines[-1].strip() if lines else gettext("no reason recorded"))[:200]
+    return lines[-1].strip()[:200] if lines else _l("no reason recorded")
 
 
 def mark_interrupted(session, batch_id: int, reason: str, stale_before=None) -> bool:
@@ -73,8 +75,8 @@ def mark_interrupted(session, batch_id: int, reason: str, stale_before=None) -> 
     if batch is None:
         return False
     kept = kept_rows(batch)
-    message = gettext("Interrupted: %(reason)s. %(kept)s Resume it, or abandon it.",
-                      reason=reason, kept=kept)
+    message = stored_text.keep(_l("Interrupted: %(reason)s. %(kept)s Resume it, or abandon it.",
+                                  reason=reason, kept=kept))
     conditions = [ImportBatch.id == batch_id, ImportBatch.status.in_(ACTIVE)]
     if stale_before is not None:
         conditions.append(or_(ImportBatch.heartbeat_at < stale_before, (
@@ -83,12 +85,13 @@ def mark_interrupted(session, batch_id: int, reason: str, stale_before=None) -> 
         session.rollback()
         with _short_sqlite_busy_timeout(session.connection(), 100):
             changed = session.execute(update(ImportBatch).where(*conditions).values(
-                status="interrupted", message=message[:500], finished_at=utcnow(),
+                status="interrupted", message=message, finished_at=utcnow(),
                 cancel_requested=False).execution_options(synchronize_session=False)).rowcount
             if changed:
                 oplog.record("import_interrupted", entity="ImportBatch", entity_id=batch_id,
-                             detail={"reason": reason[:300],
+                             detail={"reason": str(reason)[:300],
                                                   "checkpoint_row": batch.checkpoint_row})
+                import_finished(session, batch, "interrupted")
             session.commit()
     except OperationalError:  # SQLite: the job still holds the write lock, so it is alive
         session.rollback()
@@ -131,7 +134,7 @@ def job_failed(session, job_run_id: int, reason: str) -> list[int]:
     ids = session.execute(select(ImportBatch.id).where(
         ImportBatch.job_run_id == job_run_id, ImportBatch.status.in_(ACTIVE))).scalars().all()
     return [batch_id for batch_id in ids
-            if mark_interrupted(session, batch_id, gettext("its job stopped: %(error)s",
+            if mark_interrupted(session, batch_id, _l("its job stopped: %(error)s",
                                                            error=_last_line(reason)))]
 
 

@@ -36,12 +36,14 @@ import time
 
 from flask import current_app
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backoffice.audit import hooks as audit_hooks
 from backoffice.audit import log
 from backoffice.fields.registry import field_catalog
+from backoffice import stored_text
 from backoffice.imports import files
 from backoffice.imports.plan import Context, messages_of
 from backoffice.imports.reading import ImportFileError, open_table
@@ -49,6 +51,7 @@ from backoffice.imports.refs import ReferenceCache
 from backoffice.imports.report import ErrorReport
 from backoffice.imports.rows import FileDuplicates, validate_chunk
 from backoffice.imports.writes import ConcurrentEdit
+from backoffice.notifications.sources import import_finished
 from models import Branch, Staff
 from models.base import utcnow
 from models.imports import ImportBatch
@@ -113,7 +116,7 @@ def build_context(session, batch: ImportBatch, reads=None, commit: bool = False)
 
     uploader = batch.uploaded_by
     if not may_import(uploader, batch.kind):
-        raise ImportFileError(gettext("The uploader may not import this kind of file."))
+        raise ImportFileError(_l("The uploader may not import this kind of file."))
     viewer = policy.viewer_for(uploader)
     refused = access.refused_columns(batch.kind, batch.mapping or {}, viewer)
     if refused:
@@ -176,7 +179,7 @@ class Run:
         batch, session = self.batch, self.session
         data = files.load(session, batch.id)
         if data is None:
-            raise ImportFileError(gettext("The batch has no stored file."))
+            raise ImportFileError(_l("The batch has no stored file."))
         table = open_table(data, batch.filename, batch.sheet)
         atomic = batch.mode == "atomic"
         resume_after = batch.checkpoint_row if (self.apply and not atomic) else 0
@@ -532,11 +535,11 @@ def dry_run(session, batch_id: int, progress=None) -> dict:
         counts = run.execute()
     except ImportFileError as problem:
         session.rollback()
-        return _failed(session, batch_id, str(problem.message))
+        return _failed(session, batch_id, problem.message)
     except Cancelled:
         session.rollback()
         return _finish(session, batch_id, status="cancelled",
-                       message=gettext("The dry run was cancelled."))
+                       message=_l("The dry run was cancelled."))
     session.rollback()  # drop anything the planning may have flushed
     batch = session.get(ImportBatch, batch_id)
     needs, reason = approval_needed(run.total, run.reviewed)
@@ -569,7 +572,7 @@ def commit(session, batch_id: int, progress=None, actor=None) -> dict:
     batch = session.get(ImportBatch, batch_id)
     if batch.cancel_requested and batch.status in ("queued", "running"):
         return _finish(session, batch_id, status="cancelled",
-                       message=gettext("The import was cancelled before it started."))
+                       message=_l("The import was cancelled before it started."))
     batch.status, batch.started_at = "running", batch.started_at or utcnow()
     batch.cancel_requested, batch.error, batch.heartbeat_at = False, None, utcnow()
     if progress is not None and getattr(progress, "job_run_id", None):
@@ -580,16 +583,16 @@ def commit(session, batch_id: int, progress=None, actor=None) -> dict:
         counts = run.execute()
     except ImportFileError as problem:
         session.rollback()
-        return _failed(session, batch_id, str(problem.message))
+        return _failed(session, batch_id, problem.message)
     except ConcurrentEdit:
         session.rollback()
-        return _failed(session, batch_id, gettext(
+        return _failed(session, batch_id, _l(
             "Records changed while the import ran; nothing more was written. Run it again."))
     except Cancelled:
         session.rollback()
         return _finish(session, batch_id, status="cancelled",
-                       message=gettext("The import was cancelled.") + " " + kept_rows(
-                           session.get(ImportBatch, batch_id)))
+                       message=stored_text.keep(_l("The import was cancelled."), kept_rows(
+                           session.get(ImportBatch, batch_id))))
     batch = session.get(ImportBatch, batch_id)
     if batch.mode == "atomic" and counts["rejected"]:
         session.rollback()
@@ -597,11 +600,12 @@ def commit(session, batch_id: int, progress=None, actor=None) -> dict:
         _set_counts(batch, {"created": 0, "updated": 0, "unchanged": 0,
                             "rejected": counts["rejected"]}, run)
         batch.status, batch.finished_at = "failed", utcnow()
-        batch.message = gettext(
+        batch.message = stored_text.keep(_l(
             "%(rejected)s rows were rejected, so nothing was written (atomic mode). Correct them "
-            "and upload the file again, or import in skip-bad mode.", rejected=counts["rejected"])
+            "and upload the file again, or import in skip-bad mode.", rejected=counts["rejected"]))
         _store_report(session, batch, run.report)
         _log(batch, actor, counts, written=False)
+        import_finished(session, batch)
         session.commit()
         return summary(batch)
     _set_counts(batch, counts, run)
@@ -610,6 +614,7 @@ def commit(session, batch_id: int, progress=None, actor=None) -> dict:
     batch.message = None
     _store_report(session, batch, run.report)
     _log(batch, actor, counts, written=True)
+    import_finished(session, batch)
     session.commit()
     return with_warnings(summary(batch), run)
 
@@ -649,27 +654,32 @@ def _log(batch, actor, counts, written: bool) -> None:
         "written": written, **counts})
 
 
-def _failed(session, batch_id: int, message: str) -> dict:
+def _failed(session, batch_id: int, message) -> dict:
     return _finish(session, batch_id, status="failed", message=message)
 
 
-def kept_rows(batch: ImportBatch) -> str:
-    """What a run that stopped part-way left written: the operator's next step depends on it."""
+def kept_rows(batch: ImportBatch):
+    """What a run that stopped part-way left written: the operator's next step depends on it (a
+    lazy translation, stored through ``stored_text``)."""
     if batch.mode == "atomic" or not batch.checkpoint_row:
-        return gettext("Nothing of it was written.")
-    return gettext("Rows up to row %(row)s are written (%(created)s created, %(updated)s "
+        return _l("Nothing of it was written.")
+    return _l("Rows up to row %(row)s are written (%(created)s created, %(updated)s "
                    "updated), are kept and can be reverted.", row=batch.checkpoint_row,
                    created=batch.created_count, updated=batch.updated_count)
 
 
-def _finish(session, batch_id: int, status: str, message: str) -> dict:
+def _finish(session, batch_id: int, status: str, message) -> dict:
+    """``message``: a lazy translation, or text kept by ``stored_text`` (shown in the reader's
+    language), or plain text."""
     batch = session.get(ImportBatch, batch_id)
-    batch.status, batch.message, batch.finished_at = status, message[:500], utcnow()
+    stored = message if stored_text.is_kept(message) else stored_text.keep(message)
+    batch.status, batch.message, batch.finished_at = status, stored, utcnow()
     batch.cancel_requested = False
     log.record("import_failed" if status == "failed" else "import_cancelled",
                entity="ImportBatch", entity_id=batch.id,
                actor=batch.approved_by or batch.uploaded_by,
-               detail={"kind": batch.kind, "file": batch.filename, "message": message[:300]})
+               detail={"kind": batch.kind, "file": batch.filename, "message": stored_text.show(stored)[:300]})
+    import_finished(session, batch)
     session.commit()
     return summary(batch)
 
@@ -681,7 +691,7 @@ def summary(batch: ImportBatch) -> dict:
         "rows": batch.total_rows, "created": batch.created_count,
         "updated": batch.updated_count, "unchanged": batch.unchanged_count,
         "rejected": batch.rejected_count, "rows_per_second": batch.rows_per_second,
-        "needs_approval": batch.needs_approval, "message": batch.message,
+        "needs_approval": batch.needs_approval, "message": stored_text.show(batch.message) or None,
         "duplicate_of": batch.duplicate_of_id,
         "error_report": (f"/imports/report/{batch.id}" if batch.rejected_count else None),
     }

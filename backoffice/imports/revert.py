@@ -29,12 +29,14 @@ import datetime as dt
 
 from flask import current_app
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 from sqlalchemy.orm import aliased
 
 from backoffice.audit import hooks as audit_hooks
 from backoffice.audit import log
 from backoffice.errors import WriteRefused
+from backoffice import stored_text
 from backoffice.imports import writes
 from models import Account, Customer, FollowUp, Interaction, Transaction
 from models.base import utcnow
@@ -170,41 +172,41 @@ def revert(session, batch_id: int, user_id=None, progress=None) -> dict:
     user = session.get(Staff, user_id) if user_id else None
     left = _left_rows(listed)
     if created_left:  # not done: rows it created are still there
-        batch.message = gettext(
+        batch.message = stored_text.keep(_l(
             "Partly reverted: %(removed)s rows removed, %(restored)s rows restored; "
             "%(left)s rows it created are still there (%(rows)s). Remove what uses them (or "
             "accept the edits), then revert again.", removed=reverted["create"],
-            restored=reverted["update"], left=created_left, rows=left)[:500]
+            restored=reverted["update"], left=created_left, rows=left))
     else:
         batch.status, batch.reverted_at, batch.reverted_by_id = "reverted", utcnow(), user_id
-        batch.message = gettext(
+        done_message = _l(
             "Reverted: %(removed)s rows removed, %(restored)s rows restored, %(conflicts)s rows "
             "edited since were left alone.", removed=reverted["create"],
-            restored=reverted["update"], conflicts=conflicts)[:500]
-        if conflicts:
-            batch.message = f"{batch.message} ({left})"[:500]
+            restored=reverted["update"], conflicts=conflicts)
+        batch.message = stored_text.keep(
+            done_message, stored_text.joined("", ["(", left, ")"]) if conflicts else None)
     result = {"batch_id": batch.id, "status": batch.status, "removed": reverted["create"],
               "restored": reverted["update"], "conflicts": conflicts,
               "created_left": created_left, "conflict_rows": listed,
-              "message": batch.message}
+              "message": stored_text.show(batch.message)}
     log.record("import_revert", entity="ImportBatch", entity_id=batch.id, actor=user,
                detail={k: v for k, v in result.items() if k != "conflict_rows"})
     session.commit()
     return result
 
 
-def _left_rows(listed: list[dict]) -> str:
-    """"row 5: edited since, row 9: has accounts, …" for a message."""
-    reasons = {"deleted": gettext("deleted since"), "edited": gettext("edited since"),
-               "accounts": gettext("has accounts"), "transactions": gettext("has transactions"),
-               "interactions": gettext("has interactions"),
-               "follow-ups": gettext("has follow-ups"),
-               "change requests": gettext("has change requests"),
-               "in use": gettext("in use by other records")}
-    text = ", ".join(gettext("row %(row)s: %(reason)s", row=item["row"],
-                             reason=reasons.get(item["reason"], item["reason"]))
-                     for item in listed[:MAX_LISTED_ROWS])
-    return text + ("…" if len(listed) > MAX_LISTED_ROWS else "")
+def _left_rows(listed: list[dict]) -> stored_text.Joined:
+    """"row 5: edited since, row 9: has accounts, …" for a message (kept in no language)."""
+    reasons = {"deleted": _l("deleted since"), "edited": _l("edited since"),
+               "accounts": _l("has accounts"), "transactions": _l("has transactions"),
+               "interactions": _l("has interactions"),
+               "follow-ups": _l("has follow-ups"),
+               "change requests": _l("has change requests"),
+               "in use": _l("in use by other records")}
+    return stored_text.joined(", ", [
+        _l("row %(row)s: %(reason)s", row=item["row"],
+           reason=reasons.get(item["reason"], item["reason"]))
+        for item in listed[:MAX_LISTED_ROWS]], "…" if len(listed) > MAX_LISTED_ROWS else "")
 
 
 def _drop_undo(session, batch_id: int, restored_ids: list[int]) -> None:

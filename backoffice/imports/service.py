@@ -22,6 +22,7 @@ from backoffice.audit import log
 from backoffice.errors import WriteRefused
 from backoffice.fields import registry
 from backoffice.fields import service as field_service
+from backoffice import stored_text
 from backoffice.imports import files, liveness, mapping, states
 from backoffice.imports.pipeline import ENTITY_OF
 from backoffice.imports.reading import ImportFileError, open_table, sha256_hex
@@ -223,7 +224,7 @@ def check_dry_run(batch: ImportBatch) -> None:
 
 
 def may_approve(user) -> bool:
-    from backoffice.review.service import has_permission
+    from backoffice.security.permissions import has_permission
 
     return has_permission(user, "can_approve", "ImportBatch")
 
@@ -260,9 +261,10 @@ def resume(session, batch: ImportBatch, user) -> None:
         raise ImportRefused({"status": _l("This batch waits for a second person's approval.")})
     batch.status, batch.cancel_requested, batch.job_run_id = "queued", False, None
     batch.finished_at = None
-    batch.message = gettext("Resumed after row %(row)s.", row=batch.checkpoint_row) \
-        if batch.mode == "skip_bad" and batch.checkpoint_row else \
-        gettext("Running again from the start (nothing of the interrupted run was kept).")
+    batch.message = stored_text.keep(
+        _l("Resumed after row %(row)s.", row=batch.checkpoint_row)
+        if batch.mode == "skip_bad" and batch.checkpoint_row else
+        _l("Running again from the start (nothing of the interrupted run was kept)."))
     log.record("import_resume", entity="ImportBatch", entity_id=batch.id, actor=user,
                detail={"mode": batch.mode, "checkpoint_row": batch.checkpoint_row})
     session.commit()
@@ -336,8 +338,8 @@ def cancel(session, batch: ImportBatch, user) -> str:
         abandoned = batch.status == "interrupted"
         batch.status, batch.finished_at, batch.cancel_requested = "cancelled", utcnow(), False
         if abandoned:
-            batch.message = (gettext("Abandoned after an interruption.") + " "
-                             + kept_rows(batch))[:500]
+            batch.message = stored_text.keep(_l("Abandoned after an interruption."),
+                                             kept_rows(batch))
     log.record("import_cancel", entity="ImportBatch", entity_id=batch.id, actor=user,
                detail={"status": batch.status, "checkpoint_row": batch.checkpoint_row})
     session.commit()

@@ -23,11 +23,12 @@ from backoffice.audit import log
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
 from backoffice.fields.registry import field_catalog
+from backoffice import stored_text
 from backoffice.imports import access, files, liveness, pipeline, service, states
 from backoffice.imports.reading import ImportFileError, list_sheets
 from backoffice.imports.revert import Blocked, later_changes, revertible
 from backoffice.imports.rows import RULES
-from backoffice.review.service import has_permission
+from backoffice.security.permissions import has_permission
 from backoffice.security import policy
 from models import JobRun
 from models.base import utcnow
@@ -263,7 +264,7 @@ class ImportView(BaseView):
                        percent=(min(100, int(100 * done / total)) if total else 0),
                        created=batch.created_count, updated=batch.updated_count,
                        unchanged=batch.unchanged_count, rejected=batch.rejected_count,
-                       message=batch.message)
+                       message=stored_text.show(batch.message) or None)
 
     @expose("/batch/<int:pk>/run/<string:action>", methods=["POST"])
     @has_access
@@ -287,7 +288,7 @@ class ImportView(BaseView):
                     flash(_l("Cancellation requested: the job stops after its current "
                              "chunk."), "info")
                 else:
-                    flash(batch.message or _l("Cancelled."), "info")
+                    flash(stored_text.show(batch.message) or _l("Cancelled."), "info")
             elif action == "revert":
                 if not revertible(batch):
                     raise service.ImportRefused({"status": _l("This batch cannot be reverted.")})

@@ -96,6 +96,7 @@ class FollowUpView(CrmModelView):
     datamodel = CrmInterface(FollowUp)
     class_permission_name = "FollowUp"
     route_base = "/followups"
+    show_template = "comments/followup_show.html"  # FAB's page, then the task's comments
     list_title = _l("Follow-ups")
     show_title = _l("Follow-up")
     add_title = _l("Add follow-up")

@@ -102,6 +102,14 @@ def get(code: str) -> type | None:
     return channels().get(code)
 
 
+def labels(codes=None) -> dict:
+    """``{code: label}`` of the channels (of ``codes``, in that order, when given): what a
+    screen lists or shows, so that every screen names a channel as its module does."""
+    found = channels()
+    return {code: found[code].label for code in (found if codes is None else codes)
+            if code in found}
+
+
 def open_channels(config, codes=None) -> dict:
     """Instances for a sending run (none connects before its first message)."""
     return {code: cls(config) for code, cls in channels().items()

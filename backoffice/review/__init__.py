@@ -9,8 +9,12 @@ from config import roles as r
 
 
 def register(appbuilder) -> None:
+    from backoffice.review import service
     from backoffice.review.api import ChangeRequestApi
     from backoffice.review.views import ReviewView
+    from backoffice.security.field_hooks import register_review_rule
+
+    register_review_rule(service.change_is_reviewed)  # the policy asks it of customer writes
 
     category = {"category": r.CATEGORY_CUSTOMERS,
                 "category_label": _l("Customer management"), "category_icon": "fa-users"}

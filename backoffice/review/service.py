@@ -25,7 +25,7 @@ checker, approval rights or not.
 """
 from __future__ import annotations
 
-from flask import current_app, has_app_context, has_request_context
+from flask import has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
@@ -35,8 +35,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from backoffice.security.current import current_user
 from backoffice.errors import WriteRefused
 from backoffice.extensions import db
+from backoffice.notifications.sources import change_request_waiting
 from backoffice.review import values as v
 from backoffice.security import scopes
+from backoffice.security.permissions import has_permission
 from models import ChangeRequest, Customer
 from models.base import utcnow
 
@@ -92,21 +94,8 @@ def reviewed_fields(entity: str = "customer") -> list[str]:
     return names
 
 
-def has_permission(user, permission: str, view: str = PERMISSION_VIEW) -> bool:
-    """Whether any of the user's roles grants ``permission`` on ``view`` (as seeded)."""
-    if user is None or not getattr(user, "is_active", False):
-        return False
-
-    if has_request_context() and getattr(user, "id", None) is not None:
-        # In a request: the security manager's per-request set of the user's permissions
-        # (one query per request instead of loading every role's permission objects).
-        return current_app.appbuilder.sm._has_view_access(user, permission, view)
-    return any(pv.permission.name == permission and pv.view_menu.name == view
-               for role in user.roles for pv in role.permissions)
-
-
 def may_approve(user) -> bool:
-    return has_permission(user, "can_approve")
+    return has_permission(user, "can_approve", PERMISSION_VIEW)
 
 
 def needs_review(user) -> bool:
@@ -114,6 +103,13 @@ def needs_review(user) -> bool:
     (a role an admin invents included); no for checkers, and for ``None`` (the CLI, a system job
     acting as nobody), which write directly."""
     return user is not None and not may_approve(user)
+
+
+def change_is_reviewed(user, field: str) -> bool:
+    """The rule the field-access policy asks through ``backoffice.security.field_hooks``
+    (registered by ``backoffice.review.register``): whether this user's change of the customer
+    field ``field`` waits for a checker."""
+    return needs_review(user) and field in reviewed_fields()
 
 
 def covers_branch(scope, branch_id) -> bool:
@@ -270,6 +266,7 @@ def _file(request: ChangeRequest, actor) -> ChangeRequest:
         db.session.add(request)
         db.session.flush()
         _audit("propose", request, actor, detail={"kind": request.kind, "fields": request.fields})
+        change_request_waiting(db.session, request, actor)  # its checkers are told
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -628,3 +625,4 @@ def _audit(action, request: ChangeRequest, actor, detail) -> None:
 
     record(action, entity="ChangeRequest", entity_id=request.id,
            customer_id=request.customer_id, detail=detail, actor=actor)
+

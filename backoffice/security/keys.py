@@ -30,6 +30,7 @@ from pathlib import Path
 from sqlalchemy import and_, bindparam, func, or_, select, update
 
 from backoffice.security import key_rotation_custom
+from config.settings import is_production, write_once  # noqa: F401 - used and re-exported
 from models import crypto
 from models.crypto import KeyConfigError, KeyRing
 
@@ -42,8 +43,6 @@ EXTENSION = "crm_keyring"
 # --- loading ------------------------------------------------------------------------------------
 
 
-def is_production(config) -> bool:
-    return (config.get("CRM_ENV") or os.environ.get("CRM_ENV", "embedded")) == "production"
 
 
 def keyring_for_config(config, instance_path) -> KeyRing:
@@ -73,22 +72,6 @@ def instance_keyring(instance_dir: Path) -> KeyRing:
             log.warning("generated field-encryption keys in %s; back this file up with the "
                         "database (without it the encrypted columns cannot be read)", path)
     return _read_key_file(path)
-
-
-def write_once(path: Path, text: str) -> bool:
-    """Create ``path`` holding ``text``, owner-only, unless it exists (True if this call made it).
-
-    Exclusive creation, so that two processes starting at once agree on one generated key:
-    the loser reads the winner's file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-    return True
 
 
 def _read_key_file(path: Path) -> KeyRing:

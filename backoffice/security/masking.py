@@ -76,10 +76,11 @@ def custom_field_kind(key: str, entity: str | None = None) -> str | None:
     Archived fields count: their stored values stay sealed and must stay masked. A key that is
     sensitive in any entity is masked when the entity is not known.
     """
-    from backoffice.fields.registry import ENTITY_TABLES, field_spec
+    from backoffice.security.field_hooks import custom_fields
 
-    kinds = [custom_kind(spec) for name in ([entity] if entity else list(ENTITY_TABLES))
-             if (spec := field_spec(name, key, include_archived=True)) is not None]
+    fields = custom_fields()
+    kinds = [custom_kind(spec) for name in ([entity] if entity else fields.entities)
+             if (spec := fields.spec(name, key)) is not None]
     return next((kind for kind in kinds if kind), None)
 
 

@@ -36,7 +36,7 @@ from enum import Enum
 
 from flask import current_app, g, has_request_context
 
-from backoffice.security import scopes
+from backoffice.security import field_hooks, scopes
 from backoffice.security.masking import SENSITIVE_FIELDS, custom_kind, mask_value
 
 CUSTOMER_VIEW = "Customer"
@@ -136,7 +136,7 @@ class Viewer:
         memo = self.__dict__.setdefault("_has_memo", {})
         key = (permission, view)
         if key not in memo:
-            from backoffice.review.service import has_permission
+            from backoffice.security.permissions import has_permission
 
             memo[key] = has_permission(self.user, permission, view)
         return memo[key]
@@ -362,10 +362,7 @@ def read_access(entity: str, field: str, record=None,
 
 def _decide_custom(entity: str, key: str, record, viewer: Viewer,
                    with_write: bool = True) -> Decision:
-    from backoffice.fields.registry import field_spec
-
-    entity_name = entity.lower()
-    spec = field_spec(entity_name, key, include_archived=True)
+    spec = field_hooks.custom_fields().spec(entity.lower(), key)
     if spec is None or not spec.active or not spec.visible_to(viewer.roles):
         return Decision(Read.HIDDEN, Write.NONE)
     if entity == CUSTOMER_VIEW and not (viewer.has("can_read", CUSTOMER_VIEW) and (
@@ -391,9 +388,7 @@ def _write_access(entity: str, field: str, viewer: Viewer) -> Write:
         return Write.NONE
     if entity != CUSTOMER_VIEW:
         return Write.EDITABLE
-    from backoffice.review.service import needs_review, reviewed_fields
-
-    if needs_review(viewer.user) and field in reviewed_fields():
+    if field_hooks.is_reviewed(viewer.user, field):
         return Write.REVIEWED
     return Write.EDITABLE
 
@@ -430,9 +425,7 @@ def log_read_access(entity: str | None, field: str, viewer: Viewer | None = None
         return Read.HIDDEN
     entity = _log_entity(entity)
     if field.startswith(CUSTOM_PREFIX):
-        from backoffice.fields.registry import field_spec
-
-        spec = field_spec(entity.lower(), field[len(CUSTOM_PREFIX):], include_archived=True)
+        spec = field_hooks.custom_fields().spec(entity.lower(), field[len(CUSTOM_PREFIX):])
         if spec is None or not spec.visible_to(viewer.roles):
             return Read.HIDDEN
         return Read.MASKED if custom_kind(spec) else Read.VISIBLE

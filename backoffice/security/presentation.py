@@ -12,16 +12,16 @@ from backoffice.security.policy import HIDDEN_TEXT, customer_of  # noqa: F401 - 
 CUSTOM_DOCUMENT = "custom_fields"
 
 
-def present(item, field: str, value):
-    """The value of ``item.field`` as the current user may see it.
+def present(item, field: str, value, viewer=None):
+    """The value of ``item.field`` as the current user (or ``viewer``) may see it.
 
     Custom fields (``custom_fields.<key>`` columns, or the whole ``custom_fields`` document) are
-    presented by ``backoffice.fields.display``: withheld from roles the field is not shown to,
-    masked when sensitive, whatever ``value`` the caller read.
+    presented by the fields feature (through ``field_hooks``): withheld from roles the field is
+    not shown to, masked when sensitive, whatever ``value`` the caller read.
     """
     if field == CUSTOM_DOCUMENT or field.startswith(CUSTOM_DOCUMENT + "."):
         return _present_custom(item, field, value)
-    return policy.shown(type(item).__name__, field, item, value)
+    return policy.shown(type(item).__name__, field, item, value, viewer)
 
 
 def present_row(item, row: dict) -> dict:
@@ -44,16 +44,15 @@ def present_row(item, row: dict) -> dict:
 
 def _present_custom(item, field: str, value):
     """A custom column's display text, or the document of the fields the user sees (API)."""
-    from backoffice.fields import display
-    from backoffice.fields.access import visible_specs
-    from backoffice.fields.registry import entity_of, field_spec
+    from backoffice.security.field_hooks import custom_fields
 
-    entity = entity_of(item)
+    fields = custom_fields()
+    entity = fields.entity_of(item)
     if entity is None:
         return value
     if field == CUSTOM_DOCUMENT:
-        return display.api_document(item, visible_specs(entity))
-    spec = field_spec(entity, field[len(CUSTOM_DOCUMENT) + 1:], include_archived=True)
+        return fields.document(item, entity)
+    spec = fields.spec(entity, field[len(CUSTOM_DOCUMENT) + 1:])
     if spec is None or not spec.active:
         return HIDDEN_TEXT
-    return display.shown(item, spec)
+    return fields.shown(item, spec)

@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import CompileError
 
 from backoffice.segments import rules as r
+from backoffice.segments import tier_events
 from models import Segment, SegmentCount, SegmentMembership, TierChange
 from models.base import utcnow
 from models.customers import Customer
@@ -99,6 +100,7 @@ def refresh_all(session, fields, *, today: dt.date, progress=None) -> dict:
             conn.exec_driver_sql(f"ANALYZE {staging.name}")
         _report(progress, 2, "writing tier changes")
         changed = _apply_tiers(conn, staging, now)
+        tier_events.publish_changes(session, now)  # rules and webhooks hear of them
         for position, rule in enumerate(members, start=3):
             _report(progress, position, f"refreshing {rule.code}")
             _refresh_members(conn, staging, rule, now)

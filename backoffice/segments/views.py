@@ -48,7 +48,7 @@ def current_fields():
 
 
 def _role_names():
-    from backoffice.review.service import current_user
+    from backoffice.security.current import current_user
 
     user = current_user()
     return [role.name for role in user.roles] if user is not None else []
@@ -262,7 +262,7 @@ class SegmentsView(BaseView):
     @expose("/refresh", methods=["POST"])
     @has_access
     def refresh(self):
-        from backoffice.review.service import current_user
+        from backoffice.security.current import current_user
         from backoffice.segments.jobs_link import enqueue
 
         user = current_user()

@@ -7,13 +7,19 @@ resolution times that dashboards and churn signals read, as one aggregate query.
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
+from backoffice import events
 from backoffice.messaging.quiet import zone
 from backoffice.service import sla
 from models import FollowUp
 from models.base import utcnow
 from models.complaints import COMPLAINT_TRANSITIONS, Complaint
+
+
+COMPLAINT_OPENED = "complaint.opened"
+events.declare(COMPLAINT_OPENED, _l("Complaint opened"), "complaint")
 
 
 class ComplaintRefused(ValueError):
@@ -28,6 +34,11 @@ def open_complaint(session, config, customer, summary: str, *, category="service
                           status="open", opened_by_id=opened_by_id, opened_at=utcnow(),
                           interaction_id=interaction_id)
     session.add(complaint)
+    if events.wanted(COMPLAINT_OPENED):  # rules and webhooks hear of it with the complaint
+        session.flush()
+        events.publish(session, COMPLAINT_OPENED, entity="complaint", entity_id=complaint.id,
+                       customer_id=customer.id, branch_id=customer.branch_id,
+                       data={"category": category}, occurrence=f"complaint:{complaint.id}:{complaint.opened_at.isoformat()}")
     return complaint
 
 

@@ -10,10 +10,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from backoffice.extensions import db
+from backoffice.messaging import registry as message_channels
 from models.consent import CONSENT_CHANNELS, CONSENT_PURPOSES, Consent
 
-CHANNEL_LABELS = {"sms": _l("SMS"), "email": _l("Email"), "phone": _l("Phone"),
-                  "wechat": _l("WeChat")}
+CHANNEL_LABELS = message_channels.labels(CONSENT_CHANNELS)
 PURPOSE_LABELS = {"marketing": _l("Marketing"), "greeting": _l("Greetings"),
                   "service": _l("Service")}
 HISTORY_LIMIT = 20

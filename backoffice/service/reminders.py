@@ -11,12 +11,36 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import and_, func, insert, literal, select, update
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, insert, literal, select, update
 
+from backoffice import events
 from backoffice.messaging import quiet as calendar
 from backoffice.messaging.channels import mail as channels  # SmtpChannel, SendError
 from backoffice.security.holders import escalation_target_in
 from models import Customer, FollowUp, Staff
+
+
+TASK_OVERDUE = "task.overdue"
+events.declare(TASK_OVERDUE, _l("Task overdue"), "follow_up")
+
+
+def publish_overdue(session, now: dt.datetime) -> int:
+    """One ``task.overdue`` event per open task past its due time (per due time: a task whose
+    due date is moved and missed again is overdue again); committed with the escalations."""
+    if not events.wanted(TASK_OVERDUE):
+        return 0
+    rows = session.execute(
+        select(FollowUp.id, FollowUp.customer_id, FollowUp.assignee_id, FollowUp.due_at,
+               FollowUp.task_type, Customer.branch_id)
+        .join(Customer, Customer.id == FollowUp.customer_id)
+        .where(FollowUp.status == "open", FollowUp.due_at < now),
+        execution_options={"crm_unscoped": True}).all()
+    return events.publish_rows(session, TASK_OVERDUE, [
+        {"entity": "follow_up", "entity_id": r.id, "customer_id": r.customer_id,
+         "branch_id": r.branch_id, "occurrence": f"task_overdue:{r.id}:{r.due_at.isoformat()}",
+         "data": {"assignee_id": r.assignee_id, "task_type": r.task_type,
+                  "due_at": r.due_at}} for r in rows])
 
 
 def escalate_overdue_inquiries(session, now: dt.datetime) -> int:
@@ -25,7 +49,7 @@ def escalate_overdue_inquiries(session, now: dt.datetime) -> int:
     overdue = and_(FollowUp.task_type == "inquiry_answer", FollowUp.status == "open",
                    FollowUp.escalated_at.is_(None), FollowUp.due_at < now)
     source = (select(FollowUp.customer_id, manager, FollowUp.interaction_id,
-                     func.substr(literal("[升级] ") + FollowUp.title, 1, 200),
+                     FollowUp.title,  # the source "sla" says it is an escalation, in any language
                      literal("inquiry_answer"), literal(now), literal("open"), literal("sla"),
                      FollowUp.notes, literal(now))
               .join(Customer, Customer.id == FollowUp.customer_id)
@@ -90,6 +114,7 @@ def send_digests(session, config, now: dt.datetime) -> dict:
 def run_daily(session, config, now: dt.datetime, progress) -> dict:
     """Escalations first (so the targets' digests include them), then the digests."""
     progress.update(0, total=2, message="escalating overdue inquiries")
+    publish_overdue(session, now)  # rules and webhooks hear of each overdue task once
     escalated = escalate_overdue_inquiries(session, now)
     progress.update(1, message="sending digests")
     result = send_digests(session, config, now)

@@ -17,6 +17,7 @@ from backoffice.datamodel import CrmInterface
 from backoffice.extensions import db
 from backoffice.formatting import choice_label, local_time, money
 from backoffice.messaging import consent
+from backoffice.messaging import registry as message_channels
 from backoffice.service import complaints, loans
 from backoffice.views_base import (
     VIEW_METHOD_PERMISSIONS,
@@ -27,6 +28,7 @@ from backoffice.views_base import (
 )
 from config import roles as r
 from models.complaints import Complaint, CustomerServiceFlag, ServiceFlagType
+from models.consent import CONSENT_CHANNELS as consent_channels
 from models.consent import Consent
 from models.loans import LoanApplication
 
@@ -35,8 +37,7 @@ COMPLAINT_STATUSES = {"open": lazy_pgettext("complaint status", "Open"), "assign
 LOAN_STATUSES = {"submitted": _l("Submitted"), "under_review": _l("Under review"),
                  "approved": _l("Approved"), "rejected": _l("Rejected"),
                  "disbursed": _l("Disbursed")}
-CONSENT_CHANNELS = {"sms": _l("SMS"), "email": _l("Email"), "phone": _l("Phone"),
-                    "wechat": _l("WeChat")}
+CONSENT_CHANNELS = message_channels.labels(consent_channels)
 PURPOSES = {"marketing": _l("Marketing"), "greeting": _l("Greetings"), "service": _l("Service")}
 LABELS = {
     "customer": _l("Customer"), "category": _l("Category"), "summary": _l("Summary"),

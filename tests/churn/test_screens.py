@@ -67,13 +67,44 @@ def test_roles_without_churn_warnings_are_turned_away(client_as, scored, usernam
 @pytest.mark.parametrize("username, count", [
     ("senior", 2), ("bm1", 1), ("bm2", 1), ("rm1", 1), ("rm2", 0), ("rm3", 1),
 ])
-def test_dashboard_counts_follow_the_scope(client_as, scored, username, count):
-    """The dashboard counts only the scored customers the user may see (RM own, BM branch)."""
-    response = client_as(username).get("/churn/dashboard/")
-    assert response.status_code == 200
-    body = response.get_data(as_text=True)
-    assert "crm-chart" in body
-    assert re.search(r"已评分客户\s*[:：]\s*(\d+)", body).group(1) == str(count)
+def test_dashboard_counts_follow_the_scope(app, client_as, scored, username, count):
+    """The dashboard counts only the scored customers the user may see (RM own, BM branch).
+
+    Other tests may leave scores of their own customers behind: the test counts what the
+    world's two scores add to the figure (read with them, then without them)."""
+    from backoffice.churn.writer import write_scores
+    from backoffice.extensions import db
+    from models.churn import ChurnScore
+
+    client = client_as(username)
+
+    def scored_figure() -> int:
+        response = client.get("/churn/dashboard/")
+        assert response.status_code == 200
+        body = response.get_data(as_text=True)
+        assert "crm-chart" in body
+        return int(re.search(r"已评分客户\s*[:：]\s*(\d+)", body).group(1))
+
+    with_world = scored_figure()
+    ids = [scored.customers[key] for key in ("c_rm1", "c_rm3")]
+    with app.app_context():
+        columns = [getattr(ChurnScore, name) for name in (
+            "customer_id", "model_id", "probability", "risk_band", "value_band",
+            "warning_tier", "reasons", "signals", "scored_at")]
+        kept = [dict(row._mapping) for row in db.session.execute(
+            select(*columns).where(ChurnScore.customer_id.in_(ids)))]
+        db.session.execute(delete(ChurnScore).where(ChurnScore.customer_id.in_(ids)))
+        db.session.commit()
+        db.session.remove()
+    try:
+        without_world = scored_figure()
+    finally:
+        with app.app_context():
+            write_scores(db.session, kept)
+            db.session.commit()
+            db.session.remove()
+    assert len(kept) == 2
+    assert with_world - without_world == count
 
 
 @pytest.mark.parametrize("username", ["teller1", "operator", "auditor"])

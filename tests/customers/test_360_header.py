@@ -17,8 +17,8 @@ import pytest
 
 from tests.support.world import CUSTOMERS, DEEP_VISIBLE, VISIBLE, balance_of, deep_profile_values
 
-ALL_TABS = ["profile", "holdings", "transactions", "interactions", "tasks", "marketing",
-            "changes", "operation-log"]
+ALL_TABS = ["profile", "holdings", "transactions", "interactions", "tasks", "comments",
+            "marketing", "changes", "operation-log"]
 SERVING = ["senior", "bm1", "rm1", "rm2", "teller1"]
 
 

@@ -206,13 +206,16 @@ def test_admin_saves_a_field_set_with_ordered_columns_and_filters(app, client_as
     assert bad.status_code == 200 and "topic" in bad.get_data(as_text=True)
     bad = _post_pairs(admin, "/field-sets/add", [
         ("entity", "customer"), ("name", name), ("columns", "customer:name"),
-        ("columns", f"customer:{key}"), ("filters", f"{key} | contains | 3"),
+        ("columns", f"customer:{key}"), ("filters-0-entity", "customer"),
+        ("filters-0-field", key), ("filters-0-op", "contains"), ("filters-0-value", "3"),
         ("sort_direction", "asc")])
     assert bad.status_code == 200 and "筛选条件与字段不符" in bad.get_data(as_text=True)
     good = _post_pairs(admin, "/field-sets/add", [
         ("entity", "customer"), ("name", name), ("columns", f"customer:{key}"),
         ("columns", "customer:customer_no"), ("columns", "customer:name"),
-        ("columns", "customer:mobile"), ("filters", f"{key} | between | 1, 5"),
+        ("columns", "customer:mobile"), ("filters-0-entity", "customer"),
+        ("filters-0-field", key), ("filters-0-op", "between"), ("filters-0-value", "1"),
+        ("filters-0-value2", "5"),
         ("sort_column", "name"), ("sort_direction", "desc")])
     assert good.status_code == 302, good.get_data(as_text=True)[-1500:]
     db_session.expire_all()

@@ -19,6 +19,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from backoffice import stored_text
 from backoffice.extensions import db
 from backoffice.imports import liveness, pipeline, service
 from backoffice.imports import revert as reverting
@@ -84,7 +85,8 @@ def test_dry_run_on_a_stopped_batch_with_written_rows_cannot_inflate_its_counts(
     monkeypatch.setattr(pipeline, "CANCEL_CHECK_SECONDS", 0)
     assert pipeline.commit(db.session, batch.id)["status"] == "cancelled"
     stopped = fresh(batch.id)
-    assert stopped.created_count == 20 and "21" in stopped.message  # what was written, said
+    assert stopped.created_count == 20  # and what was written is said:
+    assert "21" in stored_text.show(stopped.message)
     with pytest.raises(service.ImportRefused) as refused:
         service.check_dry_run(stopped)
     assert "21" in str(refused.value)  # the checkpoint row
@@ -153,7 +155,8 @@ def test_cancel_of_a_running_batch_stops_it_between_chunks(app, imports, chunk_s
     written = count(Customer, Customer.customer_no.like(f"{prefix}%"))
     assert 60 <= written < 600
     assert written == stopped.created_count == stopped.checkpoint_row - 1
-    assert str(stopped.checkpoint_row) in stopped.message and not stopped.cancel_requested
+    assert str(stopped.checkpoint_row) in stored_text.show(stopped.message)
+    assert not stopped.cancel_requested
     assert reverting.revertible(stopped)
 
 
@@ -178,7 +181,7 @@ def test_dead_job_interrupts_and_cancel_abandons(imports, app):
     batch.status, batch.job_run_id, batch.heartbeat_at = "running", run.id, utcnow()
     db.session.commit()
     batch = liveness.refresh(db.session, fresh(batch.id))
-    assert batch.status == "interrupted" and "KilledHorse: 9" in batch.message
+    assert batch.status == "interrupted" and "KilledHorse: 9" in stored_text.show(batch.message)
 
     other = upload(csv_bytes(HEADER, rows_of(prefix + "H", 3)), mode="atomic")
     other.status, other.heartbeat_at = "running", utcnow() - dt.timedelta(seconds=200)
@@ -195,7 +198,8 @@ def test_dead_job_interrupts_and_cancel_abandons(imports, app):
         service.request_commit(db.session, fresh(other.id), None)  # resume, not commit
     assert service.cancel(db.session, fresh(other.id), None) == "cancelled"
     abandoned = fresh(other.id)
-    assert pipeline.kept_rows(abandoned) in abandoned.message  # nothing written (atomic)
+    shown = stored_text.show(abandoned.message)
+    assert str(pipeline.kept_rows(abandoned)) in shown  # nothing written (atomic)
 
 
 HEADER_ID = ["客户号", "姓名", "职业", "身份证号"]
@@ -253,7 +257,8 @@ def test_revert_is_not_done_while_created_rows_remain(imports):
                                          "reason": "accounts"}]
     batch = fresh(a["batch_id"])
     assert batch.status == "committed"
-    assert reverting._left_rows(outcome["conflict_rows"]) in batch.message  # row 3, why
+    shown = stored_text.show(batch.message)
+    assert str(reverting._left_rows(outcome["conflict_rows"])) in shown  # row 3, why
     assert reverting.revertible(batch)
     db.session.delete(db.session.get(Account, account.id))
     db.session.commit()
@@ -278,7 +283,8 @@ def test_a_job_that_raises_leaves_its_batch_interrupted(imports, monkeypatch):
     run = enqueue("jobs.imports.commit", batch.id)
     assert run.status == "failed"
     stopped = fresh(batch.id)
-    assert stopped.status == "interrupted" and "disk on fire" in stopped.message
+    assert stopped.status == "interrupted"
+    assert "disk on fire" in stored_text.show(stopped.message)
     assert stopped.job_run_id == run.id
     monkeypatch.setattr(pipeline.Run, "execute", original)
     service.resume(db.session, stopped, None)

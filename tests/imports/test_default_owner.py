@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
 from backoffice.extensions import db
-from backoffice.imports.default_owner import book_owner_roles
+from backoffice.imports.default_owner import book_owners
 from models import Customer
 from tests.imports.conftest import commit, csv_bytes, customers_with_prefix
 from tests.support.world import make_prc_id
@@ -27,21 +28,24 @@ def _row(number: str, serial: int, branch: str, owner: str = "") -> list:
     return [number, f"新客户{serial}", make_prc_id(birth, 400 + serial), branch, owner]
 
 
-def test_book_owners_are_the_relationship_managers():
-    assert book_owner_roles() == ["RelationshipManager"]
+def test_book_owners_are_the_relationship_managers(imports, world):
+    """As shipped, the grant is the relationship managers' alone: not tellers, who serve their
+    own customers without owning a book, nor the branch and senior managers."""
+    from config.roles import BOOK_OWNER, ROLES
+
+    assert [name for name, spec in ROLES.items()
+            if BOOK_OWNER[0] in spec["permissions"]] == ["RelationshipManager"]
+    owners = set(db.session.execute(book_owners()).scalars())
+    assert {world.staff[name] for name in ("rm1", "rm2", "rm3")} <= owners
+    assert not owners & {world.staff[name] for name in ("teller1", "bm1", "senior")}
 
 
 def _relationship_managers(branch_id: int) -> list[int]:
-    """The branch's active relationship managers now (other tests may have imported more)."""
-    from flask_appbuilder.security.sqla.models import Role, assoc_user_role
-
+    """The branch's active book owners now (other tests may have imported more)."""
     from models import Staff
 
     return sorted(db.session.execute(
-        select(Staff.id).join(assoc_user_role, assoc_user_role.c.user_id == Staff.id)
-        .join(Role, Role.id == assoc_user_role.c.role_id)
-        .where(Role.name.in_(book_owner_roles()), Staff.branch_id == branch_id,
-               Staff.active.is_(True))).scalars())
+        book_owners().where(Staff.branch_id == branch_id)).scalars())
 
 
 def _filled(books: list[int], units: int) -> list[int]:
@@ -99,3 +103,50 @@ def test_an_update_leaves_the_existing_owner(imports, world):
     assert summary["updated"] == 1
     db.session.expire_all()
     assert customers_with_prefix("DUPD")[0].owner_id is None
+
+
+@pytest.fixture
+def book_moved_to_a_new_role(app, imports, world):
+    """In this test only: the book grant belongs to a role named nothing like a relationship
+    manager (one member, in B2), and the relationship managers' role no longer holds it."""
+    from config.roles import BOOK_OWNER
+    from models import Staff
+
+    sm = app.appbuilder.sm
+    [(permission, view)] = BOOK_OWNER
+    grant = sm.add_permission_view_menu(permission, view)
+    managers = sm.find_role("RelationshipManager")
+    keeper_role = sm.find_role("客户维护岗") or sm.add_role("客户维护岗")
+    sm.add_permission_role(keeper_role, grant)
+    managers.permissions.remove(grant)
+    keeper = sm.add_user(username="book_keeper_b2", first_name="维护", last_name="客户",
+                         email="book_keeper_b2@example.com", role=keeper_role,
+                         password="Keeper-Passw0rd!2026")
+    keeper.branch_id = world.branches["B2"]
+    db.session.commit()
+    keeper_id = keeper.id
+    try:
+        yield keeper_id
+    finally:
+        db.session.rollback()
+        managers = sm.find_role("RelationshipManager")
+        managers.permissions.append(sm.add_permission_view_menu(permission, view))
+        db.session.execute(update(Customer).where(Customer.owner_id == keeper_id)
+                           .values(owner_id=None).execution_options(**UNSCOPED))
+        keeper = db.session.get(Staff, keeper_id)
+        keeper.roles = []
+        db.session.delete(keeper)
+        db.session.delete(sm.find_role("客户维护岗"))
+        db.session.commit()
+
+
+def test_the_grant_decides_the_owner_not_the_role_name(imports, world, book_moved_to_a_new_role):
+    """Default owners are whoever holds the grant in the branch, read from the database."""
+    header = ["客户号", "姓名", "身份证号", "支行"]
+    rows = [_row(f"DGRT{i}", 30 + i, "B2")[:4] for i in range(2)]
+
+    summary = commit(csv_bytes(header, rows))
+
+    assert summary["created"] == 2
+    owners = {c.owner_id for c in customers_with_prefix("DGRT")}
+    assert owners == {book_moved_to_a_new_role}  # not rm3, whose role lost the grant

@@ -26,6 +26,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
+from backoffice import stored_text
 from backoffice.extensions import db
 from backoffice.imports import service, writes
 from jobs.queue import enqueue, redis_connection
@@ -232,7 +233,7 @@ def test_cli_cancel_stops_a_running_worker_job(rq_app):
         assert stopped.status == "cancelled" and not stopped.cancel_requested
         written, _ = prefix_count(prefix)
         assert 0 < written < ROWS and written == stopped.created_count
-        assert str(stopped.checkpoint_row) in stopped.message
+        assert str(stopped.checkpoint_row) in stored_text.show(stopped.message)
         code, output = cli(rq_app, "revert", batch_id)
         assert code == 0, output
         assert json.loads(output)["removed"] == written

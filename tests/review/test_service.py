@@ -163,7 +163,7 @@ def test_reject_needs_a_reason_and_decides_once(ctx, staff, make_customer):
 
 def test_only_the_maker_withdraws(ctx, staff, make_customer):
     cid = make_customer(owner="rm2", teller="teller1")
-    change = service.change_customer(staff("teller1"), cid, {"name": "撤回"})
+    change = service.change_customer(staff("teller1"), cid, {"name": "撤回甲"})
     with pytest.raises(service.ReviewRefused):
         service.withdraw(staff("rm2"), change.id)
     service.withdraw(staff("teller1"), change.id)

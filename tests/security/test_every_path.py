@@ -88,6 +88,29 @@ CLASSIFIED = {
     "ExportRequestView.index": "customer-data", "ExportRequestView.ask": "form",
     "ExportRequestView.download": "customer-data",
     "StaffUserView.userinfo": "config",
+    # comments: threads are drawn inside their records' pages (crawled above); this GET is the
+    # names offered after "@" (staff names only: tests/comments/test_comment_security.py)
+    "CommentsView.staff": "config",
+    # outbound webhooks: configuration and delivery status, never a delivery's body (customer
+    # data as the webhook's role sees it: tests/webhooks/test_payload.py)
+    "WebhooksView.index": "config", "WebhooksView.new": "form", "WebhooksView.edit": "config",
+    "WebhooksView.deliveries": "config", "WebhooksView.delivery": "config",
+    # the data wall: summary figures of a branch or the bank, scope and panel permission checked
+    # per tile (tests/datawall/test_access.py)
+    "DataWallView.index": "customer-data", "DataWallView.bank": "customer-data",
+    "DataWallView.bank_figures": "customer-data", "DataWallView.branch": "customer-data",
+    "DataWallView.branch_figures": "customer-data",
+    # staff notifications: the signed-in user's own rows, a customer's content re-checked
+    # against the reader's scope when shown (tests/notifications/test_privacy.py); opening one
+    # marks it read, a change on GET
+    "NotificationsView.index": "customer-data", "NotificationsView.open": "action",
+    "NotificationsView.settings": "form",
+    # automation rules: rules are configuration; the list's counts, the dry run and the run log
+    # show matched customers (number and name) through the scoped session
+    # (tests/automation/test_access.py)
+    "AutomationView.index": "customer-data", "AutomationView.show": "customer-data",
+    "AutomationView.run_log": "customer-data", "AutomationView.approvals": "config",
+    "AutomationView.new": "form", "AutomationView.edit": "config",
 }
 # FAB model views: the kind of their list/show/edit/export pages.
 MODEL_VIEWS = {
@@ -112,6 +135,7 @@ for _view, _kind in MODEL_VIEWS.items():
 NOT_CRAWLED = {"static", "auth", "action", "download"}
 # What the record id of a route that is not a model view's names.
 PK_ENTITY = {
+    "DataWallView.branch": "Branch", "DataWallView.branch_figures": "Branch",
     "CounterView.card": "Customer", "SegmentsView.override": "Customer",
     "CustomerView.reveal": "Customer", "CustomerView.tab": "Customer",
     "ReviewView.show": "ChangeRequest", "ChangeRequestApi.get": "ChangeRequest",

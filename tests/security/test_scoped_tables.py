@@ -19,6 +19,10 @@ EXEMPT = {
     "audit_log": "the operation log: who may read which entries is decided by the policy's "
                  "log_read_access (auditors read every branch), not by customer scope",
     "customer": "the scope's own root: restricted by the scope condition itself",
+    "notification": "a member of staff's own notices (read by recipient only): whether one "
+                    "about a customer may show its text is asked of the reader's scope when it "
+                    "is shown (backoffice.notifications.privacy); scoped, the bell would lose "
+                    "every notice without a customer",
 }
 
 

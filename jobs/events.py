@@ -1,0 +1,23 @@
+"""The RQ entry point of the event outbox: run every consumer over the pending events.
+
+Thin on purpose (``backoffice.events.dispatch`` does the work): it is safe to run any number of
+times and from several workers at once, so a request's kick, the minute cron and a re-run after a
+killed worker never handle an event twice for one consumer.
+"""
+from __future__ import annotations
+
+from backoffice import events
+from backoffice.extensions import db
+
+
+def dispatch(*, progress) -> dict:
+    """The job: handle what is pending, round after round, until nothing is left."""
+    progress.update(0, message="dispatching events")
+    return events.dispatch(db.session)
+
+
+def scheduled_dispatch() -> int:
+    """What RQ's cron scheduler enqueues every minute (``jobs.events_cron``)."""
+    from jobs.queue import enqueue
+
+    return enqueue("jobs.events.dispatch", description="events (scheduled)").id
