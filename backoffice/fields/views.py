@@ -367,8 +367,8 @@ class _Filters(list):
 
 
 class FieldSetInterface(CrmInterface):
-    def _get_attr_value(self, item, col):
-        value = super()._get_attr_value(item, col)
+    def _get_attr_value(self, item, col, viewer=None):
+        value = super()._get_attr_value(item, col, viewer)
         if col == "filters" and isinstance(value, list):
             value = _Filters(value)
             value.entity = item.entity

@@ -51,6 +51,8 @@ def worker_environment(config) -> dict:
             "CRM_QUEUE_NAME", "CRM_ENCRYPTION_KEYS", "CRM_PRIMARY_KEY_ID",
             "CRM_BLIND_INDEX_KEY")},
     )
+    if config.get("CRM_AUDIT_CHAIN_KEY"):  # the log rows it writes must verify under the app's key
+        env["CRM_AUDIT_CHAIN_KEY"] = config["CRM_AUDIT_CHAIN_KEY"]
     return env
 
 

@@ -17,6 +17,8 @@ tests/screenshots/<test>-<step>.png; SCREENSHOTS.md says what each one shows.
 """
 from __future__ import annotations
 
+import base64
+
 import datetime as dt
 import io
 import uuid
@@ -100,13 +102,17 @@ def worker_app(app, world, database_url, imported):
     from rq import Queue
 
     from backoffice import create_app
+    from backoffice.audit import chain_key
     from jobs.queue import redis_connection
     from tests.conftest import make_test_config
 
     redis_url = services.require_redis()
     queue_name = f"crm-browser-{uuid.uuid4().hex}"
+    # The session app's chain key: the worker's log rows join the chain every audit test checks.
+    key = base64.b64encode(app.extensions[chain_key.EXTENSION]).decode()
     job_app = create_app(make_test_config(database_url, REDIS_URL=redis_url,
-                                          CRM_QUEUE_NAME=queue_name, CRM_JOB_TIMEOUT=120))
+                                          CRM_QUEUE_NAME=queue_name, CRM_JOB_TIMEOUT=120,
+                                          CRM_AUDIT_CHAIN_KEY=key))
     yield job_app
     Queue(queue_name, connection=redis_connection(redis_url)).delete(delete_jobs=True)
 
