@@ -156,15 +156,21 @@ bench: install-dev compile-translations
 
 # --- tests ----------------------------------------------------------------------------------
 
-# Lint first (seconds), then the suite in random order (modules shuffled, and the tests within
-# each), so that a test leaning on data another test left behind fails instead of passing by
-# luck. Each run draws a seed and prints it; `make test TEST_SEED=N` repeats that order.
+# Lint first (seconds), then the suite. With TEST_SEED=N (or TEST_SEED=random) in a shuffled
+# order (modules shuffled, and the tests within each), so that a test leaning on data another
+# test left behind fails instead of passing by luck; the seed is printed. Without it, in file
+# order: shuffled runs still find order-dependent tests (README, Tests), and CI must judge the
+# change, not the draw.
 TEST_SEED ?=
 test: install-dev compile-translations lint
 	@seed="$(TEST_SEED)"
-	if [ -z "$$seed" ]; then seed=$$(( (RANDOM << 15 | RANDOM) % 1000000 )); fi
-	echo "== tests in random order, seed $$seed (repeat with: make test TEST_SEED=$$seed)"
-	$(PY) -m pytest -q -p random_order --random-order-bucket=module --random-order-seed=$$seed $(PYTEST_ARGS)
+	if [ "$$seed" = random ]; then seed=$$(( (RANDOM << 15 | RANDOM) % 1000000 )); fi
+	if [ -z "$$seed" ]; then
+	  $(PY) -m pytest -q $(PYTEST_ARGS)
+	else
+	  echo "== tests in random order, seed $$seed (repeat with: make test TEST_SEED=$$seed)"
+	  $(PY) -m pytest -q -p random_order --random-order-bucket=module --random-order-seed=$$seed $(PYTEST_ARGS)
+	fi
 
 lint: install-dev
 	$(VENV)/bin/ruff check --quiet .

@@ -40,7 +40,7 @@ def counting(app):
         seen["statements"].append(statement)
 
     def orm(state):
-        if state.lazy_loaded_from is not None:  # a relation fetched for one object
+        if state.is_select and state.lazy_loaded_from is not None:  # one object's relation
             seen["lazy"].append(str(state.statement)[:120])
 
     event.listen(engine, "before_cursor_execute", before)

@@ -39,6 +39,13 @@ def _python_matches(rule, fields, population) -> set[int]:
             if r.evaluate(clean, population.values[pk], fields)}
 
 
+# Fields this population holds no values of, with the test that checks them against values
+# computed by hand.
+CHECKED_ELSEWHERE = {
+    "metric.net_outflow_pct_30d": "tests/automation/test_example_rule.py (outflows of 30 days)",
+}
+
+
 def _observed(population, key):
     return [population.values[pk].get(key) for pk in population.ids
             if population.values[pk].get(key) is not None]
@@ -92,6 +99,8 @@ def test_every_operator_on_every_field_matches_python(app, population, db_sessio
     fields = _fields(db_session)
     checked, nontrivial = 0, 0
     for field in fields.values():
+        if field.key in CHECKED_ELSEWHERE:
+            continue
         observed = _observed(population, field.key)
         for op in field.ops():
             for operand in _operands(field, op, observed):
