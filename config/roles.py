@@ -28,7 +28,7 @@ CATEGORY_SERVICE = "Service"
 CATEGORY_CATALOG = "Organisation"
 CATEGORY_SYSTEM = "System"
 
-# Maker-checker review (issue 3, backoffice.review): makers' changes to reviewed fields become
+# Maker-checker review (backoffice.review): makers' changes to reviewed fields become
 # change requests; checkers approve them (branch managers their branch, senior managers all).
 MENU_PENDING_REVIEWS = "Pending reviews"
 MENU_MY_REQUESTS = "My change requests"
@@ -57,7 +57,7 @@ OWN_ACCOUNT = [
 ]
 
 
-# The operation log (issue 3, backoffice.audit): read, filter and export it. Only auditors: the
+# The operation log (backoffice.audit): read, filter and export it. Only auditors: the
 # log records administrators' own configuration changes, so they do not review it themselves.
 MENU_OPERATION_LOG = "Operation log"
 AUDIT_LOG_REVIEW = [(READ, "AuditLog"), ("can_export", "AuditLog"), (MENU, MENU_OPERATION_LOG)]
@@ -75,14 +75,14 @@ EXPORT = [("can_export", view) for view in
           ("Customer", "Account", "Transaction", "Interaction", "FollowUp")]
 
 
-# Custom fields and field sets (issue 4, backoffice.fields): configuration screens, no delete
+# Custom fields and field sets (backoffice.fields): configuration screens, no delete
 # (archiving keeps the data).
 MENU_CUSTOM_FIELDS = "Custom fields"
 MENU_FIELD_SETS = "Field sets"
 CUSTOM_FIELD_ADMIN = [(READ, "CustomField"), (WRITE, "CustomField"), (READ, "FieldSet"),
                       (WRITE, "FieldSet"), (MENU, MENU_CUSTOM_FIELDS), (MENU, MENU_FIELD_SETS)]
 
-# Home dashboards (issue 9, backoffice.dashboards): recompute the figures now (a job).
+# Home dashboards (backoffice.dashboards): recompute the figures now (a job).
 DASHBOARD_REFRESH = [("can_refresh", "Dashboard")]
 # Which home panels a role sees (backoffice.dashboards.registry): one grant per panel, so a new
 # or renamed role gets exactly the panels granted here. The figures still follow its scope.
@@ -103,7 +103,7 @@ ESCALATION_TARGET = [("can_take_escalations", "FollowUp")]
 BOOK_OWNER = [("can_own_book", "Customer")]
 
 
-# Bulk imports (issue 5, backoffice.imports): operators upload and run batches; a second person
+# Bulk imports (backoffice.imports): operators upload and run batches; a second person
 # (senior managers) approves big batches or ones that change reviewed fields; auditors read.
 # The error report is further limited to the uploader, approvers and auditors in the view.
 MENU_IMPORTS = "Imports"
@@ -123,7 +123,7 @@ EXPORT_REQUESTER = [(READ, "ExportRequest"), (MENU, MENU_EXPORT_REQUESTS)]
 EXPORT_APPROVER = [(READ, "ExportRequest"), ("can_approve", "ExportRequest"),
                    (MENU, MENU_EXPORT_REQUESTS)]
 
-# Tiers, segments, needs and campaigns (issue 6, backoffice.segments, backoffice.campaigns):
+# Tiers, segments, needs and campaigns (backoffice.segments, backoffice.campaigns):
 # senior managers edit the rules and approve campaigns; branch managers draft and run campaigns;
 # relationship managers see their targets and record outcomes. A tier override goes through
 # maker-checker review like any reviewed customer field.
@@ -138,7 +138,7 @@ MARKETING_PLAN = MARKETING_READ + [(WRITE, "Campaign")]
 MARKETING_LEAD = MARKETING_PLAN + [(WRITE, "Segment"), ("can_approve", "Campaign")]
 
 
-# Relationship maintenance and service (issue 8, backoffice.greetings, backoffice.service).
+# Relationship maintenance and service (backoffice.greetings, backoffice.service).
 MENU_GREETINGS_SENT = "Greetings sent"
 MENU_OCCASIONS = "Occasions"
 MENU_GREETING_TEMPLATES = "Greeting templates"
@@ -162,7 +162,7 @@ SERVICE_WORK = [(p, v) for v in ("Complaint", "LoanApplication", "Consent",
 SERVICE_EXPORT = [("can_export", v) for v in ("Complaint", "LoanApplication", "Consent",
                                               "GreetingDispatch")]
 
-# Churn early warning (issue 7, backoffice.churn): warnings and dashboard within the record
+# Churn early warning (backoffice.churn): warnings and dashboard within the record
 # scope; model versions and signal thresholds are configuration (no customer data).
 CATEGORY_CHURN = "Churn early warning"
 MENU_CHURN_WARNINGS = "Churn warnings"
@@ -239,39 +239,39 @@ ROLES = {
            (MENU, CATEGORY_CATALOG), (MENU, CATEGORY_SYSTEM)]
         + CUSTOM_FIELD_ADMIN + IMPORT_SETUP
         + GREETING_CONFIG
-        + CHURN_ADMIN  # issue 7
+        + CHURN_ADMIN  # churn early warning
         + WEBHOOK_ADMIN  # outbound webhooks
         + AUTOMATION_LEAD,  # automation rules
     },
     "SeniorManager": {
         "label": _l("Senior manager"),
         "scope": "all",
-        "permissions": GREETING_CONFIG + SERVICE_WORK + SERVICE_EXPORT  # issue 8
+        "permissions": GREETING_CONFIG + SERVICE_WORK + SERVICE_EXPORT
         + REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
         + _crud("Account", WRITE) + _crud("JobRun", READ) + REVEAL + EXPORT
         + DEEP_PROFILE_OWN + DEEP_PROFILE_ALL
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG),
            (MENU, MENU_JOBS), (MENU, CATEGORY_SYSTEM)]
         + DASHBOARD_REFRESH + BOOK_PANELS + MANAGER_PANELS + IMPORT_APPROVER + EXPORT_APPROVER
-        + MARKETING_LEAD  # issue 6
+        + MARKETING_LEAD
         + DATAWALL  # the data wall
         + AUTOMATION_LEAD  # automation rules
-        + CHURN_LEAD,  # issue 7
+        + CHURN_LEAD,  # churn early warning
     },
     "BranchManager": {
         "label": _l("Branch manager"),
         "scope": "branch",
-        "permissions": SERVICE_WORK + SERVICE_EXPORT  # issue 8
+        "permissions": SERVICE_WORK + SERVICE_EXPORT
         + REVIEW_CHECKER + _customer_service(write_customers=True) + OWN_ACCOUNT
         + _crud("Account", WRITE) + _crud("FollowUp", DELETE) + REVEAL + EXPORT
         + DEEP_PROFILE_OWN + DEEP_PROFILE_BRANCH + ESCALATION_TARGET
         + EXPORT_APPROVER + [(MENU, CATEGORY_SYSTEM)]
         + [(MENU, MENU_BRANCHES), (MENU, MENU_PRODUCTS), (MENU, CATEGORY_CATALOG)]
         + DASHBOARD_REFRESH + BOOK_PANELS + MANAGER_PANELS
-        + MARKETING_PLAN  # issue 6
+        + MARKETING_PLAN
         + DATAWALL  # the data wall
         + AUTOMATION_LEAD  # automation rules
-        + CHURN_READ,  # issue 7
+        + CHURN_READ,  # churn early warning
     },
     "RelationshipManager": {
         "label": _l("Relationship manager"),
@@ -279,8 +279,8 @@ ROLES = {
         "permissions": SERVICE_WORK + SERVICE_EXPORT + REVIEW_MAKER + _customer_service(write_customers=True) + OWN_ACCOUNT
         + _crud("Account", WRITE) + REVEAL + EXPORT + DEEP_PROFILE_OWN + BOOK_OWNER
         + EXPORT_REQUESTER + [(MENU, CATEGORY_SYSTEM)] + BOOK_PANELS + MANAGER_PANELS
-        + MARKETING_READ  # issue 6
-        + CHURN_READ,  # issue 7
+        + MARKETING_READ
+        + CHURN_READ,  # churn early warning
     },
     "Teller": {
         "label": _l("Teller"),

@@ -8,37 +8,8 @@ the 360 header badge and the profile tab both show is read once.
 """
 from __future__ import annotations
 
-import contextlib
-
 import pytest
-from sqlalchemy import event
-
-
-@contextlib.contextmanager
-def counting(app):
-    """The statements sent during the block, and the ORM lazy loads among them."""
-    from sqlalchemy.orm import Session
-
-    from backoffice.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    seen = {"statements": [], "lazy": []}
-
-    def before(conn, cursor, statement, *args):
-        seen["statements"].append(statement)
-
-    def orm(state):
-        if state.lazy_loaded_from is not None:
-            seen["lazy"].append(str(state.statement))
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(Session, "do_orm_execute", orm)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(Session, "do_orm_execute", orm)
+from tests.support.statements import counting
 
 
 def page_statements(app, client, url) -> dict:

@@ -7,12 +7,11 @@ it gains more accounts (on other products), transactions, interactions and tasks
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
+from tests.support.statements import counting
 
 LISTS = [
     ("senior", "/customers/list/", "CustomerView"),
@@ -23,33 +22,6 @@ LISTS = [
     ("senior", "/transactions/list/", "TransactionView"),
     ("auditor", "/auditlog/list/", "AuditLogView"),
 ]
-
-
-@contextlib.contextmanager
-def counting(app):
-    """Record the statements sent to the database, and the ORM lazy loads, during the block."""
-    from sqlalchemy.orm import Session
-
-    from backoffice.extensions import db
-
-    with app.app_context():
-        engine = db.engine
-    seen = {"statements": [], "lazy": []}
-
-    def before(conn, cursor, statement, *args):
-        seen["statements"].append(statement)
-
-    def orm(state):
-        if state.is_select and state.lazy_loaded_from is not None:  # one object's relation
-            seen["lazy"].append(str(state.statement)[:120])
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(Session, "do_orm_execute", orm)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(Session, "do_orm_execute", orm)
 
 
 def statements_for(app, client, url) -> dict:
