@@ -13,7 +13,7 @@ from flask_appbuilder import Model
 from sqlalchemy import (JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text,
                         UniqueConstraint)
 
-from models.base import CustomerRecord, utcnow
+from models.base import CustomerRecord, stamp_when_switched_on, utcnow
 
 TRIGGER_KINDS = ("record", "schedule", "event")
 APPROVAL_STATES = ("none", "pending", "approved", "rejected")
@@ -26,6 +26,7 @@ class AutomationRule(Model):
     name = Column(String(120), nullable=False)
     description = Column(Text)
     enabled = Column(Boolean, nullable=False, default=False)
+    enabled_since = Column(DateTime)  # last switched on: it acts on events from then on
     trigger_kind = Column(String(10), nullable=False, default="record")
     trigger_entity = Column(String(30))  # record triggers: customer, account, ...
     trigger_on = Column(String(10))  # created | changed
@@ -55,6 +56,9 @@ class AutomationRule(Model):
 
     def __repr__(self) -> str:
         return self.name or f"#{self.id}"
+
+
+stamp_when_switched_on(AutomationRule.enabled, "enabled_since")
 
 
 class AutomationRun(Model):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Numeric, String, text
+from sqlalchemy import JSON, Numeric, String, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 Money = Numeric(18, 2, asdecimal=True)
@@ -55,6 +55,22 @@ def lz4_available(bind) -> bool:
 def utcnow() -> dt.datetime:
     """The current time as naive UTC, the form every DateTime column stores."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def stamp_when_switched_on(flag, since_name: str) -> None:
+    """Set ``since_name`` to now whenever the boolean attribute ``flag`` goes from off to on.
+
+    Why: a rule or a webhook acts on the events that occurred while it was on. The outbox keeps
+    events other consumers still want, so without the time it was switched on, one switched on
+    today would act on last week's events. A listener rather than a line in each service
+    function, so that every path that switches it on (forms, approval, CLI, tests) stamps it.
+    """
+    def _stamp(target, value, oldvalue, _initiator):
+        if value and oldvalue is not True:
+            setattr(target, since_name, utcnow())
+        return value
+
+    event.listen(flag, "set", _stamp, retval=True)
 
 
 # Indexes that live in the database but not in the models, so that autogenerate must leave

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from models import crypto
-from models.base import identifier, utcnow
+from models.base import identifier, stamp_when_switched_on, utcnow
 
 DELIVERY_STATUSES = ("pending", "sending", "retry", "delivered", "failed", "cancelled")
 SOURCES = ("event", "rule", "replay")
@@ -51,6 +51,7 @@ class Webhook(Model):
     role_id = Column(Integer, ForeignKey("ab_role.id", ondelete="SET NULL"))
     secret_enc = Column(Text, nullable=False)
     active = Column(Boolean, nullable=False, default=True)
+    active_since = Column(DateTime, default=utcnow)  # last switched on: events from then on
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
     created_by_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
@@ -60,6 +61,9 @@ class Webhook(Model):
 
     def __repr__(self) -> str:
         return self.name or f"#{self.id}"
+
+
+stamp_when_switched_on(Webhook.active, "active_since")
 
 
 @crypto.encrypted_model

@@ -19,7 +19,7 @@ import traceback
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, false, func, literal, select, true
+from sqlalchemy import and_, false, func, literal, or_, select, true
 
 from backoffice import stored_text
 from backoffice.automation import actions
@@ -305,7 +305,12 @@ def _same(expected: str, value) -> bool:
 
 
 def rules_for_event(session, event) -> list[AutomationRule]:
-    query = select(AutomationRule).where(AutomationRule.enabled.is_(True))
+    """Enabled rules the event triggers that were on when it occurred: a rule switched on
+    today does not act on older events other consumers left in the outbox."""
+    since = AutomationRule.enabled_since
+    query = select(AutomationRule).where(
+        AutomationRule.enabled.is_(True),
+        or_(since.is_(None), since <= event.created_at))
     if event.name.startswith("record."):
         query = query.where(AutomationRule.trigger_kind == "record",
                             AutomationRule.trigger_entity == event.entity)

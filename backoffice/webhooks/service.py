@@ -16,7 +16,7 @@ import secrets
 from urllib.parse import urlsplit, urlunsplit
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from backoffice.audit import log as audit
 from backoffice.errors import WriteRefused
@@ -253,9 +253,12 @@ def subscribed_names(session) -> frozenset:
 
 
 def handle_event(session, event) -> None:
-    """The outbox handler: one delivery per active webhook that receives the event."""
-    webhooks = session.scalars(select(Webhook).where(Webhook.active.is_(True))
-                               .order_by(Webhook.id)).all()
+    """The outbox handler: one delivery per active webhook that receives the event and was
+    on when it occurred (an older event still in the outbox is not news to a new webhook)."""
+    webhooks = session.scalars(select(Webhook).where(
+        Webhook.active.is_(True),
+        or_(Webhook.active_since.is_(None), Webhook.active_since <= event.created_at))
+        .order_by(Webhook.id)).all()
     for webhook in webhooks:
         if event.name in (webhook.events or ()):
             queue_event(session, webhook, name=event.name, entity=event.entity,

@@ -162,3 +162,28 @@ def test_a_rules_own_change_does_not_trigger_it_again(bank):
     events.dispatch(db.session)
     assert len(items(rule.id, "acted")) == 1
     assert db.session.get(Customer, customers[0]).service_notes == "x"
+
+
+def test_a_rule_acts_on_events_from_when_it_was_switched_on(bank):
+    """Events stay in the outbox while another consumer wants them: a complaint opened while a
+    rule was off does not set the rule off when it is switched on (nor after a pause)."""
+    from flask import current_app
+
+    from backoffice import events
+    from backoffice.service.complaints import open_complaint
+    from models import Customer
+
+    early, late = bank.customers(2)
+    listener = bank.rule(trigger_kind="event", trigger_event="complaint.opened", actions=[TASK])
+    rule = bank.rule(trigger_kind="event", trigger_event="complaint.opened", actions=[TASK],
+                     enabled=False)
+    assert rule.enabled_since is None and listener.enabled_since is not None
+    open_complaint(db.session, current_app.config, db.session.get(Customer, early), "规则测试投诉")
+    db.session.commit()
+    rule.enabled = True
+    db.session.commit()
+    open_complaint(db.session, current_app.config, db.session.get(Customer, late), "规则测试投诉")
+    db.session.commit()
+    events.dispatch(db.session)
+    assert {item.customer_id for item in items(rule.id)} == {late}
+    assert {item.customer_id for item in items(listener.id)} == {early, late}
