@@ -1,11 +1,11 @@
 """Large, never-changing files served gzip-compressed, compressed once per process.
 
-Why not a compressing middleware: only a few big vendor files (Plotly's 4.8 MB bundle) are worth
-it, and compressing them on every request would cost more CPU than the transfer saves on a
-bank's LAN. The compressed bytes are computed on the first request and kept in memory for the
-life of the process; every process computes the same bytes from the same installed file, so
-nothing has to be shared between processes or machines (DESIGN §2). A file that changes on disk
-(a package upgrade without a restart) is compressed again.
+Why not a compressing middleware: only a few big vendor files (the 1.5 MB Plotly bundle, about
+0.5 MB compressed) are worth it, and compressing them on every request would cost more CPU than
+the transfer saves on a bank's LAN. The compressed bytes are computed on the first request and
+kept in memory for the life of the process; every process computes the same bytes from the same
+file, so nothing has to be shared between processes or machines (DESIGN §2). A file that
+changes on disk (a vendored file replaced without a restart) is compressed again.
 
 Browsers that do not send ``Accept-Encoding: gzip`` get the plain file. Responses carry
 ``Vary: Accept-Encoding`` so that a shared cache never hands gzip to a client that cannot read it,

@@ -12,26 +12,34 @@ The contract:
   rule screens);
 - ``publish(session, name, entity=, entity_id=, ...)`` adds the row; ``(name, occurrence)`` is
   unique so a re-raised occurrence is stored once; nothing is written when no consumer wants it;
-- ``subscribe(consumer, handler, wants)``: ``handler(session, event)`` must not commit;
+- ``subscribe(consumer, handler, wants, tables=(), after_dispatch=None)``:
+  ``handler(session, event)`` must not commit; ``tables`` names the configuration tables whose
+  rows decide what ``wants`` answers, so that its answers are cached per process while those
+  tables are unchanged (see :func:`wanted`); ``after_dispatch()`` starts what the handler queued
+  (a webhook's delivery) once the dispatch job has committed it;
 - ``dispatch(session=None)`` runs every pending (consumer, event) pair once;
 - ``kick()`` after a commit that published starts the dispatch job (at most once per request or
   job); a cron entry every minute is the safety net (``jobs.events_cron``);
 - ``watch(model, entity)`` publishes ``record.created`` / ``record.changed`` with
   ``data = {"changed": {field: [old, new]}}``; a sensitive field (masked or deep-profile in
   ``backoffice.security.policy``, an encrypted column, a sensitive custom field) is named with
-  the value ``None`` instead of its old and new values, so no value leaves through an event.
+  the value ``None`` instead of its old and new values, so no value leaves through an event;
+  a writer that bypasses the ORM (an import's bulk statements) describes its rows the same way
+  with :class:`RowChanges` and publishes them with ``publish_rows``.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import logging
+import threading
 import traceback
 import uuid
 from decimal import Decimal
 from typing import Callable
 
-from flask import g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event as sa_event
 from sqlalchemy import exists, inspect, select, update
 from sqlalchemy.exc import IntegrityError
@@ -65,6 +73,8 @@ class Consumer:
     name: str
     handler: Callable
     wants: Callable[[str], bool]
+    tables: tuple[str, ...] = ()  # what ``wants`` reads: its answers are cached while unchanged
+    after_dispatch: Callable[[], object] | None = None
 
 
 _declared: dict[str, Declared] = {}
@@ -82,9 +92,19 @@ def declared() -> dict[str, Declared]:
     return dict(_declared)
 
 
-def subscribe(consumer: str, handler, wants) -> None:
-    """Register ``handler(session, event)`` for the events ``wants(name)`` accepts."""
-    _consumers[consumer] = Consumer(consumer, handler, wants)
+# Record changes are the core's own events (every watched record type raises them), declared
+# here so that a webhook can receive them; rules offer record triggers on their own form.
+declare(RECORD_CREATED, _l("Record created"), "record")
+declare(RECORD_CHANGED, _l("Record changed"), "record")
+
+
+def subscribe(consumer: str, handler, wants, *, tables=(), after_dispatch=None) -> None:
+    """Register ``handler(session, event)`` for the events ``wants(name)`` accepts.
+
+    ``tables``: the tables ``wants`` reads (each with a counter in ``crm_config_version``);
+    without them ``wants`` is asked on every call. ``after_dispatch()``: called by the dispatch
+    job after its handlers' work is committed (:func:`after_dispatch`)."""
+    _consumers[consumer] = Consumer(consumer, handler, wants, tuple(tables), after_dispatch)
 
 
 def unsubscribe(consumer: str) -> None:
@@ -97,14 +117,98 @@ def consumers() -> dict[str, Consumer]:
 
 
 def wanted(name: str) -> bool:
-    """Whether any consumer wants events called ``name`` now."""
+    """Whether any consumer wants events called ``name`` now.
+
+    Called on every flush that touches a watched record, so the answers of consumers that name
+    their tables are kept per process (:func:`_cached_wants`) instead of read from the rule and
+    webhook tables each time."""
+    cached = []
     for consumer in list(_consumers.values()):
-        try:
-            if consumer.wants(name):
-                return True
-        except Exception:  # noqa: BLE001 - a consumer's trouble must not break the raising change
-            log.exception("events: %s could not say whether it wants %s", consumer.name, name)
-    return False
+        if consumer.tables:
+            cached.append(consumer)
+        elif _safe_wants(consumer, name):
+            return True
+    return bool(cached) and _cached_wants(name, cached)
+
+
+# --- what the consumers want, per process ----------------------------------------------------
+#
+# Several processes serve the bank, and a rule or webhook switched on in one of them must count
+# in all the others at once. The consumers' tables have counters in ``crm_config_version`` that a
+# database trigger bumps in the writing transaction (migration ``0040_webhook_event_codes``), the
+# way ``backoffice.config_cache`` keeps configuration: an answer is reused only while the counters
+# it was read under are unchanged. In a request the counters are the ones the request read first
+# (one small query shared with the other caches), read again after a flush of the request writes
+# one of these tables; elsewhere (jobs, the CLI) they are read at each call, one small query
+# instead of one per consumer. The counters are read before the consumers' own queries, so an
+# answer may be newer than its counters (another process committed in between: it is right
+# sooner, and replaced at the next counter), never older; this transaction's own uncommitted
+# change is counted under a counter value that a rollback leaves to no one.
+
+_WANTED_KEY = "crm_events_wanted"
+_wanted_lock = threading.Lock()
+
+
+def _cached_wants(name: str, cached: list[Consumer]) -> bool:
+    tables = tuple(sorted({table for consumer in cached for table in consumer.tables}))
+    stamp = _stamp(tables) if has_app_context() else None
+    if stamp is None:  # no counters (a database before the migration): ask every time
+        return any(_safe_wants(consumer, name) for consumer in cached)
+    key = (tuple(consumer.name for consumer in cached), stamp)
+    store = current_app.extensions.setdefault(_WANTED_KEY, {})
+    answers = store.get(key)
+    if answers is not None and name in answers:
+        return answers[name]
+    answer = any(_safe_wants(consumer, name) for consumer in cached)
+    with _wanted_lock:
+        answers = store.get(key)
+        if answers is None:
+            store.clear()  # older counters are never read again
+            answers = store[key] = {}
+        answers[name] = answer
+    return answer
+
+
+def _stamp(tables: tuple[str, ...]) -> tuple | None:
+    """The counters of ``tables`` (None when one has no counter)."""
+    from backoffice import config_cache
+
+    counters = config_cache.versions() if has_request_context() else _read_counters(tables)
+    stamp = tuple(counters.get(table) for table in tables)
+    return None if any(value is None for value in stamp) else stamp
+
+
+def _read_counters(tables: tuple[str, ...]) -> dict:
+    from backoffice.extensions import db
+    from models.config_version import ConfigVersion
+
+    session = db.session
+    with session.no_autoflush:
+        rows = session.execute(select(ConfigVersion.name, ConfigVersion.version)
+                               .where(ConfigVersion.name.in_(tables)),
+                               execution_options={"crm_unscoped": True}).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def consumer_tables() -> frozenset:
+    """The tables some consumer's wishes are read from."""
+    return frozenset(table for consumer in list(_consumers.values())
+                     for table in consumer.tables)
+
+
+def _noticed_consumer_writes(session) -> None:
+    """A flush that writes a consumer's table (a rule or webhook saved in this request): the
+    request reads the counters again, with this transaction's own change counted."""
+    tables = consumer_tables()
+    if not tables or not has_request_context():
+        return
+    for objects in (session.new, session.dirty, session.deleted):
+        for obj in objects:
+            if getattr(type(obj), "__tablename__", None) in tables:
+                from backoffice import config_cache
+
+                config_cache.forget_request()
+                return
 
 
 def publish(session, name: str, *, entity: str, entity_id: int | None,
@@ -152,21 +256,17 @@ def publish_rows(session, name: str, rows: list[dict]) -> int:
                    customer_id=row.get("customer_id"), branch_id=row.get("branch_id"),
                    data=_plain(row.get("data") or {}), occurrence=str(row["occurrence"])[:200],
                    created_at=now) for row in rows]
-    before = _count(connection, name)
+    # The new rows' ids come back (RETURNING, in one statement per thousand rows): counting
+    # the outbox's rows of ``name`` before and after cost two scans of an index that only
+    # grows, per call (an import publishes once per chunk).
+    statement = insert(table).on_conflict_do_nothing(
+        index_elements=["name", "occurrence"]).returning(table.c.id)
+    written = 0
     for start in range(0, len(values), 1000):
-        connection.execute(insert(table).on_conflict_do_nothing(
-            index_elements=["name", "occurrence"]), values[start:start + 1000])
-    written = _count(connection, name) - before
+        written += len(connection.execute(statement, values[start:start + 1000]).all())
     if written:
         session.info[PUBLISHED_KEY] = True
     return written
-
-
-def _count(connection, name: str) -> int:
-    from sqlalchemy import func
-
-    return connection.execute(select(func.count()).select_from(DomainEvent.__table__)
-                              .where(DomainEvent.__table__.c.name == name)).scalar_one()
 
 
 def _plain(value):
@@ -307,6 +407,19 @@ def failures(session, consumer: str | None = None) -> list[DomainEventHandled]:
     return list(session.execute(stmt.order_by(DomainEventHandled.id.desc())).scalars())
 
 
+def after_dispatch() -> None:
+    """Let each consumer start what its handlers queued (the dispatch job calls this once its
+    handlers' work is committed): under RQ no request follows the job to do it, and a delivery
+    would otherwise wait for the minute's sweep."""
+    for consumer in list(_consumers.values()):
+        if consumer.after_dispatch is None:
+            continue
+        try:
+            consumer.after_dispatch()
+        except Exception:  # noqa: BLE001 - its own cron sweep is the safety net
+            log.exception("events: %s could not start what it queued", consumer.name)
+
+
 # --- starting the dispatch -------------------------------------------------------------------
 
 
@@ -365,6 +478,7 @@ def watched() -> dict[type, str]:
 
 
 def _after_flush(session, _context) -> None:
+    _noticed_consumer_writes(session)
     if not _watched:
         return
     want_created = want_changed = None
@@ -418,6 +532,20 @@ def _encrypted_logical(cls, key: str) -> str | None:
     return None
 
 
+def _field_of(cls, entity: str, key: str) -> tuple[str, str]:
+    """How a column shows in change data: ``("sealed", field)`` for an encrypted field's
+    storage column, ``("custom", key)`` for the custom-field document, ``("sensitive", key)``
+    for a masked or deep-profile field, else ``("plain", key)``."""
+    logical = _encrypted_logical(cls, key)
+    if logical is not None:
+        return "sealed", logical
+    if key == "custom_fields":
+        return "custom", key
+    if _sensitive(entity, key):
+        return "sensitive", key
+    return "plain", key
+
+
 def _changes(obj, entity: str, created: bool) -> dict:
     state = inspect(obj)
     changes: dict = {}
@@ -438,20 +566,65 @@ def _changes(obj, entity: str, created: bool) -> dict:
             new = history.added[0] if history.added else None
             if old == new:
                 continue
-        logical = _encrypted_logical(type(obj), key)
-        if logical is not None:
-            changes[logical] = None
-        elif key == "custom_fields":
+        kind, name = _field_of(type(obj), entity, key)
+        if kind == "custom":
             changes.update(_custom_changes(entity, old or {}, new or {}))
-        elif _sensitive(entity, key):
-            changes[key] = None
+        elif kind == "plain":
+            changes[name] = [_plain(old), _plain(new)]
         else:
-            changes[key] = [_plain(old), _plain(new)]
+            changes[name] = None
     return changes
 
 
-def _custom_changes(entity: str, before: dict, after: dict) -> dict:
-    """Custom fields key by key as ``custom_fields.<key>``; a sensitive one by name only."""
+class RowChanges:
+    """The ``changed`` data of rows written without the ORM (set-based writers: an import's
+    bulk INSERT and UPDATE), the same as a flushed object's (:func:`_changes`): ``describe(
+    before, after)`` with each row's column values before (None: a new row) and after, in
+    storage form (an encrypted field's ciphertext columns, the custom-field document).
+
+    Why a class: what each column is (sealed, sensitive, custom, plain) and whether a custom
+    key is sensitive is decided once per column and key, not once per row, for writers that
+    describe ten thousand rows at a time (outside a request the custom-field catalogue is read
+    from the database on every call).
+    """
+
+    def __init__(self, model_cls, entity: str):
+        self.cls, self.entity = model_cls, entity
+        self._fields: dict[str, tuple[str, str] | None] = {}
+        self._custom: dict[str, bool] = {}
+
+    def __call__(self, before: dict | None, after: dict) -> dict:
+        changes: dict = {}
+        for key, new in after.items():
+            field = self._fields.get(key, False)
+            if field is False:
+                field = self._fields[key] = (None if key in _NOISE
+                                             else _field_of(self.cls, self.entity, key))
+            if field is None:
+                continue
+            if before is None:
+                if new is None:
+                    continue
+                old = None
+            else:
+                old = before.get(key)
+                if _plain(old) == _plain(new):  # "before" may be JSON-safe already
+                    continue
+            kind, name = field
+            if kind == "custom":
+                changes.update(_custom_changes(self.entity, old or {}, new or {},
+                                               self._custom))
+            elif kind == "plain":
+                changes[name] = [_plain(old), _plain(new)]
+            else:
+                changes[name] = None
+        return changes
+
+
+def _custom_changes(entity: str, before: dict, after: dict,
+                    known: dict | None = None) -> dict:
+    """Custom fields key by key as ``custom_fields.<key>``; a sensitive one by name only.
+    ``known``: key -> sensitive, remembered across calls (:class:`RowChanges`)."""
     if not isinstance(before, dict) or not isinstance(after, dict):
         return {}
     from backoffice.security.masking import custom_field_kind
@@ -460,10 +633,14 @@ def _custom_changes(entity: str, before: dict, after: dict) -> dict:
     for key in sorted(set(before) | set(after)):
         if before.get(key) == after.get(key):
             continue
-        try:
-            sensitive = custom_field_kind(key, entity) is not None
-        except Exception:  # noqa: BLE001 - unknown: named, not shown
-            sensitive = True
+        sensitive = known.get(key) if known is not None else None
+        if sensitive is None:
+            try:
+                sensitive = custom_field_kind(key, entity) is not None
+            except Exception:  # noqa: BLE001 - unknown: named, not shown
+                sensitive = True
+            if known is not None:
+                known[key] = sensitive
         out[f"custom_fields.{key}"] = None if sensitive else [
             _plain(before.get(key)), _plain(after.get(key))]
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from backoffice.extensions import db
 
@@ -27,7 +28,7 @@ def run_rule(rule_id: int, trigger: str = "manual", occurrence: str | None = Non
 def send_messages(*, progress, now: str | None = None) -> dict:
     from backoffice.automation import messages
 
-    progress.update(0, message="sending rule messages")
+    progress.update(0, message=_l("Sending rule messages"))
     return messages.send_due(db.session, current_app.config,
                              now=dt.datetime.fromisoformat(now) if now else None)
 

@@ -10,6 +10,7 @@ whose campaign starts later.
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from backoffice.extensions import db
 
@@ -20,9 +21,9 @@ def launch(campaign_id: int, *, progress) -> dict:
     from backoffice.campaigns.service import launch as launch_campaign
     from backoffice.segments.catalog import rule_fields
 
-    progress.update(0, total=1, message="launching campaign")
+    progress.update(0, total=1, message=_l("Launching the campaign"))
     report = launch_campaign(int(campaign_id), rule_fields(session=db.session))
-    progress.update(1, total=1, message="campaign running")
+    progress.update(1, total=1, message=_l("The campaign is running"))
     if report.get("messages"):
         report["sending"] = send_messages(campaign_id, progress=progress)
     return report
@@ -32,7 +33,7 @@ def send_messages(campaign_id: int, *, progress) -> dict:
     """Send the campaign's due SMS, e-mail and WeChat messages through the real channels."""
     from backoffice.campaigns.messages import send_campaign
 
-    progress.update(0, message="sending campaign messages")
+    progress.update(0, message=_l("Sending campaign messages"))
     return send_campaign(db.session, current_app.config, int(campaign_id), progress=progress)
 
 
@@ -40,7 +41,7 @@ def detect_conversions(campaign_id: int, *, progress) -> dict:
     """Mark targets (both groups) who bought the product within the window as converted."""
     from backoffice.campaigns.service import detect_conversions as detect
 
-    progress.update(0, total=1, message="detecting conversions")
+    progress.update(0, total=1, message=_l("Detecting conversions"))
     found = detect(int(campaign_id))
-    progress.update(1, total=1, message="conversions detected")
+    progress.update(1, total=1, message=_l("Conversions detected"))
     return {"converted": found}

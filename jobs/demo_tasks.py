@@ -10,6 +10,7 @@ import os
 import socket
 from collections import Counter
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
@@ -25,7 +26,7 @@ def count_customers(*, progress, chunk: int = 500) -> dict:
     if chunk < 1:
         raise ValueError(f"chunk must be at least 1, got {chunk}")
     total = db.session.scalar(select(func.count(Customer.id)))
-    progress.update(0, total=total, message="counting customers")
+    progress.update(0, total=total, message=_l("Counting customers"))
     by_status: Counter = Counter()
     done, last_id = 0, 0
     while True:
@@ -39,9 +40,9 @@ def count_customers(*, progress, chunk: int = 500) -> dict:
             break
         by_status.update(status for _, status in rows)
         done, last_id = done + len(rows), rows[-1].id
-        progress.update(done, total=max(total, done), message=f"counted {done} customers")
+        progress.update(done, total=max(total, done), message=_l("Counted %(n)s customers", n=done))
     # Rows added or removed meanwhile: what the walk saw is the answer.
-    progress.update(done, total=done, message=f"counted {done} customers")
+    progress.update(done, total=done, message=_l("Counted %(n)s customers", n=done))
     return {
         "customers": done,
         "by_status": dict(by_status),

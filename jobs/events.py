@@ -11,9 +11,13 @@ from backoffice.extensions import db
 
 
 def dispatch(*, progress) -> dict:
-    """The job: handle what is pending, round after round, until nothing is left."""
+    """The job: handle what is pending, round after round, until nothing is left; then the
+    consumers start what their handlers queued (webhook deliveries are sent now, not at the
+    next minute's sweep)."""
     progress.update(0, message="dispatching events")
-    return events.dispatch(db.session)
+    counts = events.dispatch(db.session)
+    events.after_dispatch()
+    return counts
 
 
 def scheduled_dispatch() -> int:

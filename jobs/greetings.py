@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from backoffice.extensions import db
 
@@ -19,7 +20,7 @@ def send_daily(run_date: str | None = None, now: str | None = None, occasion_cod
     """Run the day (``run_date`` YYYY-MM-DD, default today in the display zone)."""
     from backoffice.greetings.dispatch import run_day
 
-    progress.update(0, message="selecting occasions")
+    progress.update(0, message=_l("Selecting occasions"))
     return run_day(
         db.session, current_app.config,
         run_date=dt.date.fromisoformat(run_date) if run_date else None,

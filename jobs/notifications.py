@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from backoffice.extensions import db
 
@@ -18,7 +19,7 @@ def send_digests(now: str | None = None, *, progress) -> dict:
     """The job (``now``: naive-UTC ISO time, for replays; default the real time)."""
     from backoffice.notifications.digest import run
 
-    progress.update(0, message="notification digests")
+    progress.update(0, message=_l("Sending notification digests"))
     return run(db.session, current_app.config,
                now=dt.datetime.fromisoformat(now) if now else None, progress=progress)
 

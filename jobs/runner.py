@@ -25,6 +25,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from backoffice import stored_text
 from backoffice.extensions import db
 from models.base import utcnow
 from models.jobs import JobRun
@@ -90,7 +91,7 @@ class Progress:
         if total is not None:
             self.total = int(total)
         if message is not None:
-            self.message = str(message)[:255]
+            self.message = _stored_message(message)
         self.reported = self._pending = True
         reached_total = self.total is not None and self.done >= self.total
         wait = max(self.interval, self._backoff)
@@ -117,6 +118,16 @@ class Progress:
                 self._rq_job.save_meta()
             except Exception:  # noqa: BLE001 - Redis trouble must not fail the job
                 log.warning("job run %s: progress not saved to RQ meta", self.job_run_id, exc_info=True)
+
+
+def _stored_message(message) -> str:
+    """A lazy translation is stored as its message id (``backoffice.stored_text``), so that each
+    reader of the run sees it in their own language; plain text as it is. One too long for the
+    column as a message id is stored as text in the job's language rather than cut unreadable."""
+    kept = stored_text.keep(message) or ""
+    if len(kept) > 255 and stored_text.is_kept(kept):
+        kept = str(message)
+    return kept[:255]
 
 
 def _write_without_waiting(engine, job_run_id: int, values: dict) -> bool:

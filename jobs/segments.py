@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
@@ -23,8 +24,8 @@ def refresh(*, progress, today: str | None = None) -> dict:
 
     day = dt.date.fromisoformat(today) if today else utcnow().date()
     rules = db.session.scalar(select(func.count(Segment.id)).where(Segment.active.is_(True)))
-    progress.update(0, total=int(rules or 0) + 3, message="refreshing tiers and segments")
+    progress.update(0, total=int(rules or 0) + 3, message=_l("Refreshing tiers and segments"))
     result = refresh_all(db.session, rule_fields(session=db.session), today=day,
                          progress=progress)
-    progress.update(int(rules or 0) + 3, message="tiers and segments refreshed")
+    progress.update(int(rules or 0) + 3, message=_l("Tiers and segments refreshed"))
     return {"day": day.isoformat(), **result}

@@ -8,6 +8,8 @@ the previous figures in place.
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from backoffice.extensions import db
 
 
@@ -16,7 +18,7 @@ def refresh(*, progress) -> dict:
     from backoffice.dashboards.summaries import metrics, refresh_all
 
     written = refresh_all(db.session, progress=progress)
-    progress.update(len(metrics()), total=len(metrics()), message="dashboard figures refreshed")
+    progress.update(len(metrics()), total=len(metrics()), message=_l("Dashboard figures refreshed"))
     return {"rows": written}
 
 

@@ -8,6 +8,7 @@ Schedule: ``rq cron jobs.webhooks_cron`` enqueues :func:`scheduled_sweep` every 
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from backoffice.extensions import db
 
@@ -16,7 +17,7 @@ def deliver(delivery_id: int, *, progress) -> dict:
     """Send one delivery now, if it is due (a delivered or claimed one is left alone)."""
     from backoffice.webhooks.sending import send_due
 
-    progress.update(0, message="webhook delivery")
+    progress.update(0, message=_l("Delivering a webhook"))
     return send_due(db.session, current_app.config, only_ids=[int(delivery_id)])
 
 
@@ -24,7 +25,7 @@ def send_due(*, progress) -> dict:
     """Send every delivery that is due: new ones, and retries whose backoff has passed."""
     from backoffice.webhooks import sending
 
-    progress.update(0, message="webhook deliveries")
+    progress.update(0, message=_l("Delivering webhooks"))
     return sending.send_due(db.session, current_app.config)
 
 

@@ -1,7 +1,8 @@
 """RQ cron configuration for webhooks: ``rq cron jobs.webhooks_cron --url $REDIS_URL``.
 
-Every minute: sends deliveries whose retry is due, and deliveries queued by a job (the outbox
-dispatch under RQ) that no request kicked. Running it more often than needed costs one query.
+Every minute: sends deliveries whose retry is due, and deliveries whose start was lost (Redis
+refused the send job, or the worker died before starting it). Running it more often than needed
+costs one query.
 """
 import os
 

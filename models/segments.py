@@ -6,6 +6,12 @@ detector keep a membership table refreshed by the same job. A need detector also
 product categories that answer the need (the next-best-offer list on the 360 page).
 
 The rule itself is plain JSON data (see ``backoffice.segments.rules``), compiled to SQL.
+
+Members of a segment (or a need detector) are the customers its rule matched at the last refresh
+together with the customers pinned to it (added by an automation rule): members = matched ∪
+pinned, one ``segment_membership`` row each. A pinned row says who added it and when, and
+whether the rule also matched at the last refresh; the refresh never removes it, only someone
+allowed to edit the segment does (on the segment's screen).
 """
 from __future__ import annotations
 
@@ -21,6 +27,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
+    true,
 )
 from sqlalchemy.orm import relationship
 
@@ -48,7 +56,8 @@ class Segment(Model):
     description = Column(Text)
     offer_categories = Column(JsonDocument, nullable=False, default=list)  # needs: products
     active = Column(Boolean, nullable=False, default=True)
-    member_count = Column(Integer)
+    member_count = Column(Integer)  # members at the last refresh: matched ∪ pinned
+    pinned_count = Column(Integer)  # of which pinned (whether or not the rule matches them)
     refreshed_at = Column(DateTime)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
@@ -57,15 +66,41 @@ class Segment(Model):
         return self.name or self.code or ""
 
 
+MEMBERSHIP_SOURCES = ("rule", "added")
+PINNED = "added"
+
+
 class SegmentMembership(CustomerRecord, Model):
-    """A customer in a segment (or showing a need) since ``since``; rewritten by the refresh."""
+    """A customer in a segment (or showing a need) since ``since``.
+
+    ``source`` is ``rule`` for a member only because the rule matched (the refresh deletes the
+    row when it stops matching) or ``added`` for a pinned member (kept by the refresh; who
+    added it in ``added_by_rule_id``, when in ``added_at``). ``matched`` is whether the rule
+    matched the customer at the last refresh: always true for a ``rule`` row, so a row is
+    either matched or pinned or both, never neither (``ck_segment_membership_reason``).
+    """
 
     __tablename__ = "segment_membership"
-    __table_args__ = (Index("ix_segment_membership_customer", "customer_id"),)
+    __table_args__ = (
+        Index("ix_segment_membership_customer", "customer_id"),
+        # The refresh counts and the screens list the few pinned rows of a segment.
+        Index("ix_segment_membership_pinned", "segment_id",
+              postgresql_where=text("source = 'added'"), sqlite_where=text("source = 'added'")),
+        CheckConstraint("source IN ('rule','added')", name="ck_segment_membership_source"),
+        CheckConstraint("matched OR source = 'added'", name="ck_segment_membership_reason"),
+    )
     segment_id = Column(Integer, ForeignKey("segment.id", ondelete="CASCADE"), primary_key=True)
     customer_id = Column(Integer, ForeignKey("customer.id", ondelete="CASCADE"),
                          primary_key=True)
     since = Column(DateTime, nullable=False, default=utcnow)
+    source = Column(String(10), nullable=False, default="rule", server_default="rule")
+    matched = Column(Boolean, nullable=False, default=True, server_default=true())
+    added_by_rule_id = Column(Integer, ForeignKey("automation_rule.id", ondelete="SET NULL"))
+    added_at = Column(DateTime)
+
+    @property
+    def pinned(self) -> bool:
+        return self.source == PINNED
 
     segment = relationship(Segment)
     customer = relationship(Customer)
@@ -77,7 +112,8 @@ class SegmentCount(Model):
     __tablename__ = "segment_count"
     segment_id = Column(Integer, ForeignKey("segment.id", ondelete="CASCADE"), primary_key=True)
     day = Column(Date, primary_key=True)
-    count = Column(Integer, nullable=False, default=0)
+    count = Column(Integer, nullable=False, default=0)  # members: matched ∪ pinned
+    pinned = Column(Integer, nullable=False, default=0, server_default="0")  # of which pinned
 
     segment = relationship(Segment)
 

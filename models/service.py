@@ -86,6 +86,11 @@ class FollowUp(CustomerRecord, Model):
     customer = relationship(Customer, backref="follow_ups")
     assignee = relationship(Staff, foreign_keys=[assignee_id])
     interaction = relationship(Interaction)
+    # Not a column: the title as a message (a lazy translation) when the system names the task
+    # ("Resolve complaint #%(id)s"). The title column holds text in one language; the assignee's
+    # notice keeps this message instead, so that it reads in its reader's language whoever (or
+    # whichever job) created the task. A title a user typed needs none.
+    title_message = None
 
     def __repr__(self) -> str:
         return self.title or ""

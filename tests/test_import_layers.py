@@ -58,8 +58,16 @@ CORE = {
     "backoffice.audit.chain": "the hash chain the log writer extends",
     "backoffice.audit.chain_key": "the key of that hash chain",
     "backoffice.customers.panels": "the registry of 360-page panels features plug into",
+    "backoffice.customers.labels": "the column labels of customer data, on every screen, API, "
+                                   "log entry and change request that names a customer field",
+    "backoffice.customers.rules": "the rules a customer record satisfies whichever path writes "
+                                  "it (form, API, review approval, import)",
+    "backoffice.security.key_rotation": "the sealed data features keep outside the encrypted "
+                                        "columns, registered for key rotation and status",
     "backoffice.dashboards.registry": "the registry of dashboard panels features plug into",
     "backoffice.events": "the event outbox features publish to and consumers read",
+    "backoffice.suitability": "the suitability rule every offer of a product obeys (campaign "
+                              "gates, next-best offers)",
 }
 
 KNOWN_DEBT: dict[tuple[str, str], str] = {}
@@ -186,13 +194,6 @@ KNOWN_CYCLES = {
     # Rooms that import each other through non-core modules, found when the contract was first
     # checked; each is to be cut by a registry in the core, as the core's own edges were. The
     # set may only shrink: a cut cycle (or a smaller one left) must be written here as it is.
-    frozenset({"backoffice.audit", "backoffice.customers", "backoffice.fields",
-               "backoffice.imports", "backoffice.review", "backoffice.security"}):
-        "audit words and hooks read fields and customer labels; customers' tabs and writes use "
-        "audit and review; review reads customer rules and fields; security's key rotation "
-        "reaches fields and imports, which set passwords through security",
-    frozenset({"backoffice.campaigns", "backoffice.segments"}):
-        "campaigns target segments, and the segment screens show campaign panels and gates",
 }
 
 

@@ -26,6 +26,9 @@ from backoffice.fab_words import made_up
 
 _G_KEY = "_crm_log_vocabularies"
 CUSTOM_PREFIX = "custom_fields."
+# Coded values of record types whose screens are no model views (a feature adds its own at
+# registration: ``CODED_VALUES["Webhook"] = {"events": mapping}``): logged key -> {code: label}.
+CODED_VALUES: dict[str, dict] = {}
 
 
 @dataclass
@@ -109,8 +112,8 @@ def _build(entity: str) -> Vocabulary:
 
     model = _model_named(entity)
     if model is None:
-        return Vocabulary()
-    labels, codes = {}, {}
+        return Vocabulary(codes=dict(CODED_VALUES.get(entity, {})))
+    labels, codes = {}, dict(CODED_VALUES.get(entity, {}))
     for view in current_app.appbuilder.baseviews:
         if getattr(getattr(view, "datamodel", None), "obj", None) is not model:
             continue

@@ -76,10 +76,12 @@ def audit_model(cls, customer_id_attr=None, *, entity=None, config=False, collec
 
 
 def register_defaults() -> None:
-    """The models the issue names; later rooms call ``audit_model`` for their own."""
+    """The models the issue names, and the custom-field definitions and field sets (their room
+    sits below the log, so the log names them); later rooms call ``audit_model`` for their own."""
     from flask_appbuilder.security.sqla.models import Group, Role
 
     from models import Account, Branch, Customer, FollowUp, Interaction, Product, Staff
+    from models.fields import CustomFieldDefinition, FieldSet
 
     audit_model(Customer, "id")
     audit_model(Account, "customer_id")
@@ -90,6 +92,8 @@ def register_defaults() -> None:
     audit_model(Staff, entity="Staff", config=True, collections=("roles", "groups"))
     audit_model(Role, config=True, collections=("permissions",))
     audit_model(Group, config=True, collections=("roles",))
+    audit_model(CustomFieldDefinition, entity="CustomField", config=True)
+    audit_model(FieldSet, entity="FieldSet", config=True)
 
 
 @contextlib.contextmanager

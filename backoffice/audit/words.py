@@ -51,6 +51,7 @@ ACTION_LABELS = {
     "dashboard_refresh": _l("Refreshed the dashboard"),
     "bad_request": _l("Refused a malformed request"),
     "keys.rotate": _l("Rotated the encryption keys"),
+    "segment.unpin": _l("Removed a pinned segment member"),
     "convert_custom_field": _l("Converted a custom field to another type"),
 }
 ENTITY_LABELS = {

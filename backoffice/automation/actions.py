@@ -132,8 +132,11 @@ def create_task(session, target: Target, action: dict) -> None:
         local_due = dt.datetime.combine(sla.add_working_days(local_today, int(days)),
                                         sla.END_OF_DAY, tzinfo=tz)
         due = local_due.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    # A title the rule's author typed stays as typed; a default rule's name is a message id,
+    # kept as such for the assignee's notice so that it reads in the reader's language.
+    title = action.get("title") or rule_name(target.rule)
     task = FollowUp(customer_id=target.customer.id, assignee_id=people[0],
-                    title=(action.get("title") or str(rule_name(target.rule)))[:200], task_type=task_type,
+                    title=str(title)[:200], title_message=title, task_type=task_type,
                     due_at=due, status="open", source="automation", created_at=target.now,
                     notes=action.get("notes") or None)
     session.add(task)
@@ -172,25 +175,41 @@ def render(template: str, customer: Customer) -> str:
 
 def set_field(session, target: Target, action: dict) -> None:
     """Set a customer field as the rule's author would: a maker's change to a reviewed field
-    becomes a change request for a checker, like any change they make."""
+    becomes a change request for a checker, like any change they make. A custom field
+    (``custom_fields.<key>``) is checked, written and filed as a screen edit of it is, and only
+    while its author may write it (``backoffice.automation.custom_fields``)."""
     from backoffice.audit import log
+    from backoffice.automation import custom_fields
     from backoffice.notifications.sources import change_request_waiting
     from backoffice.review.service import needs_review, reviewed_fields
+    from backoffice.review.values import to_json
+    from backoffice.security.policy import viewer_for
     from models import ChangeRequest
 
     key = action.get("field")
-    if key not in settable_fields():
-        raise Skip(_l("This field cannot be set by a rule."))
     author = session.get(Staff, target.rule.created_by_id) if target.rule.created_by_id else None
-    value = typed_value(key, action.get("value"))
+    spec = None
+    if custom_fields.is_custom(key):
+        spec, refusal = custom_fields.settable_spec(key, viewer_for(author))
+        if refusal is not None:
+            raise Skip(refusal)
+    elif key not in settable_fields(custom=False, check_viewer=False):
+        raise Skip(_l("This field cannot be set by a rule."))
+    elif author is not None and not may_write_column(key, viewer_for(author)):
+        raise Skip(_l("The rule's author may not change %(field)s.",
+                      field=settable_fields(custom=False, check_viewer=False)[key]["label"]))
     customer = target.customer
-    if getattr(customer, key) == value:
+    value = typed_value(key, action.get("value"), spec=spec, customer=customer)
+    current = (custom_fields.current_value(spec, customer) if spec is not None
+               else getattr(customer, key))
+    if current == value:
         raise Skip(_l("The field already has this value."))
     if author is not None and needs_review(author) and key in reviewed_fields():
         request = ChangeRequest(entity="customer", kind="update", status="pending",
                                 customer_id=customer.id, branch_id=customer.branch_id,
                                 base_version=customer.version, maker_id=author.id)
-        request.values = {key: value}
+        request.values = (custom_fields.proposed_values(spec, value, customer)
+                          if spec is not None else {key: to_json(key, value)})
         session.add(request)
         session.flush()
         log.record("propose", entity="ChangeRequest", entity_id=request.id,
@@ -198,21 +217,53 @@ def set_field(session, target: Target, action: dict) -> None:
                    detail={"kind": "update", "fields": [key], "rule_id": target.rule.id})
         change_request_waiting(session, request, author)
         return
-    setattr(customer, key, value)
+    if spec is not None:
+        custom_fields.write(spec, value, customer)
+    else:
+        setattr(customer, key, value)
     session.flush()
 
 
-def settable_fields() -> dict:
-    """Customer columns a rule may set: plain, non-sensitive, not identity or ownership."""
+def may_write_column(key: str, viewer) -> bool:
+    """Whether the field policy lets ``viewer`` (a rule's author) change the column: a rule
+    changes nothing its author could not change on the customer's form."""
+    from backoffice.security import policy
+
+    return policy.decide("Customer", key, None, viewer).may_write
+
+
+def settable_fields(viewer=None, *, custom: bool = True, check_viewer: bool = True) -> dict:
+    """Customer columns a rule may set: plain, non-sensitive, not identity or ownership, and
+    (``check_viewer``) writable by ``viewer`` (default: the current user, who writes the rule);
+    then (``custom``) the custom fields that viewer may set by a rule, by their labels marked
+    as custom."""
+    from backoffice.automation import custom_fields
     from backoffice.automation.catalog import record_fields
+    from backoffice.security import policy
 
     refused = {"customer_no", "branch_id", "owner_id", "teller_id", "tier", "closed_on",
                "name", "id_type"}
-    return {f["key"]: f for f in record_fields("customer") if f["key"] not in refused}
+    found = {f["key"]: f for f in record_fields("customer") if f["key"] not in refused}
+    if check_viewer:
+        writer = viewer or policy.current_viewer()
+        found = {key: f for key, f in found.items() if may_write_column(key, writer)}
+    if custom:
+        found.update((custom_fields.name_of(spec), custom_fields.form_entry(spec))
+                     for spec in custom_fields.offered(viewer))
+    return found
 
 
-def typed_value(key: str, raw):
-    spec = settable_fields()[key]
+def typed_value(key: str, raw, *, spec=None, customer=None):
+    """The rule's stored text as the field's value; a custom field's ``spec`` checks it as a
+    screen edit of ``customer`` would (a refusal is a skip with the field's own reason)."""
+    if spec is not None:
+        from backoffice.automation import custom_fields
+
+        value, reason = custom_fields.checked_value(spec, raw, customer)
+        if reason is not None:
+            raise Skip(reason)
+        return value
+    spec = settable_fields(custom=False, check_viewer=False)[key]
     if spec["type"] == "boolean":
         return str(raw).lower() in ("true", "1", "y", "yes")
     if raw in (None, ""):
@@ -228,52 +279,42 @@ def typed_value(key: str, raw):
 
 
 def add_to_segment(session, target: Target, action: dict) -> None:
-    """A member of the segment from now on (the nightly refresh re-applies the segment's own
-    rule: a rule-driven segment keeps only the customers its rule matches)."""
+    """A pinned member of the segment from now on: the nightly refresh re-applies the segment's
+    own rule but keeps the customers a rule added (``source`` 'added', with the rule and the
+    time), until someone removes the pin on the segment's screen. A customer the segment's
+    rule already holds is pinned too, so they stay when the rule stops matching them."""
     segment = session.get(Segment, action.get("segment_id"))
     if segment is None or segment.kind == "tier":
         raise Skip(_l("The segment no longer exists."))
-    present = session.scalar(select(func.count()).select_from(SegmentMembership).where(
+    pinned = session.scalar(select(func.count()).select_from(SegmentMembership).where(
         SegmentMembership.segment_id == segment.id,
-        SegmentMembership.customer_id == target.customer.id))
-    if present:
+        SegmentMembership.customer_id == target.customer.id,
+        SegmentMembership.source == "added"))
+    if pinned:
         raise Skip(_l("Already in the segment."))
-    session.add(SegmentMembership(segment_id=segment.id, customer_id=target.customer.id,
-                                  since=target.now))
+    present = session.get(SegmentMembership, (segment.id, target.customer.id))
+    if present is None:  # not matched at the last refresh, or it would have a row
+        present = SegmentMembership(segment_id=segment.id, customer_id=target.customer.id,
+                                    since=target.now, matched=False)
+        session.add(present)
+    present.source, present.added_by_rule_id, present.added_at = (
+        "added", target.rule.id, target.now)
     session.flush()
 
 
 def add_to_campaign(session, target: Target, action: dict) -> None:
-    """A target of a running campaign, if the customer passes its suitability gate; the
-    control share applies as at launch."""
-    from backoffice.campaigns import gate, stats
-    from backoffice.campaigns.service import validity_days
-    from models import Campaign, CampaignTarget, Product
+    """A target of a running campaign, getting what a target of its group got at launch: the
+    campaigns room's own use case (gate, channel, control split, the phone task or the
+    message's send-ledger row, sent by the campaign's sending round); the customer a rule
+    cannot add (already in, not suitable, campaign not running) is skipped with the reason."""
+    from backoffice.campaigns.service import NotAdded, add_target
+    from models import Campaign
 
     campaign = session.get(Campaign, action.get("campaign_id"))
-    if campaign is None or campaign.status != "running":
-        raise Skip(_l("The campaign is not running."))
-    customer = target.customer
-    if session.scalar(select(CampaignTarget.id).where(
-            CampaignTarget.campaign_id == campaign.id,
-            CampaignTarget.customer_id == customer.id)):
-        raise Skip(_l("Already in the campaign's audience."))
-    product = session.get(Product, campaign.product_id) if campaign.product_id else None
-    risk = product.risk_level if product is not None else "R5"
-    today = target.now.date()
-    suitable = session.scalar(select(Customer.id).where(
-        Customer.id == customer.id,
-        gate.passes(risk, campaign.channels or [], today, validity_days())))
-    if not suitable:
-        raise Skip(_l("The customer does not pass the campaign's suitability gate."))
-    control = stats.in_control(campaign.id, campaign.control_seed, customer.id,
-                               float(campaign.control_share or 0))
-    session.add(CampaignTarget(campaign_id=campaign.id, customer_id=customer.id,
-                               target_group="control" if control else "target",
-                               channel=(campaign.channels or [None])[0],
-                               assignee_id=customer.owner_id, branch_id=customer.branch_id,
-                               created_at=target.now))
-    session.flush()
+    try:
+        add_target(session, campaign, target.customer, target.now)
+    except NotAdded as exc:
+        raise Skip(exc.reason) from None
 
 
 def notify_staff(session, target: Target, action: dict) -> None:

@@ -58,7 +58,7 @@ ASSIGNEES = {"owner": _l("The customer's relationship manager"),
              "role": _l("Everyone with a role in the customer's branch")}
 MESSAGE_CHANNELS = {"sms": _l("SMS"), "email": _l("E-mail"), "wechat": _l("WeChat")}
 MESSAGE_PURPOSES = {"service": _l("Service"), "marketing": _l("Marketing")}
-CUSTOMER_MESSAGING = frozenset({"message"})  # actions that reach customers: need approval
+CUSTOMER_MESSAGING = frozenset({"message", "campaign"})  # actions that reach customers: approval
 
 # Columns not offered on the form: identity, bookkeeping, ciphertext and blind indexes.
 _HIDDEN = {"id", "record_uid", "version", "created_at", "updated_at", "custom_fields",

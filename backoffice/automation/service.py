@@ -243,10 +243,13 @@ def _tell_approvers(session, rule, actor) -> None:
         from backoffice.notifications.sources import approvers
     except ImportError:  # the notifications room is optional here
         return
+    from backoffice.automation.actions import rule_name
+
     notify(session, approvers(session, "can_approve", VIEW, rule.branch_id,
                               exclude=getattr(actor, "id", None)),
            "approval_waiting",
-           _l("Automation rule %(name)s is waiting for your approval.", name=rule.name),
+           _l("Automation rule %(name)s is waiting for your approval.",
+              name=rule_name(rule)),  # a default rule's name is a message id
            link=f"/automation/rule/{rule.id}", entity="AutomationRule", entity_id=rule.id)
 
 

@@ -180,6 +180,7 @@ class AutomationView(BaseView):
         if request.method == "POST":
             values = form_values(request.form)
             try:
+                _check_custom_values(values)
                 service.save(db.session, rule, values, current_user())
             except service.RuleRefused as exc:
                 db.session.rollback()
@@ -369,6 +370,9 @@ def form_values(form) -> dict:
             elif key == "unless_open":
                 if raw == "y":
                     action[key] = True
+            elif key == "value" and len(form.getlist(f"a{slot}_{key}")) > 1:
+                # several choices of a multiple-choice field, as its value is typed
+                action[key] = ",".join(item.strip() for item in form.getlist(f"a{slot}_{key}"))
             elif raw not in (None, ""):
                 action[key] = raw.strip()
         if action.get("assignee") != "role":
@@ -391,9 +395,35 @@ def describe_action(action: dict) -> str:
     if kind == "message":
         parts.append(str(catalog.MESSAGE_CHANNELS.get(action.get("channel"), "")))
     if kind == "set_field":
-        field = settable_fields().get(action.get("field"))
-        parts.append(field["label"] if field else "—")
+        field = settable_fields(check_viewer=False).get(action.get("field"))
+        parts.append(field["label"] if field else _custom_label(action.get("field")))
     return label + (": " + ", ".join(p for p in parts if p) if any(parts) else "")
+
+
+def _check_custom_values(values: dict) -> None:
+    """A custom field's value the field refuses whatever the customer is refused on saving,
+    with the field's own message, together with every other problem of the rule."""
+    from backoffice.automation import custom_fields
+
+    problem = custom_fields.value_problem(values.get("actions") or [])
+    if problem is not None:
+        errors = service.validate(db.session, values, current_user())
+        errors.setdefault("actions", problem)
+        raise service.RuleRefused(errors)
+
+
+def _custom_label(key) -> str:
+    """A stored rule's custom field the reader may not set by a rule (sensitive now, say): its
+    label if the reader sees the field, so the rule still says what it names."""
+    from backoffice.automation import custom_fields
+    from backoffice.fields.access import may_see
+    from backoffice.fields.registry import field_spec
+
+    spec = field_spec(custom_fields.ENTITY, key[len(custom_fields.PREFIX):],
+                      include_archived=True) if custom_fields.is_custom(key) else None
+    if spec is None or not may_see(spec):
+        return "—"
+    return f"{spec.label()} ({_('custom field')})"
 
 
 def register(appbuilder) -> None:

@@ -16,6 +16,14 @@ Definitions (target group unless said otherwise):
 * uplift: target conversion rate − control conversion rate, with Newcombe's hybrid score 95%
   interval (``stats.uplift``); below ``CRM_UPLIFT_MIN_GROUP`` customers in a group it reads
   "too few to tell" rather than a verdict.
+
+Targets an automation rule added after launch (``created_at`` after ``launched_at``,
+``service.add_target``) are counted, in their group, like the launch's: they went through the
+same gate and the same control split (a hash per customer, so the added control customers are
+as comparable as the launch's), and the target group got the same message or task. Their
+window opens when they were added (``service.window_opens``): a purchase before that is no
+conversion, and an account of the product held by then makes them not new to it. Both groups
+are treated alike, so the uplift stays a like-for-like comparison.
 """
 from __future__ import annotations
 
@@ -97,13 +105,17 @@ class Report:
 
 
 def _figures(session, campaign: Campaign, key_column=None):
+    from backoffice.campaigns.service import added_after_launch
+
     t = CampaignTarget
     start = campaign.start_on or dt.date.max
     task_done = exists(select(literal(1)).select_from(FollowUp).where(
         FollowUp.id == t.follow_up_id, FollowUp.status == "done"))
     held_before = exists(select(literal(1)).select_from(Account).where(
         Account.customer_id == t.customer_id, Account.product_id == campaign.product_id,
-        Account.opened_on < start))
+        or_(Account.opened_on < start,
+            and_(added_after_launch(t.created_at, campaign),
+                 Account.opened_on <= func.date(t.created_at)))))
     contacted = or_(t.contacted_at.is_not(None), task_done)
     columns = [
         t.target_group, func.count(t.id),

@@ -10,29 +10,28 @@ A customer is dropped, for each reason that applies, when
 
 The conditions are SQL over the customer row, so the gate filters the whole candidate set in the
 launch query; :func:`python_failures` states the same rule over plain values for tests and for
-explaining a single customer's exclusion.
+explaining a single customer's exclusion. The levels, the elderly cap and the validity period
+are the compliance rule's own (``backoffice.suitability``), which the next-best offers apply too.
 """
 from __future__ import annotations
 
 import datetime as dt
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, true
 
 from backoffice.segments.rules import years_before
+from backoffice.suitability import ELDERLY_AGE, ELDERLY_MAX_LEVEL, level
 from models.campaigns import CONSENT_COLUMNS
 from models.customers import Customer
 
 REASONS = ("risk", "expired", "consent", "elderly")
-DEFAULT_VALIDITY_DAYS = 365
-ELDERLY_AGE = 65
-ELDERLY_MAX_LEVEL = 3  # R4 and above are not offered to customers aged 65+
-
-
-def level(code: str | None) -> int | None:
-    """3 for "R3" or "C3"; None for anything else."""
-    if not code or len(code) != 2 or not code[1].isdigit():
-        return None
-    return int(code[1])
+# What each reason means to a reader: the launch report's drops, and why a customer a rule
+# adds to a running campaign was refused.
+REASON_LABELS = {"risk": _l("Risk tolerance below the product's risk level"),
+                 "expired": _l("Risk assessment missing or expired"),
+                 "consent": _l("No marketing consent for the channels"),
+                 "elderly": _l("Aged 65 or older, product R4 or above")}
 
 
 def allowed_tolerances(product_risk: str) -> list[str]:

@@ -102,7 +102,7 @@ class _Sender(ClaimedSends):
     model = M
 
     def __init__(self, session, config, campaign, clock, today, progress):
-        from backoffice.campaigns.service import validity_days
+        from backoffice.suitability import validity_days
 
         self.session, self.config, self.clock, self.progress = session, config, clock, progress
         self.campaign_id = campaign.id

@@ -11,6 +11,12 @@ the ids that pass (with owner, branch and consents), the control split is a hash
 channel (task type ``campaign``) and the send ledger of the SMS, e-mail and WeChat messages
 (``backoffice.campaigns.messages``, sent by the job ``jobs.campaigns.send_messages``) are one
 ``INSERT ... SELECT`` each.
+
+A customer an automation rule adds to a running campaign (:func:`add_target`) goes through the
+same gate, channel choice, control split and task or message statements, one target at a time.
+Their window for conversions opens when they were added (:func:`window_opens`), for both groups
+alike, so the evaluation counts them with the launch's targets without crediting the campaign
+with purchases made before they joined.
 """
 from __future__ import annotations
 
@@ -19,7 +25,19 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from backoffice import events
 from backoffice.campaigns import gate, stats
@@ -27,6 +45,7 @@ from backoffice.errors import WriteRefused
 from backoffice.extensions import db
 from backoffice.notifications.sources import campaign_waiting
 from backoffice.segments import rules as r
+from backoffice.suitability import validity_days
 from models import (
     Account,
     Campaign,
@@ -56,12 +75,6 @@ events.declare(CAMPAIGN_CLOSED, _l("Campaign closed"), "campaign")
 
 class CampaignRefused(WriteRefused):
     """The campaign or the action is not valid; ``errors`` maps fields to messages."""
-
-
-def validity_days() -> int:
-    if has_app_context():
-        return int(current_app.config["CRM_RISK_ASSESSMENT_VALIDITY_DAYS"])
-    return gate.DEFAULT_VALIDITY_DAYS
 
 
 # --- editing ---------------------------------------------------------------------------------
@@ -311,16 +324,12 @@ def launch(campaign_id: int, fields: dict, today: dt.date | None = None) -> dict
         candidate_condition(campaign, fields, today, dialect),
         gate.passes(product.risk_level, campaign.channels, today, validity_days()))
         .order_by(Customer.id)).all()
-    share, now = float(campaign.control_share), utcnow()
+    now = utcnow()
     targets, groups = [], {"target": 0, "control": 0}
     for pk, owner_id, branch_id, *consents in rows:
-        channel = next(c for c, ok in zip(campaign.channels, consents) if ok)
-        group = ("control" if stats.in_control(campaign.id, campaign.control_seed, pk, share)
-                 else "target")
-        groups[group] += 1
-        targets.append({"campaign_id": campaign.id, "customer_id": pk, "target_group": group,
-                        "channel": channel, "assignee_id": owner_id, "branch_id": branch_id,
-                        "created_at": now})
+        row = target_values(campaign, pk, owner_id, branch_id, consents, now)
+        groups[row["target_group"]] += 1
+        targets.append(row)
     table = CampaignTarget.__table__
     for start in range(0, len(targets), INSERT_BATCH):
         session.execute(insert(table), targets[start:start + INSERT_BATCH])
@@ -333,10 +342,89 @@ def launch(campaign_id: int, fields: dict, today: dt.date | None = None) -> dict
     return report
 
 
-def _create_messages(session, campaign: Campaign, now) -> int:
+def target_values(campaign: Campaign, customer_id: int, owner_id, branch_id, consents,
+                  now: dt.datetime) -> dict:
+    """One ``campaign_target`` row as the launch writes it, for a customer who passed the
+    gate: the first of the campaign's channels the customer consented to (``consents``, in
+    the order of ``campaign.channels``), the group by the control split's hash, and who served
+    the customer and where, frozen now."""
+    channel = next((c for c, ok in zip(campaign.channels or [], consents) if ok), None)
+    control = stats.in_control(campaign.id, campaign.control_seed, customer_id,
+                               float(campaign.control_share or 0))
+    return {"campaign_id": campaign.id, "customer_id": customer_id,
+            "target_group": "control" if control else "target", "channel": channel,
+            "assignee_id": owner_id, "branch_id": branch_id, "created_at": now}
+
+
+class NotAdded(Exception):
+    """The customer cannot join the campaign's audience; ``reason`` is a lazy translation
+    (the automation run log keeps it in no language)."""
+
+    def __init__(self, reason):
+        super().__init__(str(reason))
+        self.reason = reason
+
+
+def add_target(session, campaign: Campaign | None, customer: Customer,
+               now: dt.datetime) -> CampaignTarget:
+    """A customer joins a running campaign's audience after launch (an automation rule's
+    "add to a campaign" action), and gets what a target of the same group got at launch.
+
+    The same gate (on the local date, as the sender checks it), the same channel choice and
+    the same control split (:func:`target_values`); then, for the target group, the same
+    follow-up task (phone) or pending send-ledger row (SMS, e-mail, WeChat) the launch writes,
+    by the launch's own statements narrowed to this one target. The control group gets
+    nothing. The message goes out with the campaign's next sending round
+    (``flask crm campaign send`` from cron, or ``jobs.campaigns.send_messages``), which checks
+    consent, the gate and quiet hours again.
+
+    Exactly once: a customer already in the audience (at launch or added before) raises
+    :class:`NotAdded`, and the unique keys on (campaign, customer) and on the message's
+    target hold against a concurrent add. Writes into the caller's transaction, never
+    commits. Raises :class:`NotAdded` with the reason when the customer cannot join.
+    """
+    from backoffice import stored_text
+    from backoffice.messaging import quiet
+
+    if campaign is None or campaign.status != "running":
+        raise NotAdded(_l("The campaign is not running."))
+    today = quiet.to_local(now, quiet.zone(current_app.config)).date()
+    if campaign.end_on is not None and campaign.end_on < today:
+        raise NotAdded(_l("The campaign has ended."))
+    if session.scalar(select(CampaignTarget.id).where(
+            CampaignTarget.campaign_id == campaign.id,
+            CampaignTarget.customer_id == customer.id)):
+        raise NotAdded(_l("Already in the campaign's audience."))
+    if customer.status != "active":
+        raise NotAdded(_l("The customer is not active."))
+    product = session.get(Product, campaign.product_id) if campaign.product_id else None
+    risk = product.risk_level if product is not None else "R5"
+    channels = list(campaign.channels or [])
+    conditions = gate.pass_conditions(risk, channels, today, validity_days())
+    consent_columns = [getattr(Customer, CONSENT_COLUMNS[c]) for c in channels]
+    row = session.execute(select(*[case((cond, True), else_=False)
+                                   for cond in conditions.values()], *consent_columns)
+                          .where(Customer.id == customer.id)).one()
+    failed = [reason for reason, ok in zip(conditions, row[:len(conditions)]) if not ok]
+    if failed:
+        raise NotAdded(_l("The customer does not pass the campaign's suitability gate: "
+                          "%(reasons)s.", reasons=stored_text.joined(
+                              "; ", [gate.REASON_LABELS[r] for r in failed])))
+    values = target_values(campaign, customer.id, customer.owner_id, customer.branch_id,
+                           row[len(conditions):], now)
+    target = CampaignTarget(**values)
+    session.add(target)
+    session.flush()
+    _create_tasks(session, campaign, now, target_id=target.id)
+    _create_messages(session, campaign, now, target_id=target.id)
+    return target
+
+
+def _create_messages(session, campaign: Campaign, now, target_id: int | None = None) -> int:
     """The send ledger (``backoffice.campaigns.messages``): one pending row per target-group
     customer on a message channel, due from the campaign's first day (local midnight). The
-    control group gets none. One ``INSERT ... SELECT``."""
+    control group gets none. One ``INSERT ... SELECT`` (``target_id``: for that one target
+    only, one added after launch). Returns the campaign's number of messages."""
     from backoffice.messaging import quiet as calendar
 
     t, m = CampaignTarget.__table__, CampaignMessage.__table__
@@ -349,6 +437,8 @@ def _create_messages(session, campaign: Campaign, now) -> int:
                     literal("pending"), literal(0), literal(due), literal(now)).where(
         t.c.campaign_id == campaign.id, t.c.target_group == "target",
         t.c.channel.in_(MESSAGE_CHANNELS))
+    if target_id is not None:
+        chosen = chosen.where(t.c.id == target_id)
     session.execute(insert(m).from_select(
         ["campaign_id", "target_id", "customer_id", "channel", "status", "attempts",
          "next_attempt_at", "created_at"], chosen))
@@ -356,27 +446,34 @@ def _create_messages(session, campaign: Campaign, now) -> int:
         m.c.campaign_id == campaign.id)) or 0)
 
 
-def _create_tasks(session, campaign: Campaign, now) -> int:
-    """Phone targets become follow-up tasks for their RM (one INSERT ... SELECT)."""
+def _create_tasks(session, campaign: Campaign, now, target_id: int | None = None) -> int:
+    """Phone targets become follow-up tasks for their RM (one INSERT ... SELECT;
+    ``target_id``: for that one target only, one added after launch), due three days after
+    the campaign starts; a target added later gets its three days from the day it was added
+    rather than a task already overdue. Returns the campaign's number of tasks."""
     t, f = CampaignTarget.__table__, FollowUp.__table__
-    due = dt.datetime.combine(campaign.start_on or now.date(), dt.time(1)) + dt.timedelta(days=3)
+    which = and_(t.c.campaign_id == campaign.id, t.c.target_group == "target",
+                 t.c.channel == "phone")
+    if target_id is not None:
+        which = and_(which, t.c.id == target_id)
+    first = campaign.start_on or now.date()
+    if target_id is not None:
+        first = max(first, now.date())
+    due = dt.datetime.combine(first, dt.time(1)) + dt.timedelta(days=3)
     marker = f"campaign #{campaign.id}"
     # The task's type already reads "Campaign" in each user's language; the title is stored
     # data, so it carries the campaign's own name rather than a word of one language.
     title = campaign.name[:200]
     chosen = select(t.c.customer_id, t.c.assignee_id, literal(title), literal("campaign"),
                     literal(due), literal("open"), literal("campaign"), literal(marker),
-                    literal(now)).where(t.c.campaign_id == campaign.id,
-                                        t.c.target_group == "target", t.c.channel == "phone")
+                    literal(now)).where(which)
     session.execute(insert(f).from_select(
         ["customer_id", "assignee_id", "title", "task_type", "due_at", "status", "source",
          "notes", "created_at"], chosen))
     task = (select(func.max(f.c.id)).where(f.c.customer_id == t.c.customer_id,
                                            f.c.source == "campaign", f.c.notes == marker)
             .scalar_subquery())
-    session.execute(update(t).where(t.c.campaign_id == campaign.id,
-                                    t.c.target_group == "target", t.c.channel == "phone")
-                    .values(follow_up_id=task))
+    session.execute(update(t).where(which).values(follow_up_id=task))
     # Counted, not read from the INSERT ... SELECT's rowcount, which psycopg 3 under
     # SQLAlchemy 2.1 reports as -1.
     return int(session.scalar(select(func.count()).select_from(f).where(
@@ -384,6 +481,32 @@ def _create_tasks(session, campaign: Campaign, now) -> int:
 
 
 # --- outcomes --------------------------------------------------------------------------------
+
+
+def added_after_launch(created_at, campaign: Campaign):
+    """SQL: the target (its ``created_at`` column) joined after the launch, added by a rule.
+    The launch writes its targets' ``created_at`` equal to ``launched_at``."""
+    if campaign.launched_at is None:
+        return false()
+    return created_at > campaign.launched_at
+
+
+def window_opens(created_at, campaign: Campaign):
+    """SQL: when a target's conversion window opens: the campaign's first day, or, for a target
+    added after launch once the campaign had started, the moment it was added (in either group:
+    the split of the added customers is the same hash, so target and control stay alike)."""
+    start = dt.datetime.combine(campaign.start_on, dt.time())
+    return case((and_(added_after_launch(created_at, campaign), created_at > start), created_at),
+                else_=literal(start, DateTime()))
+
+
+def opened_in_window(opened_on, created_at, campaign: Campaign):
+    """SQL: an account opened on ``opened_on`` counts for the target: from the campaign's first
+    day, and for a target added after launch only from the day after it was added (an account
+    opened that day may have led to the rule adding them; only the date is known)."""
+    return and_(opened_on >= campaign.start_on,
+                or_(~added_after_launch(created_at, campaign),
+                    opened_on > func.date(created_at)))
 
 
 def record_outcome(target: CampaignTarget, *, responded: bool, converted: bool,
@@ -417,15 +540,16 @@ def record_outcome(target: CampaignTarget, *, responded: bool, converted: bool,
 
 def detect_conversions(campaign_id: int) -> int:
     """Purchases of the campaign product within its window become conversions (both groups):
-    money in to an account of the product, or an account of it opened in the window."""
+    money in to an account of the product, or an account of it opened in the window. A
+    target added after launch has its window from when it was added (:func:`window_opens`)."""
     session = db.session
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or campaign.product_id is None or not campaign.start_on:
         return 0
-    start = dt.datetime.combine(campaign.start_on, dt.time())
     end = dt.datetime.combine((campaign.end_on or utcnow().date()) + dt.timedelta(days=1),
                               dt.time())
     t = CampaignTarget.__table__
+    start = window_opens(t.c.created_at, campaign)
     tx = Transaction.__table__
     acc = Account.__table__
     bought = tx.join(acc, acc.c.id == tx.c.account_id)
@@ -436,13 +560,13 @@ def detect_conversions(campaign_id: int) -> int:
     amount = select(func.sum(tx.c.amount)).select_from(bought).where(in_window)
     opened = select(literal(1)).select_from(acc).where(
         acc.c.customer_id == t.c.customer_id, acc.c.product_id == campaign.product_id,
-        acc.c.opened_on >= campaign.start_on,
+        opened_in_window(acc.c.opened_on, t.c.created_at, campaign),
         acc.c.opened_on <= (campaign.end_on or utcnow().date()))
     found = or_(exists(select(literal(1)).select_from(bought).where(in_window)),
                 exists(opened))
     first_open = (select(func.min(acc.c.opened_on)).where(
         acc.c.customer_id == t.c.customer_id, acc.c.product_id == campaign.product_id,
-        acc.c.opened_on >= campaign.start_on).scalar_subquery())
+        opened_in_window(acc.c.opened_on, t.c.created_at, campaign)).scalar_subquery())
     result = session.execute(
         update(t).where(t.c.campaign_id == campaign.id, t.c.converted_at.is_(None), found)
         .values(converted_at=func.coalesce(purchases.scalar_subquery(), first_open),

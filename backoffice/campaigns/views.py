@@ -24,7 +24,7 @@ from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from backoffice import charts
-from backoffice.campaigns import evaluation, service
+from backoffice.campaigns import evaluation, gate, service
 from backoffice.extensions import db
 from backoffice.messaging import registry as message_channels
 from backoffice.pickers import LocalDateField
@@ -45,10 +45,7 @@ CHANNEL_LABELS = message_channels.labels(("phone",) + MESSAGE_CHANNELS)
 MESSAGE_LABELS = {"pending": lazy_pgettext("message status", "Pending"), "sending": _l("Sending"), "sent": _l("Sent"),
                   "retry": _l("Waiting to retry"), "failed": _l("Failed"),
                   "cancelled": _l("Cancelled")}
-REASON_LABELS = {"risk": _l("Risk tolerance below the product's risk level"),
-                 "expired": _l("Risk assessment missing or expired"),
-                 "consent": _l("No marketing consent for the channels"),
-                 "elderly": _l("Aged 65 or older, product R4 or above")}
+REASON_LABELS = gate.REASON_LABELS
 METHOD_PERMISSIONS = {"index": "read", "show": "read", "evaluation": "read", "new": "write",
                       "edit": "write", "submit": "write", "launch": "write", "close": "write",
                       "approve": "approve", "reject": "approve", "outcome": "outcome",

@@ -11,6 +11,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, insert, literal, select
 
 from backoffice.notifications.sources import tasks_inserted
@@ -44,18 +45,30 @@ def due_at(as_of: dt.datetime, tier: str) -> dt.datetime:
     return local_due.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def _title(tier: str) -> str:
-    from flask_babel import force_locale, gettext
+def _title_message(tier: str):
+    return _l("Churn warning %(tier)s: retention follow-up", tier=tier)
+
+
+def _escalation_message():
+    return _l("Escalated: overdue P1 retention follow-up")
+
+
+def _in_default_language(message) -> str:
+    """The title column's text: the bank's default language, whoever runs the job. The
+    assignees' notices keep the message itself (``tasks_inserted``) and read in their reader's
+    language; text stored here would show Chinese on an English notifications page."""
+    from flask_babel import force_locale
 
     with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh")):
-        return gettext("Churn warning %(tier)s: retention follow-up", tier=tier)
+        return str(message)
+
+
+def _title(tier: str) -> str:
+    return _in_default_language(_title_message(tier))
 
 
 def _escalation_title() -> str:
-    from flask_babel import force_locale, gettext
-
-    with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh")):
-        return gettext("Escalated: overdue P1 retention follow-up")
+    return _in_default_language(_escalation_message())
 
 
 def create_retention_tasks(session, as_of: dt.datetime, lo: int | None = None,
@@ -72,7 +85,7 @@ def create_retention_tasks(session, as_of: dt.datetime, lo: int | None = None,
                 .where(ChurnScore.warning_tier == tier, ~already))
         if lo is not None:
             rows = rows.where(ChurnScore.customer_id.between(lo, hi))
-        created += _insert_tasks(session, rows)
+        created += _insert_tasks(session, rows, _title_message(tier))
     return created
 
 
@@ -91,10 +104,10 @@ def escalate_overdue(session, now: dt.datetime) -> int:
                    literal(due_at(now, "P1")), literal("open"), literal(ESCALATION_SOURCE),
                    literal(now))
             .where(Customer.id.in_(overdue), ~escalated, manager.is_not(None)))
-    return _insert_tasks(session, rows)
+    return _insert_tasks(session, rows, _escalation_message())
 
 
-def _insert_tasks(session, rows) -> int:
+def _insert_tasks(session, rows, title) -> int:
     """INSERT ... SELECT the task rows; returns how many were inserted.
 
     Counted from ``RETURNING id``: the driver's row count of an ``INSERT ... SELECT`` on
@@ -104,5 +117,5 @@ def _insert_tasks(session, rows) -> int:
         ["customer_id", "assignee_id", "title", "task_type", "due_at", "status", "source",
          "created_at"], rows).returning(FollowUp.id), execution_options={"crm_unscoped": True})
     ids = result.scalars().all()
-    tasks_inserted(session, ids)  # their assignees are told
+    tasks_inserted(session, ids, title)  # their assignees are told, in their own language
     return len(ids)

@@ -37,18 +37,26 @@ def dark(figure: dict, counts: bool = False) -> dict:
                   margin={"l": 8, "r": 8, "t": 8, "b": 8, "pad": 4})
     layout["legend"] = {**layout.get("legend", {}), "font": {"size": 18, "color": TEXT}}
     layout.pop("title", None)
+    # Horizontal bars (funnels, see charts.funnel) carry their counts on x and their labels on y.
+    horizontal = any(trace.get("orientation") == "h" for trace in figure["data"])
+    value_axis, value = ("xaxis", "x") if horizontal else ("yaxis", "y")
     for trace in figure["data"]:
-        if trace["type"] in ("pie", "funnel"):
+        if trace["type"] == "pie":
             trace["textfont"] = {"size": 20, "color": "#0b1220"}
+        elif trace["type"] == "bar" and "text" in trace:
+            # Funnels write their own text (count and share of the first stage): dark on the
+            # bar, light beside a bar too short to hold it.
+            trace.update(insidetextfont={"size": 20, "color": "#0b1220"},
+                         outsidetextfont={"size": 20, "color": TEXT})
         elif counts and trace["type"] == "bar":
-            trace.update(texttemplate="%{y:,}", textposition="auto",
+            trace.update(texttemplate="%{" + value + ":,}", textposition="auto",
                          textfont={"size": 22, "color": "#0b1220"})
     if counts:
-        values = [v for trace in figure["data"] for v in trace.get("y", []) if v is not None
+        values = [v for trace in figure["data"] for v in trace.get(value, []) if v is not None
                   and not isinstance(v, str)]
-        layout["yaxis"].update(tickformat=",d", rangemode="tozero")
+        layout[value_axis].update(tickformat=",d", rangemode="tozero")
         if values and max(values) < 5:
-            layout["yaxis"]["dtick"] = 1
+            layout[value_axis]["dtick"] = 1
     return figure
 
 

@@ -10,18 +10,15 @@ from config import roles as r
 
 
 def register(appbuilder) -> None:
-    from backoffice.audit.hooks import audit_model
-    from backoffice.fields import hooks, registry
+    """The admin screens and the core's questions about custom fields. (The operation log
+    audits the definitions and field sets, and review asks which fields are reviewed: both rooms
+    sit above this one and plug themselves in.)"""
+    from backoffice.fields import hooks, key_rotation, registry
     from backoffice.fields.views import CustomFieldView, FieldSetView
-    from backoffice.review import service as review
-    from models.fields import CustomFieldDefinition, FieldSet
 
     registry.install_invalidation()
     hooks.install()  # the policy, masking and presentation read custom fields through the core
-    audit_model(CustomFieldDefinition, entity="CustomField", config=True)
-    audit_model(FieldSet, entity="FieldSet", config=True)
-    if registry.reviewed_keys not in review.REVIEWED_CUSTOM_FIELD_SOURCES:
-        review.REVIEWED_CUSTOM_FIELD_SOURCES.append(registry.reviewed_keys)
+    key_rotation.register()  # `flask crm keys rotate/status` re-seal the sensitive values
     system = dict(category=r.CATEGORY_SYSTEM, category_label=_l("System"),
                   category_icon="fa-wrench")
     appbuilder.add_view(CustomFieldView, r.MENU_CUSTOM_FIELDS, label=_l("Custom fields"),

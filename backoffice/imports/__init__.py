@@ -15,10 +15,12 @@ MENU_EXPORT_REQUESTS = "Export requests"
 
 
 def register(appbuilder) -> None:
+    from backoffice.imports import file_keys
     from backoffice.imports.export_views import ExportRequestView
     from backoffice.imports.views import ImportView
     from config import roles as r
 
+    file_keys.register()  # `flask crm keys rotate/status` re-seal the stored files too
     appbuilder.add_view(ImportView, MENU_IMPORTS, label=_l("Imports"), icon="fa-upload",
                         category=r.CATEGORY_SYSTEM, category_label=_l("System"),
                         category_icon="fa-wrench")

@@ -22,7 +22,7 @@ from typing import NamedTuple
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
-from backoffice.imports import writes
+from backoffice.imports import record_events, writes
 from backoffice.imports.default_owner import OwnerPicker
 from backoffice.imports.plan import (
     ChunkPlan,
@@ -331,7 +331,8 @@ class CustomerTarget:
             plan.diffs.append(raw_diff(result.row, "Customer", existing["id"],
                                        existing["customer_no"], changes))
         return Update(result.row, existing["id"], storage, previous,
-                      after={"version": existing["version"] + 1}, version=existing["version"])
+                      after={"version": existing["version"] + 1}, version=existing["version"],
+                      keys={"branch_id": storage.get("branch_id", existing["branch_id"])})
 
     def observe(self, results) -> None:
         """Rows committed by an earlier run of this batch (resume): nothing to remember."""
@@ -346,6 +347,8 @@ class CustomerTarget:
             ids = writes.insert_rows(session, TABLE, writes.rows_of(plan.insert_columns or {}))
         writes.record_creates(session, ctx.batch_id, ids, [i.row for i in plan.inserts],
                               _AFTER_CREATE)
+        record_events.publish_created(session, Customer, ctx.batch_id, ids,
+                                      record_events.column_rows(plan.insert_columns))
         if plan.updates:
             writes.update_versioned(session, TABLE, [(u.entity_id, u.version, u.values)
                                                      for u in plan.updates])
@@ -353,6 +356,8 @@ class CustomerTarget:
                 {"entity_id": u.entity_id, "op": "update", "row_number": u.row,
                  "previous": {k: v for k, v in u.previous.items() if k != "updated_at"},
                  "after": u.after} for u in plan.updates])
+            record_events.publish_changed(session, Customer, ctx.batch_id, (
+                (u.entity_id, u.previous, u.values, u.keys) for u in plan.updates))
 
 
 class Sealed(NamedTuple):

@@ -5,7 +5,8 @@ bound to its batch and role), in ``import_file.content`` or in the shared folder
 rotate`` re-seals to the primary key every file sealed with another key, one file per
 transaction (files can be large: one is in memory at a time), and only if its ciphertext is still
 the one that was read (a file replaced meanwhile is on the primary key already). ``keys status``
-counts the files per key id. Both are called from ``backoffice.security.keys``.
+counts the files per key id. Both are called from ``backoffice.security.keys``, which knows
+them through the core's registry (``backoffice.security.key_rotation``): :func:`register`.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from backoffice.security import key_rotation
 from models import crypto
 from models.crypto import KeyRing
 from models.imports import ImportFile, file_aad
@@ -36,6 +38,20 @@ def _head(path: str) -> bytes:
             return handle.read(40)
     except OSError:
         return b""
+
+
+def register() -> None:
+    """Join ``flask crm keys rotate`` and ``keys status`` (called by the imports feature's
+    ``register``; files are re-sealed one at a time, so the batch size is not theirs)."""
+    key_rotation.register(TABLE, _rotate_pass, _status_pass)
+
+
+def _rotate_pass(engine, keyring: KeyRing, metadata, report, batch_size, progress) -> None:
+    rotate(engine, keyring, report, progress)
+
+
+def _status_pass(engine, keyring: KeyRing, metadata) -> dict[str, dict[str, int]]:
+    return status(engine)
 
 
 def status(engine) -> dict[str, dict[str, int]]:

@@ -14,7 +14,7 @@ from collections import Counter
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, tuple_
 
-from backoffice.imports import writes
+from backoffice.imports import record_events, writes
 from backoffice.imports.plan import ChunkPlan, Context, Insert, Update, raw_diff
 from backoffice.imports.refs import MISSING
 from backoffice.imports.rows import RowResult
@@ -93,7 +93,8 @@ class AccountTarget:
                 plan.diffs.append(raw_diff(result.row, "Account", current["id"],
                                            current["id"], {c: (current[c], changed[c])
                                                            for c in changed}))
-            plan.updates.append(Update(result.row, current["id"], changed, previous, after))
+            plan.updates.append(Update(result.row, current["id"], changed, previous, after,
+                                       keys={"customer_id": current["customer_id"]}))
         return plan
 
     def observe(self, results) -> None:
@@ -108,6 +109,11 @@ class AccountTarget:
         changes += [{"entity_id": u.entity_id, "op": "update", "row_number": u.row,
                      "previous": u.previous, "after": u.after} for u in plan.updates]
         writes.record_changes(session, self.ctx.batch_id, changes)
+        record_events.publish_created(session, Account, self.ctx.batch_id, ids,
+                                      (i.values for i in plan.inserts))
+        if plan.updates:
+            record_events.publish_changed(session, Account, self.ctx.batch_id, (
+                (u.entity_id, u.previous, u.values, u.keys) for u in plan.updates))
 
 
 class AppendOnlyTarget:

@@ -7,7 +7,7 @@ go in with their other values, then one update per chunk adds the sealed values.
 """
 from __future__ import annotations
 
-from backoffice.imports import writes
+from backoffice.imports import record_events, writes
 from backoffice.imports.holdings_target import AppendOnlyTarget, _resolve_refs
 from backoffice.imports.plan import ChunkPlan, UniqueValues, check_custom, custom_document
 from backoffice.imports.rows import RowResult
@@ -74,6 +74,9 @@ class InteractionTarget(AppendOnlyTarget):
             ctx, self.sealed_later[i.row], str(new_id), i.values["custom_fields"])})
             for new_id, i in zip(ids, plan.inserts) if i.row in self.sealed_later]
         writes.update_rows(session, self.table, sealed)
+        documents = dict(sealed)  # the custom fields as written, sealed values included
+        record_events.publish_created(session, Interaction, ctx.batch_id, ids, (
+            {**i.values, **documents.get(new_id, {})} for new_id, i in zip(ids, plan.inserts)))
 
 
 def _spec(ctx, key):

@@ -12,7 +12,9 @@ row and its error report) and the commit. Modes:
   pass before anything is written, unless a dry run of the same batch already read it whole.
 
 Automatic per-row audit capture is paused; the operation log gets one row per batch with its
-counts, in the transaction of the last write.
+counts, in the transaction of the last write. The flush hook that raises ``record.created`` /
+``record.changed`` never sees the bulk statements either: each target's write publishes them
+for its chunk, set-based and in the chunk's transaction (``backoffice.imports.record_events``).
 
 Three threads share a pass on PostgreSQL (customers): one reads, validates and seals the next
 chunks (:func:`validated_chunks`), the caller's plans a chunk, and one writes the chunk planned

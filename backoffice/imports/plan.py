@@ -37,6 +37,9 @@ class Update:
     previous: dict  # the same columns before, JSON-safe
     after: dict
     version: int | None = None  # the version the plan was made against (customers)
+    # ``customer_id`` (a customer's record) or ``branch_id`` (a customer) after the change,
+    # for its ``record.changed`` event (``backoffice.imports.record_events``).
+    keys: dict = field(default_factory=dict)
 
 
 @dataclass

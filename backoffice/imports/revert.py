@@ -22,6 +22,11 @@ given back is dropped with them, so reverting again (after the operator dealt wi
 touches only what is left. Revert is offered for ``CRM_IMPORT_REVERT_DAYS`` days (7 by default)
 after the commit; a skip-bad batch that stopped part-way (cancelled, interrupted, failed) can be
 reverted like a committed one, counted from when it stopped.
+
+Each record given its previous values raises ``record.changed`` (with ``"reverted": true``), in
+the revert's transaction, as a screen's edit back to those values would: the consumers that
+heard of the import's change hear that it went back. Removed records raise nothing (there is no
+deletion event; ``backoffice.imports.record_events``).
 """
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ from backoffice.audit import hooks as audit_hooks
 from backoffice.audit import log
 from backoffice.errors import WriteRefused
 from backoffice import stored_text
-from backoffice.imports import writes
+from backoffice.imports import record_events, writes
 from models import Account, Customer, FollowUp, Interaction, Transaction
 from models.base import utcnow
 from models.imports import ImportBatch, ImportRowChange
@@ -118,6 +123,7 @@ def revert(session, batch_id: int, user_id=None, progress=None) -> dict:
         kept = targets()[batch.kind]
         table = kept.table
     total = (batch.created_count or 0) + (batch.updated_count or 0)  # for the progress bar
+    watched = record_events.model_of(table)  # restored records raise record.changed
     reverted, conflicts, listed, done = {"create": 0, "update": 0}, 0, [], 0
     created_left, restored_ids = 0, []
     with audit_hooks.paused(session):
@@ -163,6 +169,10 @@ def revert(session, batch_id: int, user_id=None, progress=None) -> dict:
                                    bump_version="version" in table.c and not any(
                                        "version" in v for _, v in restores))
                 restored_ids.extend(i for i, _ in restores)
+                if watched is not None:
+                    record_events.publish_changed(session, watched, batch.id, (
+                        (i, {k: current[i][k] for k in v if k in current[i]}, v,
+                         {**current[i], **v}) for i, v in restores), reverted=True)
             reverted["create"] += len(deletes)
             reverted["update"] += len(restores)
             done += len(entries)

@@ -1,4 +1,10 @@
-"""The job-run screen and its progress endpoint (read by the import screens' progress bars)."""
+"""The job-run screen and its progress endpoint (read by the import screens' progress bars).
+
+A run's message and result were written by a job, in no reader's language: the message is shown
+through ``backoffice.stored_text`` (a lazy translation the runner stored as its message id reads
+in the reader's language), the result as labelled, formatted figures
+(``backoffice.jobs_ui.results``), never as the job's dict keys.
+"""
 from __future__ import annotations
 
 from flask import abort, jsonify
@@ -6,8 +12,10 @@ from flask_appbuilder import expose, has_access
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
+from backoffice import stored_text
 from backoffice.datamodel import CrmInterface
 from backoffice.formatting import choice_label, local_time
+from backoffice.jobs_ui import results
 from backoffice.views_base import CrmModelView
 from models import JobRun
 from models import choices as c
@@ -31,7 +39,8 @@ class JobRunView(CrmModelView):
     search_columns = ["name", "status", "created_at"]
     base_order = ("id", "desc")
     formatters_columns = {"status": choice_label(c.JOB_STATUSES), "created_at": local_time,
-                          "started_at": local_time, "finished_at": local_time}
+                          "started_at": local_time, "finished_at": local_time,
+                          "message": stored_text.show, "result": results.table}
 
     @expose("/progress/<int:pk>")
     @has_access
@@ -41,4 +50,4 @@ class JobRunView(CrmModelView):
         if run is None:
             abort(404)
         return jsonify(id=run.id, status=run.status, done=run.done, total=run.total,
-                       percent=run.percent, message=run.message)
+                       percent=run.percent, message=stored_text.show(run.message) or None)

@@ -9,12 +9,15 @@ from config import roles as r
 
 
 def register(appbuilder) -> None:
+    from backoffice.fields import registry as custom_fields
     from backoffice.review import service
     from backoffice.review.api import ChangeRequestApi
     from backoffice.review.views import ReviewView
     from backoffice.security.field_hooks import register_review_rule
 
     register_review_rule(service.change_is_reviewed)  # the policy asks it of customer writes
+    if custom_fields.reviewed_keys not in service.REVIEWED_CUSTOM_FIELD_SOURCES:
+        service.REVIEWED_CUSTOM_FIELD_SOURCES.append(custom_fields.reviewed_keys)
 
     category = {"category": r.CATEGORY_CUSTOMERS,
                 "category_label": _l("Customer management"), "category_icon": "fa-users"}

@@ -46,8 +46,8 @@ from models.base import utcnow
 # branch_id: a move to another branch; status: closing, or recording a death).
 REVIEWED_FIELDS = ["name", "id_type", "id_number", "mobile", "risk_tolerance", "owner_id",
                    "branch_id", "status", "tier_override"]
-# Custom fields flagged "reviewed" (issue 4): callables ``entity -> iterable of keys``, added by
-# the custom-field room at registration.
+# Custom fields flagged "reviewed": callables ``entity -> iterable of keys``, the custom-field
+# room's added by ``backoffice.review.register``.
 REVIEWED_CUSTOM_FIELD_SOURCES: list = []
 PERMISSION_VIEW = "ChangeRequest"
 MAX_REASON = 500

@@ -12,9 +12,9 @@ With none of them set, the embedded default (``make run`` on a laptop) generates
 reuses it afterwards. Production (``CRM_ENV=production``) without keys refuses to start.
 
 Rotation: add a new key, make it the primary, run ``flask crm keys rotate`` (it re-encrypts every
-registered encrypted column, and the sensitive custom values sealed inside JSON documents, to the
-primary key, batch by batch, and can be interrupted and run again; the stored import files
-too), check ``flask crm keys
+registered encrypted column to the primary key, batch by batch, and can be interrupted and run
+again; then the sealed data features keep elsewhere, registered in ``key_rotation``: the
+sensitive custom values inside JSON documents, the stored import files), check ``flask crm keys
 status`` shows no row on the old key, then remove it.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 
-from backoffice.security import key_rotation_custom
+from backoffice.security import key_rotation
 from config.settings import is_production, write_once  # noqa: F401 - used and re-exported
 from models import crypto
 from models.crypto import KeyConfigError, KeyRing
@@ -159,6 +159,7 @@ def rotate(engine, keyring: KeyRing, metadata=None, batch_size: int = 500,
         from flask_appbuilder import Model
 
         metadata = Model.metadata
+    elsewhere = key_rotation.passes()  # before any work: a partial rotation would mislead
     started = time.perf_counter()
     prefix = keyring.prefix()
     report = RotationReport(keyring.primary_kid)
@@ -188,12 +189,10 @@ def rotate(engine, keyring: KeyRing, metadata=None, batch_size: int = 500,
             done += len(rows)
             if progress:
                 progress(table.name, min(done, total), total)
-    # Sealed values inside JSON documents (sensitive custom fields, change-request payloads).
-    key_rotation_custom.rotate(engine, keyring, metadata, report, batch_size, progress)
-    # Stored import files (uploads, error reports, previews), sealed whole.
-    from backoffice.imports import file_keys
-
-    file_keys.rotate(engine, keyring, report, progress)
+    # Sealed data the features keep elsewhere: sensitive custom values inside JSON documents and
+    # change-request payloads (fields), stored import files sealed whole (imports).
+    for sealed in elsewhere:
+        sealed.rotate(engine, keyring, metadata, report, batch_size, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -244,6 +243,7 @@ def key_status(engine, keyring: KeyRing, metadata=None) -> dict[str, dict[str, i
         from flask_appbuilder import Model
 
         metadata = Model.metadata
+    elsewhere = key_rotation.passes()
     status: dict[str, dict[str, int]] = {}
     with engine.connect() as connection:
         for table, specs in _tables(metadata):
@@ -267,8 +267,6 @@ def key_status(engine, keyring: KeyRing, metadata=None) -> dict[str, dict[str, i
                         kid = "(not encrypted)"
                     counts[kid] = counts.get(kid, 0) + 1
                 status[f"{table.name}.{spec.field}"] = counts
-    status.update(key_rotation_custom.status(engine, keyring, metadata))
-    from backoffice.imports import file_keys
-
-    status.update(file_keys.status(engine))
+    for sealed in elsewhere:
+        status.update(sealed.status(engine, keyring, metadata))
     return status

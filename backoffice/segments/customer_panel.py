@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from backoffice.extensions import db
 from models import Segment, SegmentMembership
+from models.segments import PINNED
 
 TAB = "marketing"
 OVERRIDE = ("can_override", "Segment")
@@ -28,11 +29,12 @@ def may_override(customer, viewer=None) -> bool:
 
 
 def memberships(customer) -> dict:
-    """The active segments and tier rules the customer is in (one query)."""
+    """The active segments and tier rules the customer is in, and whether they are pinned
+    there (one query)."""
     from backoffice.segments.views import KIND_LABELS
 
     rows = db.session.execute(
-        select(Segment, SegmentMembership.since)
+        select(Segment, SegmentMembership.since, SegmentMembership.source == PINNED)
         .join(SegmentMembership, SegmentMembership.segment_id == Segment.id)
         .where(SegmentMembership.customer_id == customer.id, Segment.kind != "need",
                Segment.active.is_(True)).order_by(Segment.kind, Segment.priority,
@@ -43,10 +45,10 @@ def memberships(customer) -> dict:
 def needs(customer) -> dict | None:
     """Needs, their evidence and the next-best offers (money values only for whom may see the
     customer's deep profile)."""
-    from backoffice.campaigns.service import validity_days
     from backoffice.security.policy import may_see_deep_profile
     from backoffice.segments.needs import customer_needs
     from backoffice.segments.views import current_fields
+    from backoffice.suitability import validity_days
 
     found = customer_needs(customer, current_fields(),
                            show_money=may_see_deep_profile(customer),

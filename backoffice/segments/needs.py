@@ -2,7 +2,8 @@
 
 A need is a membership in a need detector (refreshed with the segments). Its evidence is the
 detector's conditions with the customer's values now, read in one query. The offers are active
-products of the categories the detector names that suit the customer: risk level within their
+products of the categories the detector names that suit the customer (the suitability rule of
+``backoffice.suitability``, which the campaign gate applies too): risk level within their
 tolerance, a current risk assessment, not R4+ at 65 or older, and not already held.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from backoffice.campaigns import gate
+from backoffice import suitability
 from backoffice.extensions import db
 from backoffice.segments import rules as r
 from models import Account, Product, Segment, SegmentMembership
@@ -97,7 +98,7 @@ def _offers(customer, segments, today) -> list:
         categories += [c for c in segment.offer_categories or [] if c not in categories]
     if not categories:
         return []
-    tolerance = gate.level(customer.risk_tolerance) or 0
+    tolerance = suitability.level(customer.risk_tolerance) or 0
     held = select(Account.product_id).where(Account.customer_id == customer.id,
                                             Account.status == "open")
     products = db.session.scalars(
@@ -105,9 +106,10 @@ def _offers(customer, segments, today) -> list:
                               Product.id.not_in(held)).order_by(Product.risk_level,
                                                                 Product.code)).all()
     elderly = (customer.birth_date is not None
-               and customer.birth_date <= r.years_before(today, gate.ELDERLY_AGE))
-    suitable = [p for p in products if (gate.level(p.risk_level) or 5) <= tolerance
-                and not (elderly and (gate.level(p.risk_level) or 5) > gate.ELDERLY_MAX_LEVEL)]
+               and customer.birth_date <= r.years_before(today, suitability.ELDERLY_AGE))
+    suitable = [p for p in products if (suitability.level(p.risk_level) or 5) <= tolerance
+                and not (elderly and (suitability.level(p.risk_level) or 5)
+                         > suitability.ELDERLY_MAX_LEVEL)]
     offers = []
     for category in categories:
         offers += [p for p in suitable if p.category == category][:OFFERS_PER_NEED]

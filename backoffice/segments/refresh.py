@@ -13,11 +13,15 @@ and the transactions read once:
 2. tier changes are read from the staging table alone: history rows for the customers whose
    tier moves, then an ``UPDATE`` of just those customers (a nightly refresh touches a few
    rows, not the customer table);
-3. per segment and need detector, memberships are written as a diff: delete the rows whose
-   customer no longer matches, insert the missing ones (``since`` is kept for customers who
-   stay); both are anti-joins on primary keys, so an unchanged membership writes nothing;
-4. today's counts (one scan of the staging table) go to ``segment_count`` (rewritten if the
-   refresh runs twice a day).
+3. per segment and need detector, memberships are written as a diff: delete the rule rows
+   whose customer no longer matches, insert the missing ones (``since`` is kept for customers
+   who stay); both are anti-joins on primary keys, so an unchanged membership writes nothing.
+   Pinned rows (``source`` 'added': an automation rule added the customer) are never deleted
+   and never duplicated; only their ``matched`` flag follows the rule;
+4. today's counts (one scan of the staging table, one grouped read of the few pinned rows) go
+   to ``segment_count`` and the rule rows (rewritten if the refresh runs twice a day). A
+   segment's members are the customers its rule matches together with those pinned to it,
+   each once: members = matched + pinned that the rule does not match.
 
 Evaluating every rule on the one staged row is why the refresh does not run each rule's own
 correlated query: ten rules over AUM would compute AUM ten times per customer.
@@ -49,6 +53,7 @@ from sqlalchemy.exc import CompileError
 from backoffice.segments import rules as r
 from backoffice.segments import tier_events
 from models import Segment, SegmentCount, SegmentMembership, TierChange
+from models.segments import PINNED
 from models.base import utcnow
 from models.customers import Customer
 
@@ -105,12 +110,15 @@ def refresh_all(session, fields, *, today: dt.date, progress=None) -> dict:
             _report(progress, position, f"refreshing {rule.code}")
             _refresh_members(conn, staging, rule, now)
         _report(progress, len(members) + 3, "writing counts")
-        counts = _member_counts(conn, staging, members)
-        tier_counts = _write_counts(conn, staging, tiers, members, counts, today, now)
+        matched = _member_counts(conn, staging, members)
+        pins = _pinned_counts(conn, members)
+        counts = {rule.code: matched[rule.code] + pins[rule.id][1] for rule in members}
+        pinned = {rule.code: pins[rule.id][0] for rule in members}
+        tier_counts = _write_counts(conn, staging, tiers, members, counts, pinned, today, now)
     finally:
         staging.drop(conn)
     return {"tiers": tier_counts, "tier_changes": changed, "segments": counts,
-            "metrics": [m.metric.key for m in metrics]}
+            "matched": matched, "pinned": pinned, "metrics": [m.metric.key for m in metrics]}
 
 
 def _report(progress, done, message):
@@ -225,17 +233,23 @@ def _apply_tiers(conn, staging, now) -> int:
 
 
 def _refresh_members(conn, staging, rule, now) -> None:
-    """Delete the members who no longer match, insert those who newly do."""
+    """Delete the rule's members who no longer match, note on the pinned ones whether the
+    rule matches them, insert the customers who newly match and are not members already."""
     membership = SegmentMembership.__table__
     matches = staging.c[_match_column(rule)]
     still = exists(select(literal(1)).select_from(staging).where(
         staging.c.customer_id == membership.c.customer_id, matches))
-    conn.execute(delete(membership).where(membership.c.segment_id == rule.id, ~still))
+    pinned = membership.c.source == PINNED
+    conn.execute(delete(membership).where(membership.c.segment_id == rule.id, ~pinned, ~still))
+    conn.execute(update(membership).where(membership.c.segment_id == rule.id, pinned,
+                                          membership.c.matched != still)
+                 .values(matched=still))
     already = exists(select(literal(1)).select_from(membership).where(
         membership.c.segment_id == rule.id, membership.c.customer_id == staging.c.customer_id))
     conn.execute(insert(membership).from_select(
-        ["segment_id", "customer_id", "since"],
-        select(literal(rule.id), staging.c.customer_id, literal(now)).where(matches, ~already)))
+        ["segment_id", "customer_id", "since", "source", "matched"],
+        select(literal(rule.id), staging.c.customer_id, literal(now), literal("rule"),
+               literal(True)).where(matches, ~already)))
 
 
 def _member_counts(conn, staging, members) -> dict:
@@ -247,19 +261,37 @@ def _member_counts(conn, staging, members) -> dict:
     return {rule.code: int(n or 0) for rule, n in zip(members, row)}
 
 
-def _write_counts(conn, staging, tiers, others, counts, today, now) -> dict:
-    """Today's snapshot per tier rule and per segment; the rule rows get the count too."""
+def _pinned_counts(conn, members) -> dict:
+    """``{segment id: (pinned, pinned that the rule does not match)}``, read after the
+    memberships are written: one grouped query over the pinned rows (their partial index)."""
+    if not members:
+        return {}
+    membership = SegmentMembership.__table__
+    rows = conn.execute(
+        select(membership.c.segment_id, func.count(),
+               func.count(case((membership.c.matched.is_(False), 1))))
+        .where(membership.c.source == PINNED,
+               membership.c.segment_id.in_([rule.id for rule in members]))
+        .group_by(membership.c.segment_id)).all()
+    found = {pk: (int(n), int(unmatched)) for pk, n, unmatched in rows}
+    return {rule.id: found.get(rule.id, (0, 0)) for rule in members}
+
+
+def _write_counts(conn, staging, tiers, others, counts, pinned, today, now) -> dict:
+    """Today's snapshot per tier rule and per segment (members, and of which pinned); the rule
+    rows get the counts too."""
     by_tier = dict(conn.execute(select(staging.c.new_tier, func.count())
                                 .group_by(staging.c.new_tier)).all())
-    snapshot = {rule.id: int(by_tier.get(rule.tier, 0)) for rule in tiers}
-    snapshot.update({rule.id: counts[rule.code] for rule in others})
+    snapshot = {rule.id: (int(by_tier.get(rule.tier, 0)), None) for rule in tiers}
+    snapshot.update({rule.id: (counts[rule.code], pinned[rule.code]) for rule in others})
     table, segment = SegmentCount.__table__, Segment.__table__
     if snapshot:
         conn.execute(delete(table).where(table.c.day == today,
                                          table.c.segment_id.in_(list(snapshot))))
-        conn.execute(insert(table), [{"segment_id": pk, "day": today, "count": n}
-                                     for pk, n in snapshot.items()])
-        for pk, n in snapshot.items():  # one row per rule (a dozen), not per customer
+        conn.execute(insert(table), [{"segment_id": pk, "day": today, "count": n,
+                                      "pinned": p or 0}
+                                     for pk, (n, p) in snapshot.items()])
+        for pk, (n, p) in snapshot.items():  # one row per rule (a dozen), not per customer
             conn.execute(update(segment).where(segment.c.id == pk)
-                         .values(member_count=n, refreshed_at=now))
+                         .values(member_count=n, pinned_count=p, refreshed_at=now))
     return {str(k): int(v) for k, v in by_tier.items()}

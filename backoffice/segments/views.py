@@ -8,17 +8,23 @@ profile the viewer may see, fields the viewer may not read are not offered, mask
 exactly only (``segments.guard``); the bank-wide figures the refresh stores (member counts,
 counts over time) are shown only where they equal what the viewer could count.
 Rule definitions themselves are configuration, visible to everyone granted the screen.
+
+A segment's members are the customers its rule matched at the last refresh together with the
+customers pinned to it by an automation rule (members = matched ∪ pinned, each once). The
+screens count both parts for the viewer, list the pinned members with the rule that added
+them, and let whom may edit the segment remove a pin (a customer in their scope only).
 """
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import pgettext
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from backoffice import charts
@@ -29,14 +35,16 @@ from backoffice.segments import rules as r
 from backoffice.segments.catalog import describe, rule_fields
 from models import Customer, Segment, SegmentCount, SegmentMembership, TierChange
 from models import choices as c
+from models.automation import AutomationRule
 from models.base import utcnow
+from models.segments import PINNED
 
 KIND_LABELS = {"tier": _l("Tier rules"), "segment": _l("Segments"), "need": _l("Need detectors")}
 OP_TEXT = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
            "between": _l("between"), "in": _l("is one of"), "not_in": _l("is none of"),
            "any_of": _l("is any of"), "contains": _l("contains")}
 METHOD_PERMISSIONS = {"index": "read", "show": "read", "tiers": "read", "count": "read",
-                      "new": "write", "edit": "write", "refresh": "write",
+                      "new": "write", "edit": "write", "refresh": "write", "unpin": "write",
                       "override": "override"}
 MEMBERS_SHOWN = 50
 
@@ -82,25 +90,72 @@ def describe_rule(rule, fields) -> str:
     return joiner.join(parts)
 
 
+class Figures(NamedTuple):
+    """A segment's counts as one viewer may see them: ``members`` (matched ∪ pinned, each
+    customer once), ``matched`` (the rule matched them at the last refresh) and ``pinned``
+    (added by a rule, whether or not the rule also matches them)."""
+
+    members: int = 0
+    matched: int = 0
+    pinned: int = 0
+
+
+def membership_figures():
+    """The three counts of :class:`Figures` over ``segment_membership`` rows (one scan)."""
+    return (func.count(), func.count(case((SegmentMembership.matched.is_(True), 1))),
+            func.count(case((SegmentMembership.source == PINNED, 1))))
+
+
 def visible_member_counts(segments, fields) -> dict:
-    """``{segment id: members the viewer may count}``: the refresh stores bank-wide counts,
+    """``{segment id: Figures the viewer may count}``: the refresh stores bank-wide counts,
     which would show customers outside the viewer's scope and, for a rule on the deep profile,
     customers whose deep profile the viewer may not see. Two grouped queries, whatever the
     number of segments (the record scope applies to the joined customers)."""
-    per_segment = (select(SegmentMembership.segment_id, func.count())
+    per_segment = (select(SegmentMembership.segment_id, *membership_figures())
                    .join(Customer, Customer.id == SegmentMembership.customer_id)
                    .group_by(SegmentMembership.segment_id))
     restricted = {s.id: guard.segment_condition(s, fields) for s in segments}
     deep_ids = [pk for pk, condition in restricted.items() if condition is not None]
-    counts = dict(db.session.execute(per_segment.where(
-        SegmentMembership.segment_id.not_in(deep_ids or [0]))).all())
+    rows = db.session.execute(per_segment.where(
+        SegmentMembership.segment_id.not_in(deep_ids or [0]))).all()
     if deep_ids:  # every deep rule gets the same condition: the viewer's deep profiles
-        counts.update(db.session.execute(per_segment.where(
-            SegmentMembership.segment_id.in_(deep_ids), restricted[deep_ids[0]])).all())
+        rows += db.session.execute(per_segment.where(
+            SegmentMembership.segment_id.in_(deep_ids), restricted[deep_ids[0]])).all()
+    counts = {pk: Figures(*numbers) for pk, *numbers in rows}
     tiers = dict(db.session.execute(select(Customer.tier, func.count(Customer.id))
                                     .group_by(Customer.tier)).all())
-    return {s.id: (tiers.get(s.tier, 0) if s.kind == "tier" else counts.get(s.id, 0))
-            for s in segments}
+    return {s.id: (Figures(tiers.get(s.tier, 0), tiers.get(s.tier, 0)) if s.kind == "tier"
+                   else counts.get(s.id, Figures())) for s in segments}
+
+
+def segment_figures(segment_id, restricted) -> Figures:
+    """:class:`Figures` of one segment for the viewer (its record scope applies)."""
+    query = (select(SegmentMembership.segment_id, *membership_figures())
+             .join(Customer, Customer.id == SegmentMembership.customer_id)
+             .where(SegmentMembership.segment_id == segment_id)
+             .group_by(SegmentMembership.segment_id))
+    if restricted is not None:
+        query = query.where(restricted)
+    row = db.session.execute(query).first()
+    return Figures(*row[1:]) if row is not None else Figures()
+
+
+def pinned_members(segment_id, restricted, limit):
+    """The pinned members the viewer may see, newest pin first: (membership, customer, the
+    adding rule's name or None when the rule is gone)."""
+    from backoffice import stored_text
+
+    query = (select(SegmentMembership, Customer, AutomationRule.name)
+             .join(Customer, Customer.id == SegmentMembership.customer_id)
+             .outerjoin(AutomationRule, AutomationRule.id == SegmentMembership.added_by_rule_id)
+             .where(SegmentMembership.segment_id == segment_id,
+                    SegmentMembership.source == PINNED))
+    if restricted is not None:
+        query = query.where(restricted)
+    rows = db.session.execute(query.order_by(SegmentMembership.added_at.desc(),
+                                             Customer.customer_no).limit(limit)).all()
+    return [(membership, customer, stored_text.show(name) if name is not None else None)
+            for membership, customer, name in rows]
 
 
 def _sees_whole_history(restricted) -> bool:
@@ -142,10 +197,13 @@ class SegmentsView(BaseView):
         restricted = guard.segment_condition(segment, fields)
         figure = None
         if _sees_whole_history(restricted):
-            counts = db.session.execute(select(SegmentCount.day, SegmentCount.count).where(
+            counts = db.session.execute(select(SegmentCount.day, SegmentCount.count,
+                                               SegmentCount.pinned).where(
                 SegmentCount.segment_id == pk).order_by(SegmentCount.day)).all()
-            figure = charts.line([d for d, _n in counts],
-                                 {str(_l("Customers")): [n for _d, n in counts]},
+            series = {str(_l("Customers")): [n for _d, n, _p in counts]}
+            if segment.kind != "tier":  # members = matched ∪ pinned: the pinned part too
+                series[str(_l("Pinned members"))] = [p for _d, _n, p in counts]
+            figure = charts.line([d for d, _n, _p in counts], series,
                                  title=_l("Customers over time"))
         if segment.kind == "tier":
             members_query = select(Customer).where(Customer.tier == segment.tier)
@@ -159,11 +217,54 @@ class SegmentsView(BaseView):
                                      .limit(MEMBERS_SHOWN)).all()
         visible = db.session.scalar(select(func.count()).select_from(
             members_query.subquery()))
+        figures, pins = Figures(visible, visible), []
+        if segment.kind != "tier":
+            figures = segment_figures(pk, restricted)
+            pins = pinned_members(pk, restricted, MEMBERS_SHOWN)
         return self.render_template("segments/show.html", segment=segment, figure=figure,
                                     rule_text=describe_rule(segment.rule, fields),
-                                    members=members, visible=visible, kind_labels=KIND_LABELS,
+                                    members=members, visible=visible, figures=figures,
+                                    pins=pins, kind_labels=KIND_LABELS,
                                     tiers=c.TIERS, categories=c.PRODUCT_CATEGORIES,
                                     title=segment.name)
+
+    @expose("/unpin/<int:pk>/<int:customer_id>", methods=["POST"])
+    @not_found_if_denied
+    @has_access
+    def unpin(self, pk, customer_id):
+        """Remove a pin: the customer stays a member only if the rule matched them at the last
+        refresh (a plain rule member from then on), else leaves the segment now. A customer
+        outside the viewer's scope (or whose deep profile a deep rule hides) is not found."""
+        from backoffice.audit import log
+
+        segment = db.session.get(Segment, pk)
+        if segment is None or segment.kind == "tier":
+            abort(404)
+        restricted = guard.segment_condition(segment, current_fields())
+        query = (select(SegmentMembership)
+                 .join(Customer, Customer.id == SegmentMembership.customer_id)
+                 .where(SegmentMembership.segment_id == pk,
+                        SegmentMembership.customer_id == customer_id,
+                        SegmentMembership.source == PINNED))
+        if restricted is not None:
+            query = query.where(restricted)
+        membership = db.session.scalars(query).first() or abort(404)
+        detail = {"code": segment.code, "rule_id": membership.added_by_rule_id,
+                  "added_at": membership.added_at.isoformat() if membership.added_at else None,
+                  "kept": bool(membership.matched)}
+        if membership.matched:
+            membership.source, membership.added_by_rule_id, membership.added_at = (
+                "rule", None, None)
+        else:
+            db.session.delete(membership)
+        db.session.flush()
+        log.record("segment.unpin", entity="Segment", entity_id=pk, customer_id=customer_id,
+                   detail=detail)
+        db.session.commit()
+        flash(_("The pin was removed: the customer stays only while the rule matches them.")
+              if detail["kept"] else _("The pin was removed and the customer left the segment."),
+              "info")
+        return redirect(url_for("SegmentsView.show", pk=pk))
 
     @expose("/count", methods=["POST"])
     @has_access

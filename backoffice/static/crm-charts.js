@@ -1,6 +1,7 @@
 /* Draws every <div class="crm-chart" data-figure="..."> with Plotly (see backoffice/charts.py).
    A point's customdata is the URL of the filtered list behind it: clicking opens that list.
-   Loaded with "defer" by the chart macro, only on pages that draw a chart. */
+   Loaded with "defer" by the chart macro, only on pages that draw a chart, after the partial
+   Plotly bundle (bar, scatter, pie, heatmap...: funnels arrive as horizontal bars). */
 (function () {
   function linkOf(point) {
     var url = point.customdata;

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from backoffice.webhooks.service import deliver_rule_event
 
-__all__ = ["deliver_rule_event", "register"]
+__all__ = ["deliver_rule_event", "register", "send_queued"]
 
 
 def register(appbuilder) -> None:
@@ -35,42 +35,46 @@ def register(appbuilder) -> None:
 
     views.register_views(appbuilder)
     words.install_log_words()
-    events.subscribe(service.CONSUMER, service.handle_event, _wants)
+    events.subscribe(service.CONSUMER, service.handle_event, _wants, tables=("webhook",),
+                     after_dispatch=send_queued)
     from flask import current_app
 
     _send_after_request(current_app._get_current_object())
 
 
 def _wants(name: str) -> bool:
-    from flask import g, has_request_context
-
+    """Whether an active webhook receives ``name`` (the outbox keeps the answer per process
+    while the webhook table is unchanged)."""
     from backoffice.extensions import db
     from backoffice.webhooks import service
 
-    if has_request_context():
-        names = g.get("_crm_webhook_names")
-        if names is None:
-            names = g._crm_webhook_names = service.subscribed_names(db.session)
-        return name in names
     return name in service.subscribed_names(db.session)
+
+
+def send_queued() -> bool:
+    """Start sending what this request or job queued, if it queued anything (the dispatch job
+    calls it once its handlers' deliveries are committed; under RQ no request follows it)."""
+    from backoffice.webhooks import service
+
+    if not service.take_queued():
+        return False
+    service.kick()
+    return True
 
 
 def _send_after_request(app) -> None:
     """Start sending what the request queued, after everything else the request does: the
     events' own after-request hook may dispatch inline (no Redis) and queue deliveries then.
     Flask runs after-request functions last-registered first, so this one goes to the front
-    of the list. A job that queued deliveries (the dispatch job under RQ) leaves them to the
-    minute's sweep (``jobs.webhooks_cron``)."""
-    from backoffice.webhooks import service
+    of the list. The dispatch job sends what its handlers queued itself (``send_queued``)."""
 
     def _send_queued(response):
-        if service.take_queued():
-            try:
-                service.kick()
-            except Exception:  # noqa: BLE001 - the sweep sends them; the response stands
-                import logging
+        try:
+            send_queued()
+        except Exception:  # noqa: BLE001 - the sweep sends them; the response stands
+            import logging
 
-                logging.getLogger(__name__).exception("webhooks: could not start sending")
+            logging.getLogger(__name__).exception("webhooks: could not start sending")
         return response
 
     functions = app.after_request_funcs.setdefault(None, [])

@@ -110,9 +110,10 @@ def _clean(session, values: dict, current: Webhook | None) -> dict:
 
 
 def _summary(webhook: Webhook) -> dict:
-    """What the log says of a webhook: events by label (the log shows what it stores)."""
+    """What the log says of a webhook: events by code, shown by their labels in the reader's
+    language (``catalog.LoggedEvents``); a label stored here would be in the saver's."""
     return {"name": webhook.name, "url": logged_url(webhook.url),
-            "events": [catalog.label(name) for name in webhook.events],
+            "events": list(webhook.events or ()),
             "role": webhook.role.name if webhook.role is not None else None,
             "active": bool(webhook.active)}
 
@@ -139,7 +140,8 @@ def update(session, webhook: Webhook, values: dict, user=None) -> Webhook:
     webhook.name, webhook.url, webhook.events = clean["name"], clean["url"], clean["events"]
     webhook.role, webhook.active = clean["role"], clean["active"]
     after = _summary(webhook)
-    changes = {k: {"old": before[k], "new": after[k]} for k in after if before[k] != after[k]}
+    changes = {k: {"before": before[k], "after": after[k]} for k in after
+               if before[k] != after[k]}
     if changes:
         session.flush()
         audit.record("webhook_update", entity=ENTITY, entity_id=webhook.id,

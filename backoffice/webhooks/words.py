@@ -22,10 +22,15 @@ DETAILS = {"url": _l("URL"), "events": _l("Events"), "role": _l("Role"),
 
 def install_log_words() -> None:
     """Give the operation log's screens and exports the labels of the webhook rows (the log
-    keeps the codes); added to its dictionaries, never replacing an entry."""
-    from backoffice.audit import words
+    keeps the codes, events included); added to its dictionaries, never replacing an entry."""
+    from backoffice.audit import detail_words, words
+    from backoffice.webhooks.catalog import LoggedEvents
 
     for target, entries in ((words.ACTION_LABELS, ACTIONS), (words.DETAIL_LABELS, DETAILS),
                             (words.ENTITY_LABELS, {"Webhook": _l("Webhook")})):
         for key, value in entries.items():
             target.setdefault(key, value)
+    coded = detail_words.CODED_VALUES.setdefault("Webhook", {})
+    coded.setdefault("events", LoggedEvents())
+    for key in ("old", "new"):  # a change as rows written before the log kept codes hold it
+        coded.setdefault(key, LoggedEvents(codes=False))

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from backoffice import suitability
 from backoffice.campaigns import gate, service
 from backoffice.extensions import db
 from backoffice.segments.catalog import rule_fields
@@ -88,7 +89,7 @@ def test_targets_always_pass_the_gate(app, world, profiles, risk, chosen, share)
                 "risk_tolerance", "risk_assessed_on", "birth_date", "consent_sms",
                 "consent_email", "consent_phone", "consent_wechat")}
             failures = gate.python_failures(values, risk, chosen, TODAY,
-                                            gate.DEFAULT_VALIDITY_DAYS)
+                                            suitability.DEFAULT_VALIDITY_DAYS)
             if person.id in targeted:
                 assert not failures, (values, risk, chosen, failures)
             if not failures and person.status == "active":

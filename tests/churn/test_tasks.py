@@ -21,6 +21,7 @@ def warned(app, world):
     from backoffice.extensions import db
     from models import FollowUp
     from models.churn import ChurnScore
+    from models.notifications import Notification
 
     ids = {key: world.customers[key] for key in ("c_rm1", "c_rm3")}
     with app.app_context():
@@ -36,6 +37,9 @@ def warned(app, world):
         db.session.execute(delete(FollowUp).where(FollowUp.customer_id.in_(ids.values()),
                                                   FollowUp.task_type == "retention"))
         db.session.execute(delete(ChurnScore).where(ChurnScore.customer_id.in_(ids.values())))
+        # the tasks' notices too: left behind, they stay on rm1's and bm1's notifications pages
+        db.session.execute(delete(Notification).where(
+            Notification.customer_id.in_(ids.values()), Notification.entity == "FollowUp"))
         db.session.commit()
         db.session.remove()
 

@@ -11,7 +11,8 @@ from models import ChangeRequest, crypto
 from models.crypto import KeyRing
 
 
-def test_rotation_re_encrypts_pending_payloads(tmp_path):
+def test_rotation_re_encrypts_pending_payloads(tmp_path, app):
+    """(``app``: building one registers the features' rotation passes, which run here too.)"""
     engine = create_engine(f"sqlite:///{tmp_path / 'payloads.sqlite3'}")
     models.Model.metadata.create_all(engine)
     old = KeyRing.generate("old")

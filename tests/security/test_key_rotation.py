@@ -26,7 +26,9 @@ N_CUSTOMERS = 60
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
+def engine(request, tmp_path, app):
+    """A bare engine; ``app`` because building one registers what the features seal outside the
+    encrypted columns (custom values, import files), which rotation re-seals too."""
     if request.param == "sqlite":
         engine = create_engine(f"sqlite:///{tmp_path / 'rotation.sqlite3'}")
         models.Model.metadata.create_all(engine)

@@ -172,7 +172,7 @@ def test_rotation_reseals_custom_values_and_payloads_so_the_old_key_can_go(engin
 def test_a_document_changed_since_it_was_read_is_not_overwritten(engine, monkeypatch):
     """The re-sealed document is written only if the stored one is still what was read: a user's
     edit in between wins and is counted as changed meanwhile."""
-    from backoffice.security import key_rotation_custom as krc
+    from backoffice.fields import key_rotation as krc
 
     old = KeyRing.generate("a")
     ids = fill(engine, old)

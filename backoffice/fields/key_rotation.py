@@ -6,6 +6,8 @@ table, ``custom_fields.<key>`` and the record's uid, see ``backoffice.fields.val
 change request's payload carries such sealed values too (bound to the uid the customer has, or
 will have once approved). Without re-sealing them, removing an old key after a rotation would
 make them unreadable for good. Archived sensitive definitions are included: their data is kept.
+The key ring (core) knows these passes only through ``backoffice.security.key_rotation``, where
+:func:`register` adds them when the fields feature registers.
 
 Batched by primary key, each batch its own transaction (resumable: a value already on the
 primary key is left alone), and race-safe: a row is written only if its document (JSON text,
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterator
 from sqlalchemy import Text, and_, bindparam, cast, or_, select, update
 from sqlalchemy.orm import Session
 
+from backoffice.security import key_rotation
 from models import crypto
 from models.crypto import KeyRing
 
@@ -208,6 +211,12 @@ def rotate_requests(engine, keyring: KeyRing, metadata, specs_by_table, report,
         done += len(rows)
         if progress:
             progress(label, done, done)
+
+
+def register() -> None:
+    """Join ``flask crm keys rotate`` and ``keys status`` (called by the fields feature's
+    ``register``)."""
+    key_rotation.register(STORAGE, rotate, status)
 
 
 def rotate(engine, keyring: KeyRing, metadata, report, batch_size: int = 500,
