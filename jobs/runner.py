@@ -293,8 +293,6 @@ def _tell_failure(dotted_name: str, job_run_id: int, reason: str) -> None:
 
 def _current_rq_job():
     """The RQ job being performed in this process, or None inline."""
-    try:
-        from rq import get_current_job
-    except ImportError:  # inline mode needs no RQ installed
-        return None
+    from rq import get_current_job
+
     return get_current_job()

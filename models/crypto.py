@@ -378,11 +378,9 @@ def current_keyring() -> KeyRing:
     keyring = _active.get()
     if keyring is not None:
         return keyring
-    try:
-        from flask import current_app, has_app_context
-    except ImportError:  # pragma: no cover - Flask is always installed with the app
-        has_app_context = None
-    if has_app_context is not None and has_app_context():
+    from flask import current_app, has_app_context
+
+    if has_app_context():
         keyring = current_app.extensions.get("crm_keyring")
         if keyring is not None:
             return keyring

@@ -260,3 +260,66 @@ def test_no_new_package_cycles():
                      f"is left of it in KNOWN_CYCLES: {new}")
     gone = [sorted(group) for group in KNOWN_CYCLES if group not in present]
     assert not gone, f"cycles no longer there, remove them from KNOWN_CYCLES: {gone}"
+
+
+# --- imports that may not fail ---------------------------------------------------------------
+
+REQUIREMENTS = ROOT / "requirements.txt"
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(getattr(kind, "id", None) in ("ImportError", "ModuleNotFoundError")
+               for kind in kinds)
+
+
+def _pinned() -> set[str]:
+    names = {line.split("==")[0].strip().lower().replace("-", "_")
+             for line in REQUIREMENTS.read_text().splitlines() if "==" in line}
+    return names | {"flask", "rq", "sqlalchemy", "werkzeug", "sklearn"}  # import names
+
+
+def guarded_in(source: str, name: str, pinned: set[str]) -> list[tuple[int, str]]:
+    """``(line, module)`` of each import of the application, or of a package
+    ``requirements.txt`` pins, inside a ``try`` that catches ImportError, in ``source`` (the
+    module ``name``). A guard around a *private* name of a third party
+    (``sklearn.calibration._CalibratedClassifier``) is the one kind allowed: that name may go in
+    any release."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Try) or not any(map(_catches_import_error, node.handlers)):
+            continue
+        for inner in node.body:
+            for child in ast.walk(inner):
+                if isinstance(child, ast.Import):
+                    modules, names = [alias.name for alias in child.names], []
+                elif isinstance(child, ast.ImportFrom):
+                    modules = [child.module or "" if not child.level else name]
+                    names = [alias.name for alias in child.names]
+                else:
+                    continue
+                for module in modules:
+                    top = module.split(".")[0]
+                    private = any(part.startswith("_") for part in module.split(".") + names)
+                    if top in LAYERS or (top.lower() in pinned and not private):
+                        found.append((child.lineno, module))
+    return found
+
+
+def test_the_guard_finder_finds_a_planted_guard():
+    planted = ("def f():\n    try:\n        from backoffice.audit.log import record\n"
+               "    except ImportError:\n        return\n")
+    assert guarded_in(planted, "x", set()) == [(3, "backoffice.audit.log")]
+    optional = ("try:\n    from sklearn.calibration import _Private\n"
+                "except ImportError:\n    pass\n")
+    assert guarded_in(optional, "x", {"sklearn"}) == []
+
+
+def test_no_import_of_the_application_is_guarded():
+    """Such a guard only ever hides a broken install or an import cycle (one once skipped
+    operation-log writes silently): an import that cannot fail is written plainly."""
+    pinned = _pinned()
+    found = [f"{path.relative_to(ROOT)}:{line} {module}"
+             for name, (path, _package) in MODULES.items()
+             for line, module in guarded_in(path.read_text(encoding="utf-8"), name, pinned)]
+    assert not found, f"imports guarded by except ImportError: {found}"

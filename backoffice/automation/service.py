@@ -238,11 +238,9 @@ def reject(session, rule: AutomationRule, actor) -> None:
 
 
 def _tell_approvers(session, rule, actor) -> None:
-    try:
-        from backoffice.notifications import notify
-        from backoffice.notifications.sources import approvers
-    except ImportError:  # the notifications room is optional here
-        return
+    from backoffice.notifications import notify
+    from backoffice.notifications.sources import approvers
+
     from backoffice.automation.actions import rule_name
 
     notify(session, approvers(session, "can_approve", VIEW, rule.branch_id,

@@ -317,10 +317,8 @@ def _role_names() -> list[str]:
 
 
 def _webhooks() -> list[tuple[int, str]]:
-    try:
-        from models.webhooks import Webhook
-    except ImportError:
-        return []
+    from models.webhooks import Webhook
+
     return [(w.id, w.name) for w in db.session.scalars(select(Webhook).order_by(Webhook.id))]
 
 

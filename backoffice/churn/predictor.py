@@ -110,9 +110,11 @@ def _reference_row(x: pd.DataFrame, reference_values: dict) -> pd.DataFrame:
 
 def _parts(model, features: list[str]):
     """The model split into encoder and calibrated booster, or ``None`` (another shape)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+
     try:
-        from sklearn.calibration import CalibratedClassifierCV, _CalibratedClassifier
-        from sklearn.pipeline import Pipeline
+        from sklearn.calibration import _CalibratedClassifier
     except ImportError:  # a scikit-learn without the private class: the slow, same path
         return None
     if not isinstance(model, CalibratedClassifierCV):

@@ -153,14 +153,11 @@ def _hash(password: str) -> str:
     The method follows FAB's settings when an app is active, so demo users log in like any other.
     """
     method, salt_length = "scrypt", 16
-    try:
-        from flask import current_app, has_app_context
+    from flask import current_app, has_app_context
 
-        if has_app_context():
-            method = current_app.config.get("FAB_PASSWORD_HASH_METHOD", method)
-            salt_length = current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", salt_length)
-    except ImportError:  # pragma: no cover - Flask is always installed with the app
-        pass
+    if has_app_context():
+        method = current_app.config.get("FAB_PASSWORD_HASH_METHOD", method)
+        salt_length = current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", salt_length)
     return generate_password_hash(password, method=method, salt_length=salt_length)
 
 

@@ -73,16 +73,10 @@ def unlock(user) -> None:
 
 
 def audit(action: str, *, actor=None, user=None, detail: dict | None = None) -> None:
-    """Write a login event to the operation log, never failing the login because of it.
+    """Write a login event to the operation log, never failing the login because of it: a
+    broken log must not lock everybody out (the failure itself is logged)."""
+    from backoffice.audit.log import record
 
-    The operation log (``backoffice.audit.log.record``) is imported lazily: it is a separate
-    room, and a broken log must not lock everybody out (the failure itself is logged).
-    """
-    try:
-        from backoffice.audit.log import record
-    except ImportError:  # pragma: no cover - the operation log ships with the app
-        log.warning("operation log unavailable; %s not recorded", action)
-        return
     try:
         record(action, entity="Staff" if user is not None else None,
                entity_id=getattr(user, "id", None), detail=detail, actor=actor)

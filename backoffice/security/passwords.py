@@ -52,13 +52,10 @@ def is_common(password: str) -> bool:
 
 
 def _setting(name: str, default):
-    try:
-        from flask import current_app, has_app_context
+    from flask import current_app, has_app_context
 
-        if has_app_context():
-            return current_app.config.get(name, default)
-    except ImportError:  # pragma: no cover - Flask is always installed with the app
-        pass
+    if has_app_context():
+        return current_app.config.get(name, default)
     return default
 
 
