@@ -6,6 +6,11 @@ English menu of the role with the most menus fits one row of the navigation bar 
 """
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
+
+from backoffice.notifications.views import BELL_CAP
 from tests.browser.steps import sign_in
 
 # One row of the navigation bar: its min-height (crm.css); two rows would be about twice this.
@@ -155,9 +160,33 @@ MAIN_PAGES = {
 }
 
 
-def test_every_role_s_english_menu_fits_and_buttons_are_readable(page, live_server, world):
+@pytest.fixture
+def full_bells(app, world):
+    """Every seeded member of staff with more unread notifications than the bell counts, so
+    that it shows its widest text ("99+") whatever earlier tests left unread: the menu must fit
+    with it, not only with an empty bell."""
+    import uuid
+
+    from backoffice.extensions import db
+    from models.notifications import Notification
+
+    marker = f"menu-width-{uuid.uuid4().hex[:12]}"
+    table = Notification.__table__
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(table.insert(), [
+            {"recipient_id": staff_id, "kind": "mention", "entity": marker,
+             "created_at": dt.datetime(2026, 11, 1, 8, 0)}
+            for staff_id in world.staff.values() for _ in range(BELL_CAP + 1)])
+    yield marker
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(table.delete().where(table.c.entity == marker))
+
+
+def test_every_role_s_english_menu_fits_and_buttons_are_readable(page, live_server, world,
+                                                                 full_bells):
     """Each role's own menu in English fits one row at 1280 px, and no button on its main
-    pages is white on white (text against the colour behind it, at least 3:1)."""
+    pages is white on white (text against the colour behind it, at least 3:1). The bell shows
+    its widest count throughout (``full_bells``)."""
     base = live_server
     ids = {key: pk for key, pk in world.customers.items()}
     problems = {}
@@ -172,6 +201,8 @@ def test_every_role_s_english_menu_fits_and_buttons_are_readable(page, live_serv
     for username in ("senior", "bm1", "rm1", "teller1", "admin", "operator", "auditor"):
         sign_in(page, base, username)
         page.goto(f"{base}/lang/en")
+        if page.locator("#crm-bell").count():
+            assert page.locator("#crm-bell-count").inner_text().strip() == f"{BELL_CAP}+"
         for url in MAIN_PAGES.get(username, ["/"]):
             page.goto(base + url.format(**ids))
             if menu_rows(page) != 1 or overlapping_items(page):

@@ -2,28 +2,90 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
 from models import Customer
 from tests.support.web import api_token
-from tests.support.world import make_prc_id
+from tests.support.world import customer_number, make_prc_id
 
 
 def bearer(client, username):
     return {"Authorization": f"Bearer {api_token(client, username)}"}
 
 
-def test_jwt_client_lists_only_its_scope(client, world):
+def _plant_pair(app, world, marker: str) -> dict:
+    """Two customers of this test sharing the name ``marker``: one in branch B1 (bm1's
+    scope), one in B2 (outside it). Returns their ids by branch code."""
+    import uuid
+
+    ids = {}
+    digits = int(uuid.uuid4().hex[:6], 16) % 900 + 100  # a serial for valid, unused ID numbers
+    with app.app_context():
+        for n, code in enumerate(("B1", "B2")):
+            birth = dt.date(1985, 3 + n, 14)
+            customer = Customer(
+                customer_no=f"{marker[-12:].upper()}{code}", name=marker,
+                customer_type="individual", gender="F", birth_date=birth, id_type="PRC_ID",
+                id_number=make_prc_id(birth, digits, male=False),
+                branch_id=world.branches[code],
+                owner_id=world.staff["rm1" if code == "B1" else "rm3"], status="active",
+                custom_fields={}, onboarded_on=dt.date(2022, 1, 1))
+            db.session.add(customer)
+            db.session.flush()
+            ids[code] = customer.id
+        db.session.commit()
+    return ids
+
+
+def _listed(client, headers, q=None) -> dict:
+    """The API list page as ``{id: branch id}`` (``q`` a rison argument)."""
+    url = "/api/v1/customer/" + (f"?q={quote(q)}" if q else "")
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200, response.json
+    rows = response.json["result"]
+    assert len(rows) == len(response.json["ids"])
+    return {pk: row["branch"]["id"] for pk, row in zip(response.json["ids"], rows)}
+
+
+def test_jwt_client_lists_only_its_scope(app, client, world):
+    """bm1's scope is branch B1: whatever else the table holds, every customer the API lists
+    is in B1, its own in-scope customers are found when the list is narrowed to them, and the
+    out-of-scope ones (the world's c_rm3, a planted twin in B2) never are."""
+    import uuid
+
+    marker = f"范围{uuid.uuid4().hex[:12]}"
+    planted = _plant_pair(app, world, marker)
     headers = bearer(client, "bm1")
-    response = client.get("/api/v1/customer/", headers=headers)
-    assert response.status_code == 200
-    ids = set(response.json["ids"])
-    assert {world.customers["c_rm1"], world.customers["c_rm2"]} <= ids
-    assert world.customers["c_rm3"] not in ids
-    out_of_scope = client.get(f"/api/v1/customer/{world.customers['c_rm3']}", headers=headers)
-    assert out_of_scope.status_code == 404
+    try:
+        first_page = _listed(client, headers, "(page:0,page_size:100)")
+        assert first_page and set(first_page.values()) == {world.branches["B1"]}, first_page
+        assert world.customers["c_rm3"] not in first_page and planted["B2"] not in first_page
+        # Narrowed to the planted name: only the twin in scope, though both exist.
+        by_name = _listed(client, headers, f"(filters:!((col:name,opr:eq,value:'{marker}')))")
+        assert set(by_name) == {planted["B1"]}, by_name
+        # Narrowed to each of the world's customers by number: B1's are there, B2's is not.
+        for key, expected in (("c_rm1", True), ("c_rm2", True), ("c_rm3", False)):
+            number = customer_number(world, key)
+            found = _listed(client, headers,
+                            f"(filters:!((col:customer_no,opr:eq,value:'{number}')))")
+            assert (world.customers[key] in found) is expected, (key, found)
+            assert len(found) == int(expected), (key, found)
+        # Someone whose scope covers both branches sees both twins: the filter is not empty
+        # for another reason.
+        both = _listed(client, bearer(client, "senior"),
+                       f"(filters:!((col:name,opr:eq,value:'{marker}')))")
+        assert set(both) == {planted["B1"], planted["B2"]}, both
+        for pk in (world.customers["c_rm3"], planted["B2"]):
+            assert client.get(f"/api/v1/customer/{pk}", headers=headers).status_code == 404
+        assert client.get(f"/api/v1/customer/{planted['B1']}", headers=headers).status_code \
+            == 200
+    finally:
+        with app.app_context(), db.engine.begin() as connection:
+            connection.execute(Customer.__table__.delete().where(
+                Customer.__table__.c.id.in_(list(planted.values()))))
 
 
 def test_api_without_credentials_is_refused(client, world):

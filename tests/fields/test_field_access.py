@@ -342,10 +342,15 @@ def test_staff_pick_role_sets_and_save_their_own(app, world, client_as, define):
         # remembered for the next request
         again = bm1.get("/customers/list/").get_data(as_text=True)
         assert "T000000001" not in again
-        # rm1 is not a branch manager: the set is not theirs to pick
+        # rm1 is not a branch manager: the set is not theirs to pick. The list is narrowed to
+        # this test's own value (only c_rm1 holds 3), so other customers cannot push c_rm1 off
+        # the page; had the set's filter (>= 5) been applied too, c_rm1 would be missing.
         rm1 = client_as("rm1")
-        assert "T000000001" in rm1.get(f"/customers/list/?_fs={shared_id}").get_data(
+        narrowed = rm1.get(f"/customers/list/?_fs={shared_id}&cf_{key}=3").get_data(
             as_text=True)
+        assert "T000000001" in narrowed and shared_name not in narrowed
+        assert "T000000001" not in rm1.get(f"/customers/list/?cf_{key}=4").get_data(
+            as_text=True)  # the narrowing is applied, not ignored
         from tests.support.web import csrf_token
 
         token = csrf_token(bm1, "/customers/add")
