@@ -1,7 +1,11 @@
 """Helpers of the comment tests: posting through the real forms, and records of every place.
 
 Each test makes its own records (a change request, a campaign, staff) and writes unique markers,
-so the session-wide bank of ``tests/support/world.py`` stays as the other tests expect it.
+so the session-wide bank of ``tests/support/world.py`` stays as the other tests expect it. The
+comments a test posts on the world's records are removed after it (``_comments_removed``): a
+thread on a shared customer must not grow with every test that ran before. Comment ids are
+named only inside the operation log's details, so a reused id confuses nothing; the change
+requests, campaigns and colleagues the tests make stay (their ids head log rows of their own).
 """
 from __future__ import annotations
 
@@ -13,6 +17,42 @@ from sqlalchemy import select
 from tests.support.web import csrf_token
 
 TOKEN_PAGE = "/resetmypassword/form"  # a form every member of staff may open
+
+
+def last_comment_id(app) -> int:
+    from sqlalchemy import func
+
+    from backoffice.extensions import db
+    from models.comments import Comment
+
+    with app.app_context():
+        value = db.session.scalar(select(func.max(Comment.id))
+                                  .execution_options(crm_unscoped=True)) or 0
+        db.session.remove()
+    return value
+
+
+def remove_comments_after(app, comment_id: int) -> None:
+    """Delete every comment newer than ``comment_id`` (the row, not the "deleted" mark)."""
+    from sqlalchemy import delete as delete_rows
+
+    from backoffice.extensions import db
+    from models.comments import Comment
+
+    with app.app_context():
+        db.session.execute(delete_rows(Comment).where(Comment.id > comment_id),
+                           execution_options={"crm_unscoped": True})
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture(autouse=True)
+def _comments_removed(app):
+    """The comments a test posts go with it. Module fixtures (set up before this one) keep
+    theirs until their own teardown."""
+    before = last_comment_id(app)
+    yield
+    remove_comments_after(app, before)
 
 
 @pytest.fixture
@@ -140,7 +180,10 @@ def campaign(app, world):
 
 @pytest.fixture
 def staff_member(app):
-    """``staff_member(role, branch_id, first, last, active=True)``: a new colleague (id)."""
+    """``staff_member(role, branch_id, first, last, active=True)``: a new colleague (id).
+
+    Kept after the test, under a name of its own: removing a row would let SQLite give its id
+    (and the operation log's rows about it) to the next colleague another test makes."""
     from backoffice.extensions import db
     from tests.support.web import PASSWORD
     from tests.support.world import ACCEPTED_AT

@@ -60,7 +60,8 @@ def may_write(app, username) -> bool:
 @pytest.fixture(scope="module")
 def planted(app, world):
     """One marked comment per place, by someone who may write there; returns
-    {place: (record id, marker, comment id, page url)}."""
+    {place: (record id, marker, comment id, page url)}. The comments are removed after the
+    module (the change request and campaign, the module's own, stay)."""
     from backoffice.extensions import db
     from models import Campaign, ChangeRequest, Customer, crypto
     from models.comments import Comment
@@ -92,7 +93,15 @@ def planted(app, world):
             db.session.remove()
         assert comment_id, place
         result[place] = (pk, text, comment_id, pages[place].format(pk))
-    return result
+    yield result
+    from sqlalchemy import delete as delete_rows
+
+    with app.app_context():
+        db.session.execute(delete_rows(Comment).where(
+            Comment.id.in_([row[2] for row in result.values()])),
+            execution_options={"crm_unscoped": True})
+        db.session.commit()
+        db.session.remove()
 
 
 def _view(place):

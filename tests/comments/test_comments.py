@@ -215,7 +215,17 @@ def test_the_log_screen_words_the_comment_rows(app, world):
 # --- the names offered after "@" -------------------------------------------------------------
 
 
+def chinese_marker(length: int = 6) -> str:
+    """A Chinese text no other test gives anyone (each hex digit of a uuid as a character)."""
+    import uuid
+
+    return "".join("零一二三四五六七八九甲乙丙丁戊己"[int(digit, 16)]
+                   for digit in uuid.uuid4().hex[:length])
+
+
 def test_the_name_lookup_offers_active_colleagues_only(client_as, world, staff_member):
+    """Only the colleagues this test made are judged: the staff table holds whoever other tests
+    made, so a prefix such as "测试" matches an unknown number of them."""
     import uuid
 
     family = "Qin" + uuid.uuid4().hex[:6]
@@ -229,8 +239,39 @@ def test_the_name_lookup_offers_active_colleagues_only(client_as, world, staff_m
     assert staff[0]["name"] == f"{family} Yu" and set(staff[0]) == {"id", "name", "username"}
     assert rm1.get("/comments/staff?q=").json == {"staff": []}
     assert rm1.get("/comments/staff?q=%25").json == {"staff": []}  # a wildcard is a character
-    chinese = rm1.get("/comments/staff?q=测试").json["staff"]
-    assert chinese and all(s["name"].startswith("测试") for s in chinese)
+    # Chinese names: by family name, by given name, and by the whole name written without a
+    # space; the deactivated namesake never.
+    surname, given = chinese_marker(), chinese_marker()
+    colleague = staff_member("RelationshipManager", world.branches["B2"], first_name=given,
+                             last_name=surname)
+    staff_member("RelationshipManager", world.branches["B2"], first_name=given,
+                 last_name=surname, active=False)
+    for typed in (surname, given, f"{surname}{given[:2]}"):
+        found = rm1.get(f"/comments/staff?q={typed}").json["staff"]
+        assert [(s["id"], s["name"]) for s in found] == [(colleague, f"{surname}{given}")], typed
+
+
+def test_a_locked_colleague_is_still_offered(app, client_as, world, staff_member):
+    """A lock after wrong passwords runs out by itself (and anyone can cause one by guessing):
+    the colleague stays mentionable, as saving a comment resolves them, and reads the
+    notification once they sign in again. Only deactivation (a former colleague) hides them."""
+    import datetime as dt
+
+    from backoffice.comments.mentions import resolve
+    from backoffice.extensions import db
+    from models import Staff
+    from models.base import utcnow
+
+    surname = chinese_marker()
+    locked = staff_member("Teller", world.branches["B1"], first_name="锁", last_name=surname)
+    with app.app_context():
+        row = db.session.get(Staff, locked)
+        row.locked_until = utcnow() + dt.timedelta(minutes=30)
+        db.session.commit()
+        assert resolve(db.session, f"@{surname}锁 请回电").ids == [locked]
+        db.session.remove()
+    found = client_as("rm1").get(f"/comments/staff?q={surname}").json["staff"]
+    assert [s["id"] for s in found] == [locked]
 
 
 def test_a_thread_costs_the_same_statements_for_one_comment_or_many(app, client_as, world,
