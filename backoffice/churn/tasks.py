@@ -107,11 +107,12 @@ def escalate_overdue(session, now: dt.datetime) -> int:
     return _insert_tasks(session, rows, _escalation_message())
 
 
-def _insert_tasks(session, rows, title) -> int:
+def _insert_tasks(session, rows, title=None) -> int:
     """INSERT ... SELECT the task rows; returns how many were inserted.
 
     Counted from ``RETURNING id``: the driver's row count of an ``INSERT ... SELECT`` on
-    PostgreSQL came back as 0 here although rows were written.
+    PostgreSQL came back as 0 here although rows were written. ``title``: the message the
+    rows' title was translated from, for the assignees' notices (None: the column's text).
     """
     result = session.execute(insert(FollowUp).from_select(
         ["customer_id", "assignee_id", "title", "task_type", "due_at", "status", "source",

@@ -30,6 +30,8 @@ def task_link(task_id) -> str:
 
 
 def _task_message(title):
+    """``title``: the task's message (``FollowUp.title_message``, a lazy translation kept as its
+    message id) when the system named the task, else the title as typed."""
     return _l("A follow-up task was assigned to you: %(title)s", title=title or "")
 
 
@@ -54,7 +56,8 @@ def _after_flush(session, _context) -> None:
         assignee = _assigned_now(task, new)
         if assignee is None or assignee == actor_id:
             continue
-        notify(session, [assignee], kinds.TASK_ASSIGNED, _task_message(task.title),
+        notify(session, [assignee], kinds.TASK_ASSIGNED,
+               _task_message(task.title if task.title_message is None else task.title_message),
                link=task_link(task.id), entity="FollowUp", entity_id=task.id,
                customer_id=task.customer_id, actor_id=actor_id)
 
@@ -65,10 +68,11 @@ def install(session) -> None:
         event.listen(session, "after_flush", _after_flush)
 
 
-def tasks_inserted(session, task_ids) -> None:
+def tasks_inserted(session, task_ids, title=None) -> None:
     """Tasks written by a set-based INSERT (no ORM objects): notify their assignees. A task
     the session hook has already told its assignee about (one added through the ORM) is not
-    told twice."""
+    told twice. ``title``: the message (a lazy translation) the system titled all of them with;
+    the notices keep it rather than the title column's text, which is in one language only."""
     ids = list(task_ids)
     for start in range(0, len(ids), IN_CHUNKS):
         chunk = ids[start:start + IN_CHUNKS]
@@ -80,10 +84,11 @@ def tasks_inserted(session, task_ids) -> None:
                                    .where(Notification.kind == kinds.TASK_ASSIGNED,
                                           Notification.entity == "FollowUp",
                                           Notification.entity_id.in_(chunk))).all())
-        for task_id, assignee_id, customer_id, title in rows:
+        for task_id, assignee_id, customer_id, stored_title in rows:
             if (task_id, assignee_id) in told:
                 continue
-            notify(session, [assignee_id], kinds.TASK_ASSIGNED, _task_message(title),
+            notify(session, [assignee_id], kinds.TASK_ASSIGNED,
+                   _task_message(stored_title if title is None else title),
                    link=task_link(task_id), entity="FollowUp", entity_id=task_id,
                    customer_id=customer_id)
 

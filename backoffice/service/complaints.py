@@ -54,8 +54,9 @@ def assign(session, config, complaint: Complaint, assignee_id: int) -> FollowUp:
     _step(complaint, "assigned")
     now = utcnow()
     complaint.assignee_id, complaint.assigned_at = assignee_id, now
+    title = _l("Resolve complaint #%(id)s", id=complaint.id)
     task = FollowUp(customer_id=complaint.customer_id, assignee_id=assignee_id,
-                    title=_("Resolve complaint #%(id)s", id=complaint.id)[:200],
+                    title=str(title)[:200], title_message=title,
                     task_type="complaint_resolution", source="interaction", status="open",
                     due_at=sla.due_at("complaint_resolution", now, zone(config), config),
                     notes=complaint.summary, interaction_id=complaint.interaction_id)

@@ -7,6 +7,7 @@ Interaction; a step the workflow does not allow is refused with a message naming
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from backoffice.service import sla
 from backoffice.service.notify import delivered, notify
@@ -67,10 +68,11 @@ def progress_task(config, application: LoanApplication, new_status: str, subject
     """A "loan progress notice" task for the loan officer (else the customer's manager),
     due by the task type's SLA in Chinese working days."""
     customer = application.customer
+    title = _l("Tell %(name)s: %(subject)s (%(no)s)", name=customer.name, subject=subject,
+               no=application.application_no)
     return FollowUp(
         customer_id=customer.id, assignee_id=application.officer_id or customer.owner_id,
-        title=_("Tell %(name)s: %(subject)s (%(no)s)", name=customer.name, subject=subject,
-                no=application.application_no)[:200],
+        title=str(title)[:200], title_message=title,
         task_type="loan_progress", source="interaction" if interaction is not None else "manual",
         status="open", due_at=sla.default_due("loan_progress", config), notes=body,
         interaction=interaction)

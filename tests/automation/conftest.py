@@ -77,7 +77,8 @@ class Bank:
         return rule
 
     def cleanup(self):
-        from models import (Complaint, Customer, FollowUp, Interaction, SegmentMembership)
+        from models import (ChangeRequest, Complaint, Customer, FollowUp, Interaction,
+                            SegmentMembership)
         from models.automation import (AutomationFire, AutomationMessage, AutomationRule,
                                        AutomationRun, AutomationRunItem)
         from models.consent import Consent
@@ -101,8 +102,11 @@ class Bank:
             db.session.execute(delete(DomainEventHandled).where(
                 DomainEventHandled.event_id.in_(select(DomainEvent.id).where(
                     DomainEvent.customer_id.in_(ids)))))
+            from models.notifications import Notification
+
+            # notices too: SQLite gives a deleted task's or request's id to the next one
             for model in (SegmentMembership, Complaint, FollowUp, Interaction, Consent,
-                          DomainEvent):
+                          DomainEvent, ChangeRequest, Notification):
                 db.session.execute(delete(model).where(model.customer_id.in_(ids))
                                    .execution_options(synchronize_session=False))
             db.session.execute(delete(Customer).where(Customer.id.in_(ids)))

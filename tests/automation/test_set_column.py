@@ -8,7 +8,7 @@ import datetime as dt
 import uuid
 
 from flask_babel import force_locale
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from backoffice import stored_text
 from backoffice.automation import engine
@@ -52,8 +52,6 @@ def test_a_makers_change_of_a_reviewed_date_column_is_filed_as_json(bank, world,
                      actions=[{"kind": "set_field", "field": "risk_assessed_on",
                                "value": "2026-11-30"}])
     [item] = items_of(rule)
-    bank.extra.append(lambda: db.session.execute(delete(ChangeRequest).where(
-        ChangeRequest.customer_id.in_(customers))))
     assert item.outcome == "acted", stored_text.show(item.reason)
     [request] = db.session.scalars(select(ChangeRequest).where(
         ChangeRequest.customer_id == customers[0], ChangeRequest.status == "pending")).all()

@@ -34,12 +34,15 @@ def warned(app, world):
         db.session.commit()
         yield db.session, ids
         db.session.rollback()
+        made = select(FollowUp.id).where(FollowUp.customer_id.in_(ids.values()),
+                                         FollowUp.task_type == "retention")
+        # the tasks' notices too: left behind, they stay on rm1's and bm1's notifications pages
+        db.session.execute(delete(Notification).where(
+            Notification.entity == "FollowUp", Notification.entity_id.in_(made),
+            Notification.customer_id.in_(ids.values())))
         db.session.execute(delete(FollowUp).where(FollowUp.customer_id.in_(ids.values()),
                                                   FollowUp.task_type == "retention"))
         db.session.execute(delete(ChurnScore).where(ChurnScore.customer_id.in_(ids.values())))
-        # the tasks' notices too: left behind, they stay on rm1's and bm1's notifications pages
-        db.session.execute(delete(Notification).where(
-            Notification.customer_id.in_(ids.values()), Notification.entity == "FollowUp"))
         db.session.commit()
         db.session.remove()
 
