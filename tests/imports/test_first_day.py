@@ -9,6 +9,7 @@ file created. Staff files never carry passwords; the links are shown once.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -38,8 +39,22 @@ STAFF_HEADER = ["工号", "用户名", "姓名", "邮箱", "手机", "角色", "
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
-    """A scratch database, migrated and initialised by ``flask crm init`` alone (no demo)."""
-    with migration_app(tmp_path_factory.mktemp("firstday")) as app:
+    """A scratch database, migrated and initialised by ``flask crm init`` alone (no demo),
+    shared by the tests that add what they check to whatever the others left."""
+    with initialised_app(tmp_path_factory.mktemp("firstday")) as app:
+        yield app
+
+
+@pytest.fixture
+def pristine(tmp_path_factory):
+    """A scratch database of its own: the first day starts from nothing, whatever ran before."""
+    with initialised_app(tmp_path_factory.mktemp("pristine")) as app:
+        yield app
+
+
+@contextlib.contextmanager
+def initialised_app(folder):
+    with migration_app(folder) as app:
         with app.app_context():
             upgrade()
         result = app.test_cli_runner().invoke(args=["crm", "init", "--admin-password",
@@ -114,8 +129,8 @@ def checklist(client) -> dict:
     return dict(re.findall(r'id="step-(\w+)" data-done="(yes|no)"', page))
 
 
-def test_first_day_from_init_to_the_churn_file(fresh, tmp_path):
-    app = fresh
+def test_first_day_from_init_to_the_churn_file(pristine, tmp_path):
+    app = pristine
     admin = app.test_client()
     assert login(admin, "admin", ADMIN_PASSWORD)
     assert checklist(admin) == {"branches": "no", "staff": "no", "products": "no",

@@ -11,6 +11,7 @@ import random
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from backoffice.fields.registry import Choice, FieldSpec
 
@@ -223,9 +224,7 @@ def _python_values(session, customer, values, asset_accounts, start90) -> dict:
     }
     if values.get("churn", "none") != "none":
         out["metric.churn_probability"] = values["churn"]
-    for name in ("customer_type", "gender", "status", "risk_tolerance", "tier", "occupation",
-                 "birth_date", "onboarded_on", "risk_assessed_on", "consent_sms",
-                 "consent_email", "consent_phone", "consent_wechat", "flag_elderly", "flag_vip"):
+    for name in CUSTOMER_COLUMNS:
         out[f"customer.{name}"] = getattr(customer, name)
     out["customer.branch_id"] = str(customer.branch_id)
     for key, value in (customer.custom_fields or {}).items():
@@ -233,11 +232,38 @@ def _python_values(session, customer, values, asset_accounts, start90) -> dict:
     return out
 
 
+CUSTOMER_COLUMNS = ("customer_type", "gender", "status", "risk_tolerance", "tier", "occupation",
+                    "birth_date", "onboarded_on", "risk_assessed_on", "consent_sms",
+                    "consent_email", "consent_phone", "consent_wechat", "flag_elderly",
+                    "flag_vip")
+
+
 @pytest.fixture(scope="session")
-def population(app, world):
+def seeded_population(app, world):
     from backoffice.extensions import db
 
     with app.app_context():
         result = seed_population(db.session, world)
         db.session.remove()
     return result
+
+
+@pytest.fixture
+def population(app, seeded_population):
+    """The seeded customers, their plain columns read again: the population lives for the
+    whole session, and a tier refresh (or any job over every customer) that ran since may
+    have changed a derived column such as ``tier``; the metrics stay as seeded."""
+    from backoffice.extensions import db
+    from models import Customer
+
+    with app.app_context():
+        rows = db.session.execute(
+            select(Customer.id, *(getattr(Customer, name) for name in CUSTOMER_COLUMNS))
+            .where(Customer.id.in_(seeded_population.ids))
+            .execution_options(crm_unscoped=True)).all()
+        db.session.remove()
+    for row in rows:
+        values = seeded_population.values[row[0]]
+        for name, value in zip(CUSTOMER_COLUMNS, row[1:]):
+            values[f"customer.{name}"] = value
+    return seeded_population
