@@ -11,7 +11,7 @@ import random
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from backoffice.fields.registry import Choice, FieldSpec
 
@@ -250,17 +250,28 @@ def seeded_population(app, world):
 
 @pytest.fixture
 def population(app, seeded_population):
-    """The seeded customers, their plain columns read again: the population lives for the
-    whole session, and a tier refresh (or any job over every customer) that ran since may
-    have changed a derived column such as ``tier``; the metrics stay as seeded."""
+    """The seeded customers, their plain columns read again and their churn scores put back:
+    the population lives for the whole session, and a tier refresh, a scoring run or a test
+    clearing the score table may have run since; the other metrics stay as seeded."""
     from backoffice.extensions import db
     from models import Customer
+    from models.churn import RISK_BANDS, VALUE_BANDS, WARNING_TIERS, ChurnScore
 
+    ids = seeded_population.ids
     with app.app_context():
         rows = db.session.execute(
             select(Customer.id, *(getattr(Customer, name) for name in CUSTOMER_COLUMNS))
-            .where(Customer.id.in_(seeded_population.ids))
-            .execution_options(crm_unscoped=True)).all()
+            .where(Customer.id.in_(ids)).execution_options(crm_unscoped=True)).all()
+        db.session.execute(delete(ChurnScore).where(ChurnScore.customer_id.in_(ids))
+                           .execution_options(synchronize_session=False))
+        for pk in ids:
+            probability = seeded_population.values[pk].get("metric.churn_probability")
+            if probability is not None:
+                db.session.add(ChurnScore(customer_id=pk, probability=probability,
+                                          risk_band=RISK_BANDS[0], value_band=VALUE_BANDS[0],
+                                          warning_tier=WARNING_TIERS[0], reasons=[],
+                                          signals=[]))
+        db.session.commit()
         db.session.remove()
     for row in rows:
         values = seeded_population.values[row[0]]
