@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from flask_babel import gettext, ngettext, pgettext
+from flask_babel import gettext, lazy_gettext, lazy_ngettext, lazy_pgettext, ngettext, pgettext
 from flask_babel.speaklater import LazyString
 
 MARK = "\x1ei18n:"  # a record separator no typed or imported text contains (imports refuse it)
@@ -64,6 +64,24 @@ def joined(separator: str, parts, suffix: str = "") -> Joined:
     return Joined(separator, parts, suffix)
 
 
+def message(stored):
+    """The stored value back as what was kept: a lazy translation (a ``Joined`` for several
+    parts), so that it can be kept again inside another message (a notice naming a task's
+    title) and still read in each reader's language; plain text as it is."""
+    if not is_kept(stored):
+        return "" if stored is None else str(stored)
+    try:
+        parts = [_revive(part) for part in json.loads(stored[len(MARK):])]
+    except (ValueError, TypeError, KeyError):
+        return show(stored)
+    return parts[0] if len(parts) == 1 else Joined(" ", parts)
+
+
+def is_lazy(value) -> bool:
+    """Whether ``value`` is a message :func:`keep` stores as a message id (not plain text)."""
+    return isinstance(value, (LazyString, Joined))
+
+
 def is_kept(stored) -> bool:
     return isinstance(stored, str) and stored.startswith(MARK)
 
@@ -91,6 +109,16 @@ def _decode(part):
     kwargs = {key: (_decode(value) if isinstance(value, dict) else value)
               for key, value in part.get("k", {}).items()}
     return _FUNCTIONS[part["f"]](*part["a"], **kwargs)
+
+
+def _revive(part):
+    if not isinstance(part, dict):
+        return part
+    if "j" in part:
+        return Joined(part["j"], [_revive(item) for item in part["p"]], part.get("s", ""))
+    lazy = {"gettext": lazy_gettext, "ngettext": lazy_ngettext,
+            "pgettext": lazy_pgettext}[part["f"]]
+    return lazy(*part["a"], **{key: _revive(value) for key, value in part.get("k", {}).items()})
 
 
 def install(app) -> None:

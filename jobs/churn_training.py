@@ -8,6 +8,8 @@ screen shows in words instead of a failed run with a traceback.
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 # Progress is counted in the training's own log lines (target, split, search rounds, chosen
 # hyperparameters, calibration, baseline and figures); the bar reaches the end only when the
 # version is stored.
@@ -15,13 +17,14 @@ STEPS = 10
 
 
 class _Steps:
-    """A ``log`` callable for the use case: each line is one step, its text the message."""
+    """A ``log`` callable for the use case: each line is one step, its text the message (a lazy
+    translation, which the runner stores as its message id)."""
 
     def __init__(self, progress):
         self.progress, self.done = progress, 0
-        progress.update(0, total=STEPS, message="extracting features")
+        progress.update(0, total=STEPS, message=_l("Extracting features"))
 
-    def __call__(self, line: str) -> None:
+    def __call__(self, line) -> None:
         self.done = min(self.done + 1, STEPS - 1)
         self.progress.update(self.done, total=STEPS, message=line)
 
@@ -60,6 +63,7 @@ def train_model(*, progress, target: str | None = None, positive: str | None = N
            detail={**asked, "version": row.version, "roc_auc": result.metrics.get("roc_auc"),
                    "baseline_roc_auc": result.baseline_metrics.get("roc_auc")})
     db.session.commit()
-    progress.update(STEPS, total=STEPS, message=f"stored as version {row.version}")
+    progress.update(STEPS, total=STEPS,
+                    message=_l("Stored as version %(version)s", version=row.version))
     return {"model_id": row.id, "version": row.version, "metrics": result.metrics,
             "baseline_metrics": result.baseline_metrics}

@@ -6,6 +6,8 @@ killed worker never handle an event twice for one consumer.
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
+
 from backoffice import events
 from backoffice.extensions import db
 
@@ -14,7 +16,7 @@ def dispatch(*, progress) -> dict:
     """The job: handle what is pending, round after round, until nothing is left; then the
     consumers start what their handlers queued (webhook deliveries are sent now, not at the
     next minute's sweep)."""
-    progress.update(0, message="dispatching events")
+    progress.update(0, message=_l("Dispatching events"))
     counts = events.dispatch(db.session)
     events.after_dispatch()
     return counts

@@ -71,6 +71,11 @@ class FollowUp(CustomerRecord, Model):
     assignee_id = Column(Integer, ForeignKey("ab_user.id", ondelete="SET NULL"))
     interaction_id = Column(Integer, ForeignKey("interaction.id", ondelete="SET NULL"))
     title = Column(String(200), nullable=False)
+    # The title as a stored message (``backoffice.stored_text``: message id and parameters) when
+    # the system named the task ("Resolve complaint #%(id)s"), so that every reader reads it in
+    # their own language; ``title`` then holds the text in the language it was made in (sorting,
+    # old readers). None for a title a person typed, and once a person edits the title.
+    title_key = Column(Text)
     task_type = Column(String(24), nullable=False, default="callback")
     due_at = Column(DateTime, nullable=False)
     status = Column(String(10), nullable=False, default="open")
@@ -86,11 +91,6 @@ class FollowUp(CustomerRecord, Model):
     customer = relationship(Customer, backref="follow_ups")
     assignee = relationship(Staff, foreign_keys=[assignee_id])
     interaction = relationship(Interaction)
-    # Not a column: the title as a message (a lazy translation) when the system names the task
-    # ("Resolve complaint #%(id)s"). The title column holds text in one language; the assignee's
-    # notice keeps this message instead, so that it reads in its reader's language whoever (or
-    # whichever job) created the task. A title a user typed needs none.
-    title_message = None
 
     def __repr__(self) -> str:
         return self.title or ""

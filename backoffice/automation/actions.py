@@ -18,9 +18,9 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from models import Customer, FollowUp, Segment, SegmentMembership, Staff
+from models import Customer, FollowUp, Segment, Staff
 from models.automation import AutomationMessage
 
 
@@ -133,10 +133,14 @@ def create_task(session, target: Target, action: dict) -> None:
                                         sla.END_OF_DAY, tzinfo=tz)
         due = local_due.astimezone(dt.timezone.utc).replace(tzinfo=None)
     # A title the rule's author typed stays as typed; a default rule's name is a message id,
-    # kept as such for the assignee's notice so that it reads in the reader's language.
+    # kept as such (the task's and its notice's) so that it reads in the reader's language.
+    from backoffice import stored_text
+
     title = action.get("title") or rule_name(target.rule)
     task = FollowUp(customer_id=target.customer.id, assignee_id=people[0],
-                    title=str(title)[:200], title_message=title, task_type=task_type,
+                    title=str(title)[:200],
+                    title_key=stored_text.keep(title) if stored_text.is_lazy(title) else None,
+                    task_type=task_type,
                     due_at=due, status="open", source="automation", created_at=target.now,
                     notes=action.get("notes") or None)
     session.add(task)
@@ -193,11 +197,11 @@ def set_field(session, target: Target, action: dict) -> None:
         spec, refusal = custom_fields.settable_spec(key, viewer_for(author))
         if refusal is not None:
             raise Skip(refusal)
-    elif key not in settable_fields(custom=False, check_viewer=False):
+    elif key not in settable_columns():
         raise Skip(_l("This field cannot be set by a rule."))
     elif author is not None and not may_write_column(key, viewer_for(author)):
         raise Skip(_l("The rule's author may not change %(field)s.",
-                      field=settable_fields(custom=False, check_viewer=False)[key]["label"]))
+                      field=settable_columns()[key]["label"]))
     customer = target.customer
     value = typed_value(key, action.get("value"), spec=spec, customer=customer)
     current = (custom_fields.current_value(spec, customer) if spec is not None
@@ -232,24 +236,29 @@ def may_write_column(key: str, viewer) -> bool:
     return policy.decide("Customer", key, None, viewer).may_write
 
 
-def settable_fields(viewer=None, *, custom: bool = True, check_viewer: bool = True) -> dict:
-    """Customer columns a rule may set: plain, non-sensitive, not identity or ownership, and
-    (``check_viewer``) writable by ``viewer`` (default: the current user, who writes the rule);
-    then (``custom``) the custom fields that viewer may set by a rule, by their labels marked
-    as custom."""
-    from backoffice.automation import custom_fields
+def settable_columns() -> dict:
+    """Customer columns any rule may set, whoever wrote it: plain, non-sensitive, not identity
+    or ownership. What a stored rule's action is checked and typed against; the author's own
+    rights are a separate check when the rule runs (:func:`may_write_column`)."""
     from backoffice.automation.catalog import record_fields
-    from backoffice.security import policy
 
     refused = {"customer_no", "branch_id", "owner_id", "teller_id", "tier", "closed_on",
                "name", "id_type"}
-    found = {f["key"]: f for f in record_fields("customer") if f["key"] not in refused}
-    if check_viewer:
-        writer = viewer or policy.current_viewer()
-        found = {key: f for key, f in found.items() if may_write_column(key, writer)}
-    if custom:
-        found.update((custom_fields.name_of(spec), custom_fields.form_entry(spec))
-                     for spec in custom_fields.offered(viewer))
+    return {f["key"]: f for f in record_fields("customer") if f["key"] not in refused}
+
+
+def settable_fields(viewer=None) -> dict:
+    """The fields ``viewer`` (default: the current user, who writes the rule) may set by a
+    rule: the settable columns their field policy lets them write, then the custom fields
+    they may set, by their labels marked as custom. What the rule form offers and what a
+    rule being saved may name."""
+    from backoffice.automation import custom_fields
+    from backoffice.security import policy
+
+    writer = viewer or policy.current_viewer()
+    found = {key: f for key, f in settable_columns().items() if may_write_column(key, writer)}
+    found.update((custom_fields.name_of(spec), custom_fields.form_entry(spec))
+                 for spec in custom_fields.offered(writer))
     return found
 
 
@@ -263,7 +272,7 @@ def typed_value(key: str, raw, *, spec=None, customer=None):
         if reason is not None:
             raise Skip(reason)
         return value
-    spec = settable_fields(custom=False, check_viewer=False)[key]
+    spec = settable_columns()[key]
     if spec["type"] == "boolean":
         return str(raw).lower() in ("true", "1", "y", "yes")
     if raw in (None, ""):
@@ -283,23 +292,14 @@ def add_to_segment(session, target: Target, action: dict) -> None:
     own rule but keeps the customers a rule added (``source`` 'added', with the rule and the
     time), until someone removes the pin on the segment's screen. A customer the segment's
     rule already holds is pinned too, so they stay when the rule stops matching them."""
+    from backoffice.segments import pins
+
     segment = session.get(Segment, action.get("segment_id"))
     if segment is None or segment.kind == "tier":
         raise Skip(_l("The segment no longer exists."))
-    pinned = session.scalar(select(func.count()).select_from(SegmentMembership).where(
-        SegmentMembership.segment_id == segment.id,
-        SegmentMembership.customer_id == target.customer.id,
-        SegmentMembership.source == "added"))
-    if pinned:
+    if not pins.pin(session, segment, target.customer.id, rule_id=target.rule.id,
+                    now=target.now):
         raise Skip(_l("Already in the segment."))
-    present = session.get(SegmentMembership, (segment.id, target.customer.id))
-    if present is None:  # not matched at the last refresh, or it would have a row
-        present = SegmentMembership(segment_id=segment.id, customer_id=target.customer.id,
-                                    since=target.now, matched=False)
-        session.add(present)
-    present.source, present.added_by_rule_id, present.added_at = (
-        "added", target.rule.id, target.now)
-    session.flush()
 
 
 def add_to_campaign(session, target: Target, action: dict) -> None:

@@ -255,7 +255,7 @@ def run_rule(session, rule_id: int, *, trigger: str = "manual", occurrence: str 
     session.commit()
     found = matches(session, rule, today=today)
     if progress is not None:
-        progress.update(0, total=len(found), message="acting")
+        progress.update(0, total=len(found), message=_l("Acting on the matched records"))
     summary = {}
     for start in range(0, len(found), MATCH_BATCH):
         summary = act(session, rule, run, found[start:start + MATCH_BATCH], occurrence,

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from backoffice import stored_text
 from backoffice.automation import catalog, engine, service
-from backoffice.automation.actions import rule_name, settable_fields
+from backoffice.automation.actions import rule_name, settable_columns, settable_fields
 from backoffice.extensions import db
 from backoffice.security.current import current_user, not_found_if_denied
 from models import Campaign, Customer, Segment
@@ -393,7 +393,7 @@ def describe_action(action: dict) -> str:
     if kind == "message":
         parts.append(str(catalog.MESSAGE_CHANNELS.get(action.get("channel"), "")))
     if kind == "set_field":
-        field = settable_fields(check_viewer=False).get(action.get("field"))
+        field = settable_columns().get(action.get("field"))
         parts.append(field["label"] if field else _custom_label(action.get("field")))
     return label + (": " + ", ".join(p for p in parts if p) if any(parts) else "")
 

@@ -30,6 +30,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select, update
 
 from backoffice.campaigns import gate
@@ -141,7 +142,7 @@ class _Sender(ClaimedSends):
                     self.summary[outcome] = self.summary.get(outcome, 0) + 1
                     done += 1
                     if self.progress is not None:
-                        self.progress.update(done, message="sending campaign messages")
+                        self.progress.update(done, message=_l("Sending campaign messages"))
                 self.write_log()
         finally:
             for channel in self.channels.values():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
+from flask_babel import lazy_gettext as _l
 
 from backoffice.churn import extract, labels
 from backoffice.churn import features as F
@@ -104,20 +105,21 @@ def resolve(session, names, *, exclude=()) -> Selection:
     return Selection(custom=tuple(dict.fromkeys(custom)), standard=tuple(dict.fromkeys(standard)))
 
 
-def default_selection(session, *, exclude=()) -> tuple[Selection, str]:
+def default_selection(session, *, exclude=()) -> tuple:
     """The admin's marked fields, or (none marked) every usable non-sensitive custom field.
 
-    Returns the selection and a sentence saying where it came from (printed by the CLI).
+    Returns the selection and a sentence saying where it came from (printed by the CLI and
+    shown as a training job's progress: a lazy translation).
     """
     from models.churn import ChurnSetting
 
     setting = session.get(ChurnSetting, MODEL_FEATURES_SETTING)
     marked = (setting.value or {}).get("features") if setting is not None else None
     if marked:
-        return resolve(session, marked, exclude=exclude), "fields marked as model features"
+        return resolve(session, marked, exclude=exclude), _l("fields marked as model features")
     specs = [s for s in _catalog(session).values()
              if s.key not in exclude and not s.sensitive and s.type in USABLE_CUSTOM_TYPES]
-    return Selection(custom=tuple(specs)), "every usable custom field (none marked)"
+    return Selection(custom=tuple(specs)), _l("every usable custom field (none marked)")
 
 
 def chunk_features(session, snapshot: extract.Snapshot, selection: Selection, lo: int,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from flask_babel import lazy_gettext as _l
 
 from backoffice.churn import features as F
 
@@ -87,6 +88,21 @@ class LabelDefinition:
             how = " or ".join(self.positive) + (" (by default)" if self.implicit else "")
         return (f"left = {self.target} is {how}; every other recorded value = stayed; "
                 "missing = excluded")
+
+    def describe_message(self):
+        """:meth:`describe` as a lazy translation: a training job's progress message, stored as
+        its message id (in a column of 255 characters: hence the fewer words) and read in the
+        job-run page's language."""
+        if self.target == STATUS_TARGET:
+            return _l("left = customer status closed (deceased customers excluded)")
+        if self.yes_words:
+            return _l("left = %(target)s is yes-like (是/yes/true/1, by default); other values = "
+                      "stayed; missing = excluded", target=self.target)
+        if self.implicit:
+            return _l("left = %(target)s is %(values)s (by default); other values = stayed; "
+                      "missing = excluded", target=self.target, values=" / ".join(self.positive))
+        return _l("left = %(target)s is %(values)s; other values = stayed; missing = excluded",
+                  target=self.target, values=" / ".join(self.positive))
 
     def as_config(self) -> dict:
         return {"target": self.target, "field_type": self.field_type,
@@ -167,6 +183,17 @@ class LabelCounts:
         if rest:
             text += f", and {len(rest)} other values ({sum(n for _, n in rest)} customers)"
         return text
+
+    def shown_values_message(self):
+        """:meth:`shown_values` for a progress message (the values as stored, the words as a
+        lazy translation)."""
+        items = self.values.most_common()
+        text = ", ".join(f"{k}: {n}" for k, n in items[:SHOWN_VALUES])
+        rest = items[SHOWN_VALUES:]
+        if not rest:
+            return text
+        return _l("%(values)s, and %(count)s other values (%(customers)s customers)",
+                  values=text, count=len(rest), customers=sum(n for _, n in rest))
 
 
 def check(definition: LabelDefinition, counts: LabelCounts) -> None:

@@ -18,6 +18,7 @@ choose the model's features either.
 from __future__ import annotations
 
 import numpy as np
+from flask_babel import lazy_gettext as _l
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -71,6 +72,15 @@ def reason_text(info: dict) -> str:
         return "a copy of the target (its values map one-to-one onto the target's)"
     return (f"a function of the target (alone it separates leavers from stayers at "
             f"ROC-AUC {info['roc_auc']:.3f} on the training split)")
+
+
+def reason_message(info: dict):
+    """:func:`reason_text` as a lazy translation, for a training job's progress message."""
+    if info["reason"] == "one_to_one":
+        return _l("a copy of the target (its values map one-to-one onto the target's)")
+    auc = "{:.3f}".format(info["roc_auc"])
+    return _l("a function of the target (alone it separates leavers from stayers at ROC-AUC "
+              "%(auc)s on the training split)", auc=auc)
 
 
 def _one_to_one(values: pd.Series, keys: pd.Series, y: np.ndarray) -> bool:

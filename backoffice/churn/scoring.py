@@ -18,6 +18,7 @@ import datetime as dt
 import time
 
 import numpy as np
+from flask_babel import lazy_gettext as _l
 
 from backoffice.churn import dataset, extract, registry, rules, settings, staging, tasks, training
 from backoffice.churn import tier_events
@@ -63,7 +64,7 @@ def run(session, *, as_of: dt.datetime, chunk: int = DEFAULT_CHUNK,
                            where=Customer.status.in_(SCORED_STATUSES))
     _add(timings, "features", started)
     total = staged.rows
-    progress.update(0, total=total, message="scoring customers")
+    progress.update(0, total=total, message=_l("Scoring customers"))
     sink = ScoreSink(session, model_id=loaded.id if loaded is not None else None,
                      scored_at=utcnow())
     done, tiers, probabilities = 0, {"P1": 0, "P2": 0, "P3": 0, "P4": 0}, []
@@ -110,7 +111,7 @@ def run(session, *, as_of: dt.datetime, chunk: int = DEFAULT_CHUNK,
             tiers[name] += int(np.sum(tier == name))
         probabilities.append(probability[~np.isnan(probability)])
         done += len(frame)
-        progress.update(done, total=max(total, done), message=f"scored {done} customers")
+        progress.update(done, total=max(total, done), message=_scored(done))
     started = time.perf_counter()
     sink.finish()
     tier_events.publish_reached(session, elevated_before, as_of)  # rules and webhooks
@@ -129,8 +130,13 @@ def run(session, *, as_of: dt.datetime, chunk: int = DEFAULT_CHUNK,
                "model_version": loaded.version if loaded is not None else None,
                "as_of": as_of.isoformat(timespec="seconds")}
     _log_run(summary)
-    progress.update(done, total=done, message=f"scored {done} customers")
+    progress.update(done, total=done, message=_scored(done))
     return summary
+
+
+def _scored(done: int):
+    """The progress message (stored as its message id: read in the job-run page's language)."""
+    return _l("%(count)s customers scored", count=done)
 
 
 def explained_rows(probability, tier, risk_thresholds: dict) -> np.ndarray:

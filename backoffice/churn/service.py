@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+from flask_babel import lazy_gettext as _l
 
 from backoffice.churn import dataset, extract, labels, leakage, registry, training
 from backoffice.churn import features as F
@@ -32,19 +33,23 @@ def train_model(session, *, target: str | None = None, positive: str | None = No
         selection, source = dataset.resolve(session, features, exclude=exclude), "--features"
     else:
         selection, source = dataset.default_selection(session, exclude=exclude)
-    log(f"target: {definition.target}; {definition.describe()}")
-    log(f"features: built-in behaviour and profile + "
-        f"{len(selection.custom) + len(selection.standard)} chosen ({source})")
+    # Each line a lazy translation: the training job stores it as its progress message (read
+    # in the job-run page's language); the command line prints it.
+    log(_l("Target: %(rule)s", rule=definition.describe_message()))
+    log(_l("Features: built-in behaviour and profile + %(count)s chosen (%(source)s)",
+           count=len(selection.custom) + len(selection.standard), source=source))
     snapshot = extract.Snapshot(
         as_of=as_of or utcnow(),
         closed_gap_days=CLOSED_GAP_DAYS if target_spec is None else None)
     frame, y, keys, counts = _labelled_frame(session, snapshot, selection, definition,
                                              chunk=chunk, sample=sample)
-    log(f"labels: {counts.positive} left, {counts.negative} stayed, {counts.missing} left out "
-        f"(target missing); per value: {counts.shown_values()}")
+    log(_l("Labels: %(left)s left, %(stayed)s stayed, %(missing)s left out (target missing); "
+           "per value: %(values)s", left=counts.positive, stayed=counts.negative,
+           missing=counts.missing, values=counts.shown_values_message()))
     leaks = _leaks(frame, y, keys, selection, seed=seed, test_size=test_size)
     for column, info in leaks.items():
-        log(f"left out {column}: {leakage.reason_text(info)}")
+        log(_l("Left out %(column)s: %(reason)s", column=column,
+               reason=leakage.reason_message(info)))
     kept = frame.drop(columns=list(leaks))
     categorical = [c for c in selection.categorical if c not in leaks]
     result = training.train(kept, y, categorical, seed=seed, test_size=test_size,

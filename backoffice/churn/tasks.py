@@ -14,6 +14,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, insert, literal, select
 
+from backoffice import stored_text
 from backoffice.notifications.sources import tasks_inserted
 from backoffice.security.holders import escalation_target_in
 from backoffice.service import sla
@@ -54,9 +55,9 @@ def _escalation_message():
 
 
 def _in_default_language(message) -> str:
-    """The title column's text: the bank's default language, whoever runs the job. The
-    assignees' notices keep the message itself (``tasks_inserted``) and read in their reader's
-    language; text stored here would show Chinese on an English notifications page."""
+    """The title column's text: the bank's default language, whoever runs the job. The task
+    (``title_key``) and the assignees' notices keep the message itself and read in their
+    reader's language; this text is what sorting and the database's own readers see."""
     from flask_babel import force_locale
 
     with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh")):
@@ -112,11 +113,17 @@ def _insert_tasks(session, rows, title=None) -> int:
 
     Counted from ``RETURNING id``: the driver's row count of an ``INSERT ... SELECT`` on
     PostgreSQL came back as 0 here although rows were written. ``title``: the message the
-    rows' title was translated from, for the assignees' notices (None: the column's text).
+    rows' title was translated from, for the assignees' notices (None: the column's text). The
+    rows carry it as ``title_key`` too (a column added to ``rows``), so that the task itself
+    reads in its reader's language.
     """
-    result = session.execute(insert(FollowUp).from_select(
-        ["customer_id", "assignee_id", "title", "task_type", "due_at", "status", "source",
-         "created_at"], rows).returning(FollowUp.id), execution_options={"crm_unscoped": True})
+    columns = ["customer_id", "assignee_id", "title", "task_type", "due_at", "status", "source",
+               "created_at"]
+    if title is not None:
+        columns.append("title_key")
+        rows = rows.add_columns(literal(stored_text.keep(title)))
+    result = session.execute(insert(FollowUp).from_select(columns, rows).returning(FollowUp.id),
+                             execution_options={"crm_unscoped": True})
     ids = result.scalars().all()
     tasks_inserted(session, ids, title)  # their assignees are told, in their own language
     return len(ids)

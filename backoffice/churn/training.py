@@ -30,6 +30,7 @@ from sklearn.model_selection import (GridSearchCV, ParameterGrid, StratifiedKFol
                                      train_test_split)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from flask_babel import lazy_gettext as _l
 from threadpoolctl import threadpool_limits
 
 MAX_CATEGORIES = 50  # more distinct values than this: free text, not a category
@@ -237,7 +238,8 @@ def split(data, y, *, test_size: float, seed: int):
 
 def train(frame: pd.DataFrame, y: pd.Series, categorical: list[str], *, seed: int = 42,
           test_size: float = 0.2, cv_folds: int = 3, log=print) -> TrainingResult:
-    """Fit and evaluate on a stratified split; ``log`` receives progress lines."""
+    """Fit and evaluate on a stratified split; ``log`` receives progress lines (lazy
+    translations: a job stores them as message ids, the command line prints them)."""
     known = y.notna()
     frame, y = frame.loc[known.to_numpy()], y[known].astype(int)
     positives = int(y.sum())
@@ -249,8 +251,10 @@ def train(frame: pd.DataFrame, y: pd.Series, categorical: list[str], *, seed: in
         raise TrainingError("no usable feature: every column is constant or an identifier")
     data = _as_model_input(frame, numeric, cats)
     x_train, x_test, y_train, y_test = split(data, y.to_numpy(), test_size=test_size, seed=seed)
-    log(f"split: {len(y_train)} training / {len(y_test)} held out (stratified, "
-        f"test share {test_size:.0%}, seed {seed}); {positives} of {len(y)} left")
+    share = "{:.0%}".format(test_size)
+    log(_l("Split: %(train)s training / %(test)s held out (stratified, test share %(share)s, "
+           "seed %(seed)s); %(left)s of %(total)s left", train=len(y_train), test=len(y_test),
+           share=share, seed=seed, left=positives, total=len(y)))
     with threadpool_limits(limits=FIT_THREADS, user_api="openmp"):
         return _fit(x_train, x_test, y_train, y_test, numeric, cats, excluded, seed=seed,
                     test_size=test_size, cv_folds=cv_folds, log=log)
@@ -259,8 +263,9 @@ def train(frame: pd.DataFrame, y: pd.Series, categorical: list[str], *, seed: in
 def _fit(x_train, x_test, y_train, y_test, numeric, cats, excluded, *, seed, test_size,
          cv_folds, log) -> TrainingResult:
     candidates = len(ParameterGrid(PARAM_GRID))
-    log(f"searching {candidates} hyperparameter candidates by {cv_folds}-fold CV "
-        f"({candidates * cv_folds} fits)")
+    log(_l("Searching %(candidates)s hyperparameter candidates by %(folds)s-fold CV "
+           "(%(fits)s fits)", candidates=candidates, folds=cv_folds,
+           fits=candidates * cv_folds))
     search = GridSearchCV(boosting_pipeline(numeric, cats, seed), PARAM_GRID, scoring="roc_auc",
                           cv=StratifiedKFold(cv_folds, shuffle=True, random_state=seed), n_jobs=1,
                           refit=smallest_of_the_best)
@@ -268,13 +273,16 @@ def _fit(x_train, x_test, y_train, y_test, numeric, cats, excluded, *, seed, tes
     chosen = {k.split("__", 1)[1]: v for k, v in search.best_params_.items()}
     cv_auc = float(search.cv_results_["mean_test_score"][search.best_index_])
     best_auc = float(np.nanmax(search.cv_results_["mean_test_score"]))
-    log(f"hyperparameters by {cv_folds}-fold CV on the training split: {chosen} "
-        f"(CV ROC-AUC {cv_auc:.3f}; best candidate {best_auc:.3f})")
+    # Short: a job keeps the line as its message id in a column of 255 characters (the best
+    # candidate's figure is on the version's page, with the rest of the search).
+    shown = ", ".join(f"{name}={value}" for name, value in chosen.items())
+    log(_l("Chosen by %(folds)s-fold CV: %(chosen)s (ROC-AUC %(auc)s)", folds=cv_folds,
+           chosen=shown, auc="{:.3f}".format(cv_auc)))
     model = CalibratedClassifierCV(search.best_estimator_, method="isotonic",
                                    cv=StratifiedKFold(5, shuffle=True, random_state=seed),
                                    ensemble=False)
     model.fit(x_train, y_train)
-    log("calibrated (isotonic, 5 folds); fitting the logistic-regression baseline")
+    log(_l("Calibrated (isotonic, 5 folds); fitting the logistic-regression baseline"))
     baseline = baseline_pipeline(numeric, cats).fit(x_train, y_train)
     held_out = model.predict_proba(x_test)[:, 1]
     baseline_held_out = baseline.predict_proba(x_test)[:, 1]

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from backoffice.security.current import not_found_if_denied
-from backoffice import charts
+from backoffice import charts, stored_text
 from backoffice.churn import dataset, registry, training, training_form, versions, words
 from backoffice.churn.rules import BANDS
 from backoffice.datamodel import CrmInterface
@@ -270,7 +270,7 @@ class ChurnModelRegistryView(BaseView):
         run = self._training_run(pk)
         outcome = training_form.outcome(run)
         return jsonify(id=run.id, status=run.status, done=run.done, total=run.total,
-                       percent=run.percent, message=run.message,
+                       percent=run.percent, message=stored_text.show(run.message),
                        version_url=(url_for("ChurnModelRegistryView.version",
                                             pk=outcome["model_id"])
                                     if outcome.get("model_id") else None),

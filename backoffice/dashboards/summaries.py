@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, cast, func, insert, literal, null, or_, select, union_all
 
 from models import Account, Customer, FollowUp, Interaction, Product, Transaction
@@ -95,7 +96,8 @@ def refresh_all(session, now: dt.datetime | None = None, progress=None) -> dict[
     todo = metrics()
     for number, metric in enumerate(todo):
         if progress is not None:
-            progress.update(number, total=len(todo), message=f"summaries: {metric.name}")
+            progress.update(number, total=len(todo),
+                            message=_l("Refreshing the figure %(name)s", name=metric.name))
         written[metric.name] = refresh_metric(session, metric, now)
     return written
 

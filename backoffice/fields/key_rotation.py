@@ -99,6 +99,16 @@ def _kept_timestamps(table, values: dict) -> dict:
     return values
 
 
+def _write_unless_raced(connection, table, guard: list, values: dict, report,
+                        label: str) -> None:
+    """Write one re-sealed row only where ``guard`` (its id and the document as it was read)
+    still holds, and count it: rewritten under ``label``, or raced when someone changed the
+    row meanwhile (their write stands; a later run re-seals whatever is still on an old key)."""
+    count = connection.execute(update(table).where(*guard).values(values)).rowcount
+    report.rewritten[label] += count
+    report.raced += 1 - count
+
+
 def rotate_custom_fields(engine, keyring: KeyRing, metadata, specs_by_table, report,
                          batch_size: int = 500,
                          progress: Callable[[str, int, int], None] | None = None) -> None:
@@ -132,11 +142,8 @@ def rotate_custom_fields(engine, keyring: KeyRing, metadata, specs_by_table, rep
                          cast(table.c[STORAGE], Text) == bindparam("_old", row["_doc"])]
                 if has_version:
                     guard.append(table.c.version == row["version"])
-                statement = update(table).where(*guard).values(
-                    _kept_timestamps(table, {STORAGE: document}))
-                count = connection.execute(statement).rowcount
-                report.rewritten[label] += count
-                report.raced += 1 - count
+                _write_unless_raced(connection, table, guard,
+                                    _kept_timestamps(table, {STORAGE: document}), report, label)
             done += len(rows)
             if progress:
                 progress(label, done, done)
@@ -202,12 +209,9 @@ def rotate_requests(engine, keyring: KeyRing, metadata, specs_by_table, report,
             values[STORAGE] = document
             plaintext = json.dumps(values, ensure_ascii=False, sort_keys=True)
             payload = keyring.encrypt(plaintext, PAYLOAD.aad(row["record_uid"]))
-            statement = update(table).where(
-                table.c.id == row["id"], table.c.payload == row["payload"],
-                table.c.version == row["version"]).values({"payload": payload})
-            count = connection.execute(statement).rowcount
-            report.rewritten[label] += count
-            report.raced += 1 - count
+            guard = [table.c.id == row["id"], table.c.payload == row["payload"],
+                     table.c.version == row["version"]]
+            _write_unless_raced(connection, table, guard, {"payload": payload}, report, label)
         done += len(rows)
         if progress:
             progress(label, done, done)

@@ -28,6 +28,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select, update
 
 from backoffice.greetings import render, selection
@@ -148,7 +149,7 @@ class Sender(ClaimedSends):
                     summary[outcome] = summary.get(outcome, 0) + 1
                     self.done += 1
                     if self.progress is not None:
-                        self.progress.update(self.done, message="sending greetings")
+                        self.progress.update(self.done, message=_l("Sending greetings"))
                 self.write_log()
         finally:
             for channel in self.channels.values():

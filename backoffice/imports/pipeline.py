@@ -301,8 +301,8 @@ class Run:
     def _report_progress(self, total) -> None:
         if self.progress is not None:
             total = max(total or 0, self.rows_read)
-            self.progress.update(self.rows_read, total=total, message=str(
-                gettext("%(done)s rows read", done=self.rows_read)))
+            self.progress.update(self.rows_read, total=total,  # kept as its message id
+                                 message=_l("%(done)s rows read", done=self.rows_read))
 
     @property
     def rate(self) -> int:

@@ -6,6 +6,7 @@ from marshmallow import validate
 
 from backoffice.datamodel import CrmInterface
 from backoffice.fields.api import CustomFieldsApiMixin
+from backoffice.interactions import titles
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
 from backoffice.service import sla
 from backoffice.views_base import CrmModelApi
@@ -81,3 +82,21 @@ class FollowUpApi(CrmModelApi):
         if item.due_at is None:
             item.due_at = sla.default_due(item.task_type, current_app.config)
         super().pre_add(item)
+
+    def pre_update(self, item):
+        titles.keep_or_type(item)  # a system title the client changed is typed from now on
+        super().pre_update(item)
+
+    def pre_get(self, data):
+        """A system title in the reader's language (then masked as the screens mask)."""
+        shown = titles.titles_by_id(self.datamodel.session, [data.get("id")])
+        if data.get("id") in shown and "title" in data.get("result", {}):
+            data["result"]["title"] = shown[data["id"]]
+        super().pre_get(data)
+
+    def pre_get_list(self, data):
+        shown = titles.titles_by_id(self.datamodel.session, data.get("ids") or [])
+        for record_id, row in zip(data.get("ids") or [], data.get("result") or []):
+            if record_id in shown and "title" in row:
+                row["title"] = shown[record_id]
+        super().pre_get_list(data)

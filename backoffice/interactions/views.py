@@ -14,6 +14,7 @@ from backoffice.extensions import db
 from backoffice.fields.screens import CustomFieldsViewMixin
 from backoffice.formatting import choice_label, local_time, yes_no
 from backoffice.pickers import LocalDateTimeField
+from backoffice.interactions import titles
 from backoffice.interactions.labels import FOLLOW_UP_LABELS, INTERACTION_LABELS
 from backoffice.service import sla
 from backoffice.views_base import CrmModelView, checkboxes, choice_select, selected_items
@@ -93,7 +94,7 @@ class FollowUpView(CrmModelView):
     """Follow-up tasks on customers in scope."""
 
     exportable = True
-    datamodel = CrmInterface(FollowUp)
+    datamodel = titles.FollowUpInterface(FollowUp)  # a system title in the reader's language
     class_permission_name = "FollowUp"
     route_base = "/followups"
     show_template = "comments/followup_show.html"  # FAB's page, then the task's comments
@@ -131,7 +132,11 @@ class FollowUpView(CrmModelView):
             item.due_at = sla.default_due(item.task_type, current_app.config)
         super().pre_add(item)
 
+    def prefill_form(self, form, pk):
+        titles.prefill(form, self.datamodel.get(pk))
+
     def pre_update(self, item):
+        titles.keep_or_type(item)  # a system title a person changed is typed from now on
         if item.due_at is None:
             item.due_at = sla.default_due(item.task_type, current_app.config, item.created_at)
         if item.status == "done" and item.completed_at is None:

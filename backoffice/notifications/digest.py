@@ -22,6 +22,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale, gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, exists, func, literal, or_, select, update
 
 from backoffice.messaging.delivery import SendError, Unconfirmed
@@ -127,7 +128,7 @@ class Sender(ClaimedSends):
                     summary[outcome] = summary.get(outcome, 0) + 1
                     self.done += 1
                     if self.progress is not None:
-                        self.progress.update(self.done, message="sending digests")
+                        self.progress.update(self.done, message=_l("Sending digests"))
         finally:
             quit_ = getattr(self.channel, "quit", None)
             if quit_ is not None:

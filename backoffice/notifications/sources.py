@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, inspect, select
 
+from backoffice import stored_text
 from backoffice.notifications import kinds
 from backoffice.notifications.service import notify
 from backoffice.security.current import current_user
@@ -29,9 +30,11 @@ def task_link(task_id) -> str:
     return f"/followups/show/{task_id}"
 
 
-def _task_message(title):
-    """``title``: the task's message (``FollowUp.title_message``, a lazy translation kept as its
-    message id) when the system named the task, else the title as typed."""
+def _task_message(title, title_key=None):
+    """The notice naming the task: its title's message (``FollowUp.title_key``, kept again as
+    its message id) when the system named the task, else the title as typed."""
+    if title_key:
+        title = stored_text.message(title_key)
     return _l("A follow-up task was assigned to you: %(title)s", title=title or "")
 
 
@@ -57,7 +60,7 @@ def _after_flush(session, _context) -> None:
         if assignee is None or assignee == actor_id:
             continue
         notify(session, [assignee], kinds.TASK_ASSIGNED,
-               _task_message(task.title if task.title_message is None else task.title_message),
+               _task_message(task.title, task.title_key),
                link=task_link(task.id), entity="FollowUp", entity_id=task.id,
                customer_id=task.customer_id, actor_id=actor_id)
 
@@ -71,24 +74,27 @@ def install(session) -> None:
 def tasks_inserted(session, task_ids, title=None) -> None:
     """Tasks written by a set-based INSERT (no ORM objects): notify their assignees. A task
     the session hook has already told its assignee about (one added through the ORM) is not
-    told twice. ``title``: the message (a lazy translation) the system titled all of them with;
-    the notices keep it rather than the title column's text, which is in one language only."""
+    told twice. ``title``: the message (a lazy translation) the system titled all of them with
+    (else each task's own ``title_key``); the notices keep it rather than the title column's
+    text, which is in one language only."""
     ids = list(task_ids)
     for start in range(0, len(ids), IN_CHUNKS):
         chunk = ids[start:start + IN_CHUNKS]
         rows = session.execute(
-            select(FollowUp.id, FollowUp.assignee_id, FollowUp.customer_id, FollowUp.title)
+            select(FollowUp.id, FollowUp.assignee_id, FollowUp.customer_id, FollowUp.title,
+                   FollowUp.title_key)
             .where(FollowUp.id.in_(chunk), FollowUp.assignee_id.is_not(None)),
             execution_options={"crm_unscoped": True}).all()
         told = set(session.execute(select(Notification.entity_id, Notification.recipient_id)
                                    .where(Notification.kind == kinds.TASK_ASSIGNED,
                                           Notification.entity == "FollowUp",
                                           Notification.entity_id.in_(chunk))).all())
-        for task_id, assignee_id, customer_id, stored_title in rows:
+        for task_id, assignee_id, customer_id, stored_title, title_key in rows:
             if (task_id, assignee_id) in told:
                 continue
             notify(session, [assignee_id], kinds.TASK_ASSIGNED,
-                   _task_message(stored_title if title is None else title),
+                   _task_message(stored_title, title_key) if title is None
+                   else _task_message(title),
                    link=task_link(task_id), entity="FollowUp", entity_id=task_id,
                    customer_id=customer_id)
 

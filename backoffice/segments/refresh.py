@@ -48,6 +48,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import CompileError
 
 from backoffice.segments import rules as r
@@ -99,17 +100,17 @@ def refresh_all(session, fields, *, today: dt.date, progress=None) -> dict:
     if dialect != "postgresql":
         staging.create(conn)  # PostgreSQL creates it from the query (see _fill_staging)
     try:
-        _report(progress, 1, "computing metrics, tiers and rule matches")
+        _report(progress, 1, _l("Computing metrics, tiers and rule matches"))
         _fill_staging(conn, staging, metrics, tiers, members, fields, today, dialect)
         if dialect == "postgresql":
             conn.exec_driver_sql(f"ANALYZE {staging.name}")
-        _report(progress, 2, "writing tier changes")
+        _report(progress, 2, _l("Writing tier changes"))
         changed = _apply_tiers(conn, staging, now)
         tier_events.publish_changes(session, now)  # rules and webhooks hear of them
         for position, rule in enumerate(members, start=3):
-            _report(progress, position, f"refreshing {rule.code}")
+            _report(progress, position, _l("Refreshing %(code)s", code=rule.code))
             _refresh_members(conn, staging, rule, now)
-        _report(progress, len(members) + 3, "writing counts")
+        _report(progress, len(members) + 3, _l("Writing counts"))
         matched = _member_counts(conn, staging, members)
         pins = _pinned_counts(conn, members)
         counts = {rule.code: matched[rule.code] + pins[rule.id][1] for rule in members}
@@ -122,6 +123,8 @@ def refresh_all(session, fields, *, today: dt.date, progress=None) -> dict:
 
 
 def _report(progress, done, message):
+    """``message``: a lazy translation, which the job runner stores as its message id so that
+    the job-run page reads it in its reader's language."""
     if progress is not None:
         progress.update(done, message=message)
 

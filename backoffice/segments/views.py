@@ -12,7 +12,8 @@ Rule definitions themselves are configuration, visible to everyone granted the s
 A segment's members are the customers its rule matched at the last refresh together with the
 customers pinned to it by an automation rule (members = matched ∪ pinned, each once). The
 screens count both parts for the viewer, list the pinned members with the rule that added
-them, and let whom may edit the segment remove a pin (a customer in their scope only).
+them, and let whom may edit the segment remove a pin (a customer in their scope only); the
+stored figures move with the pin at once (``segments.pins``).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from backoffice import charts
 from backoffice.extensions import db
 from backoffice.review.views import not_found_if_denied
-from backoffice.segments import guard
+from backoffice.segments import guard, pins
 from backoffice.segments import rules as r
 from backoffice.segments.catalog import describe, rule_fields
 from models import Customer, Segment, SegmentCount, SegmentMembership, TierChange
@@ -252,12 +253,7 @@ class SegmentsView(BaseView):
         detail = {"code": segment.code, "rule_id": membership.added_by_rule_id,
                   "added_at": membership.added_at.isoformat() if membership.added_at else None,
                   "kept": bool(membership.matched)}
-        if membership.matched:
-            membership.source, membership.added_by_rule_id, membership.added_at = (
-                "rule", None, None)
-        else:
-            db.session.delete(membership)
-        db.session.flush()
+        pins.unpin(db.session, membership, now=utcnow())
         log.record("segment.unpin", entity="Segment", entity_id=pk, customer_id=customer_id,
                    detail=detail)
         db.session.commit()

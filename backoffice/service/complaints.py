@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
-from backoffice import events
+from backoffice import events, stored_text
 from backoffice.messaging.quiet import zone
 from backoffice.service import sla
 from models import FollowUp
@@ -56,7 +56,7 @@ def assign(session, config, complaint: Complaint, assignee_id: int) -> FollowUp:
     complaint.assignee_id, complaint.assigned_at = assignee_id, now
     title = _l("Resolve complaint #%(id)s", id=complaint.id)
     task = FollowUp(customer_id=complaint.customer_id, assignee_id=assignee_id,
-                    title=str(title)[:200], title_message=title,
+                    title=str(title)[:200], title_key=stored_text.keep(title),
                     task_type="complaint_resolution", source="interaction", status="open",
                     due_at=sla.due_at("complaint_resolution", now, zone(config), config),
                     notes=complaint.summary, interaction_id=complaint.interaction_id)

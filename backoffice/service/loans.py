@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from backoffice import stored_text
 from backoffice.service import sla
 from backoffice.service.notify import delivered, notify
 from models import FollowUp
@@ -72,7 +73,7 @@ def progress_task(config, application: LoanApplication, new_status: str, subject
                no=application.application_no)
     return FollowUp(
         customer_id=customer.id, assignee_id=application.officer_id or customer.owner_id,
-        title=str(title)[:200], title_message=title,
+        title=str(title)[:200], title_key=stored_text.keep(title),
         task_type="loan_progress", source="interaction" if interaction is not None else "manual",
         status="open", due_at=sla.default_due("loan_progress", config), notes=body,
         interaction=interaction)

@@ -14,7 +14,7 @@ from collections import defaultdict
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, insert, literal, select, update
 
-from backoffice import events
+from backoffice import events, stored_text
 from backoffice.messaging import quiet as calendar
 from backoffice.messaging.channels import mail as channels  # SmtpChannel, SendError
 from backoffice.security.holders import escalation_target_in
@@ -50,13 +50,14 @@ def escalate_overdue_inquiries(session, now: dt.datetime) -> int:
                    FollowUp.escalated_at.is_(None), FollowUp.due_at < now)
     source = (select(FollowUp.customer_id, manager, FollowUp.interaction_id,
                      FollowUp.title,  # the source "sla" says it is an escalation, in any language
+                     FollowUp.title_key,  # a system title reads in each reader's language
                      literal("inquiry_answer"), literal(now), literal("open"), literal("sla"),
                      FollowUp.notes, literal(now))
               .join(Customer, Customer.id == FollowUp.customer_id)
               .where(overdue, manager.isnot(None)))
     session.execute(insert(FollowUp).from_select(
-        ["customer_id", "assignee_id", "interaction_id", "title", "task_type", "due_at",
-         "status", "source", "notes", "created_at"], source))
+        ["customer_id", "assignee_id", "interaction_id", "title", "title_key", "task_type",
+         "due_at", "status", "source", "notes", "created_at"], source))
     manager_of_row = (select(escalation_target_in(Customer.branch_id))
                       .where(Customer.id == FollowUp.customer_id).scalar_subquery())
     changed = session.execute(
@@ -73,8 +74,8 @@ def digest_rows(session, now: dt.datetime, tz) -> dict[int, list]:
                                     dt.time(0, 0), tzinfo=tz)
     end = calendar.to_utc_naive(local_end)
     rows = session.execute(
-        select(FollowUp.assignee_id, FollowUp.title, FollowUp.due_at, FollowUp.task_type,
-               Customer.customer_no)
+        select(FollowUp.assignee_id, FollowUp.title, FollowUp.title_key, FollowUp.due_at,
+               FollowUp.task_type, Customer.customer_no)
         .join(Customer, Customer.id == FollowUp.customer_id)
         .where(FollowUp.status == "open", FollowUp.due_at < end,
                FollowUp.assignee_id.isnot(None))
@@ -97,7 +98,8 @@ def send_digests(session, config, now: dt.datetime) -> dict:
             continue
         overdue = sum(1 for r in rows if r.due_at < now)
         lines = [f"{'逾期' if r.due_at < now else '今日到期'}  "
-                 f"{calendar.to_local(r.due_at, tz):%m-%d %H:%M}  {r.customer_no}  {r.title}"
+                 f"{calendar.to_local(r.due_at, tz):%m-%d %H:%M}  {r.customer_no}  "
+                 f"{stored_text.show(r.title_key) if r.title_key else r.title}"
                  for r in rows]
         body = (f"{person}：您有 {overdue} 项逾期任务、{len(rows) - overdue} 项今日到期任务。\n\n"
                 + "\n".join(lines))
@@ -113,10 +115,10 @@ def send_digests(session, config, now: dt.datetime) -> dict:
 
 def run_daily(session, config, now: dt.datetime, progress) -> dict:
     """Escalations first (so the targets' digests include them), then the digests."""
-    progress.update(0, total=2, message="escalating overdue inquiries")
+    progress.update(0, total=2, message=_l("Escalating overdue inquiries"))
     publish_overdue(session, now)  # rules and webhooks hear of each overdue task once
     escalated = escalate_overdue_inquiries(session, now)
-    progress.update(1, message="sending digests")
+    progress.update(1, message=_l("Sending digests"))
     result = send_digests(session, config, now)
     progress.update(2)
     return {"escalated": escalated, **result}

@@ -254,3 +254,70 @@ def test_pins_obey_the_record_scope(bank, segment_of, signed_in, bm1_edits_segme
     assert _unpin(bm1, segment.id, own).status_code == 302
     db.session.rollback()
     assert set(_rows(segment.id)) == {other}
+
+
+def _stored(segment_id) -> tuple:
+    """(member_count, pinned_count, today's counted members, today's counted pinned), as
+    stored: what the screens and the counts over time read between two refreshes."""
+    db.session.rollback()
+    segment = db.session.get(Segment, segment_id)
+    db.session.refresh(segment)
+    count = db.session.get(SegmentCount, (segment_id, utcnow().date()))
+    return (segment.member_count, segment.pinned_count,
+            *((count.count, count.pinned) if count is not None else (None, None)))
+
+
+def _as_refreshed(segment, matched_ids):
+    """The segment as the last refresh left it (committed: a committed refresh would re-tier
+    the whole test bank): its matched customers as rule rows, its figures, today's count."""
+    now = utcnow()
+    for pk in matched_ids:
+        db.session.add(SegmentMembership(segment_id=segment.id, customer_id=pk, since=now))
+    segment = db.session.get(Segment, segment.id)
+    segment.member_count, segment.pinned_count, segment.refreshed_at = (
+        len(matched_ids), 0, now)
+    db.session.add(SegmentCount(segment_id=segment.id, day=now.date(), count=len(matched_ids),
+                                pinned=0))
+    db.session.commit()
+
+
+def test_pins_move_the_stored_figures_at_once(bank, segment_of, signed_in):
+    """Between two refreshes, a rule pinning A (matched) and B (not matched) and the screen
+    removing the pins move the stored member and pinned counts (and today's count) right
+    away, to what a refresh would store."""
+    [a] = bank.customers(1, risk_tolerance="C2")
+    [b] = bank.customers(1, risk_tolerance="C4")
+    segment = segment_of({"op": "and", "items": [
+        *bank.conditions()["items"],
+        {"field": "customer.risk_tolerance", "op": "eq", "value": "C2"}]})
+    result = _refresh()
+    assert (result["segments"][segment.code], result["pinned"][segment.code]) == (1, 0)
+    db.session.rollback()
+    _as_refreshed(segment, [a])
+    assert _stored(segment.id) == (1, 0, 1, 0)
+
+    rule = _adding_rule(bank, segment)
+    outcome = engine.run_rule(db.session, rule.id, trigger="manual", occurrence="manual:move")
+    assert outcome["acted"] == 2
+    assert _stored(segment.id) == (2, 2, 2, 2)  # A was a member already, B joins
+    result = _refresh()
+    assert (result["segments"][segment.code], result["pinned"][segment.code]) == (2, 2)
+    db.session.rollback()
+
+    senior = signed_in("senior")
+    assert _unpin(senior, segment.id, b).status_code == 302
+    assert _stored(segment.id) == (1, 1, 1, 1)  # B leaves
+    assert _unpin(senior, segment.id, a).status_code == 302
+    assert _stored(segment.id) == (1, 0, 1, 0)  # A stays, matched
+    result = _refresh()
+    assert (result["segments"][segment.code], result["pinned"][segment.code]) == (1, 0)
+    db.session.rollback()
+
+
+def test_a_segment_never_refreshed_gets_no_figures_from_a_pin(bank, segment_of):
+    [customer] = bank.customers(1)
+    segment = segment_of({"op": "or", "items": []})
+    rule = _adding_rule(bank, segment)
+    engine.run_rule(db.session, rule.id, trigger="manual", occurrence="manual:unrefreshed")
+    assert _rows(segment.id) == {customer: ("added", False, rule.id)}
+    assert _stored(segment.id) == (None, None, None, None)

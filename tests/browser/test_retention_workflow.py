@@ -12,7 +12,8 @@ rm1 then opens the churn warnings, sees only their own customer with the signals
 the task, opens the customer's 360 page from the list (the churn panel says why and links the
 task), records the retention call, opens the task and marks it done; the task leaves "my tasks" and
 the warning list. Screenshots: tests/screenshots/<test>-<step>.png (see SCREENSHOTS.md). Every
-score, task, interaction and job run made here is deleted afterwards.
+task, interaction and job run made here is deleted afterwards, and the score table is put back as
+it was (the job scores every customer: the scores other tests planted are written back).
 """
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ import datetime as dt
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import delete, func, select, true
+from sqlalchemy import delete, func, select
 
 from tests.browser.steps import sign_in
+from tests.support import kept_rows
 
 CALL_SUMMARY = "挽留回访：已致电客户，减免转账手续费，客户同意继续持有理财。"
 
@@ -40,7 +42,7 @@ def warned(app, world):
     with app.app_context():
         before = {model: db.session.scalar(select(func.max(model.id))) or 0
                   for model in (FollowUp, Interaction, JobRun)}
-        had_scores = set(db.session.scalars(select(ChurnScore.customer_id)))
+        scores = kept_rows.snapshot(db.session, ChurnScore.__table__)
         now = utcnow()
         db.session.add_all([
             Interaction(customer_id=customer_id, staff_id=world.staff["rm1"],
@@ -69,8 +71,7 @@ def warned(app, world):
     with app.app_context():
         db.session.execute(delete(FollowUp).where(FollowUp.id > before[FollowUp]))
         db.session.execute(delete(Interaction).where(Interaction.id > before[Interaction]))
-        db.session.execute(delete(ChurnScore).where(
-            ChurnScore.customer_id.not_in(had_scores) if had_scores else true()))
+        kept_rows.put_back(db.session, scores)
         db.session.execute(delete(JobRun).where(JobRun.id > before[JobRun]))
         db.session.commit()
         db.session.remove()

@@ -3,8 +3,9 @@
 Guards that ``jobs.scoring.score_customers`` works outside the request/test process (own app
 context, unscoped reads, its own commit) and reports its progress on the JobRun row. With no
 active model the job still scores every active customer from the rule signals alone. Uses its own
-queue name on the Redis database given by CRM_TEST_REDIS_URL; scores, tasks and runs it creates
-are deleted afterwards.
+queue name on the Redis database given by CRM_TEST_REDIS_URL; tasks and runs it creates are
+deleted afterwards, and the score table is put back as it was (the job scores every customer, so
+the scores other tests planted are written back, not the table cleared).
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import signal
 import uuid
 
 import pytest
-from sqlalchemy import delete, func, select, true
+from sqlalchemy import delete, func, select
 
 from tests.conftest import make_test_config
-from tests.support import services
+from tests.support import kept_rows, services
 
 
 @pytest.fixture
@@ -36,13 +37,13 @@ def rq_app(app, world, database_url):
     with job_app.app_context():
         before_run = db.session.scalar(select(func.max(JobRun.id))) or 0
         before_task = db.session.scalar(select(func.max(FollowUp.id))) or 0
-        had_scores = set(db.session.scalars(select(ChurnScore.customer_id)))
+        scores = kept_rows.snapshot(db.session, ChurnScore.__table__)
+        db.session.commit()
         yield job_app
         db.session.rollback()
         db.session.execute(delete(FollowUp).where(FollowUp.id > before_task,
                                                   FollowUp.task_type == "retention"))
-        db.session.execute(delete(ChurnScore).where(ChurnScore.customer_id.not_in(had_scores)
-                                                    if had_scores else true()))
+        kept_rows.put_back(db.session, scores)
         db.session.execute(delete(JobRun).where(JobRun.id > before_run))
         db.session.commit()
         db.session.remove()

@@ -3,7 +3,10 @@ embedded default), its progress, what it stores, what it refuses, and who may us
 from __future__ import annotations
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, select
+
+from backoffice import stored_text
 
 from tests.support.web import csrf_token
 
@@ -46,7 +49,8 @@ def test_the_screen_trains_a_version_through_the_job(app, client_as, training_ba
     with app.app_context():
         run = db.session.get(JobRun, run_id)
         assert (run.status, run.done, run.total) == ("finished", STEPS, STEPS), run.error
-        assert run.message.startswith("stored as version")
+        with force_locale("en"):  # kept as a message id, read in the reader's language
+            assert stored_text.show(run.message).startswith("Stored as version")
         row = db.session.get(ChurnModel, run.result["model_id"])
         assert row.active is False and row.target == "custom_fields.ctrain_left"
         config = row.training_config
@@ -89,10 +93,16 @@ def test_progress_follows_the_training_steps(app, training_bank):
                                             features=["ctrain_score", "ctrain_region"])
         db.session.remove()
     done = [call[0] for call in recorder.calls]
-    messages = " | ".join(call[2] or "" for call in recorder.calls)
+    from jobs import runner
+
+    # Lazy translations: the runner keeps each as its message id, read in the reader's language.
+    kept = [runner._stored_message(call[2]) for call in recorder.calls if call[2] is not None]
+    assert all(stored_text.is_kept(text) for text in kept), [(len(t), t[:300]) for t in kept if not stored_text.is_kept(t)]
+    with force_locale("en"):
+        messages = " | ".join(str(call[2] or "") for call in recorder.calls)
     assert done == sorted(done) and done[-1] == churn_training.STEPS and done[0] == 0
     assert all(call[1] == churn_training.STEPS for call in recorder.calls)
-    for step in ("split:", "searching", "hyperparameters by", "calibrated"):
+    for step in ("Split:", "Searching", "Chosen by", "Calibrated"):
         assert step in messages, messages
     assert result["version"] >= 1 and set(result["metrics"]) >= {"roc_auc", "brier"}
 

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert
 from backoffice.dashboards import summaries
 from models.base import utcnow
 from models.summaries import DashboardSummary
+from tests.support import kept_rows
 from tests.support.web import PASSWORD
 
 S = DashboardSummary.__table__
@@ -98,15 +99,21 @@ def test_customers_without_a_tier_point_to_the_tier_refresh(app, client_as, newc
 
 @pytest.fixture
 def never_refreshed(app, world):
-    """The figures as on a fresh bank (never computed); restored afterwards."""
+    """The figures as on a fresh bank (never computed: the state reads the whole table, so it
+    is emptied for the test); afterwards every row is put back as it was, not recomputed (a
+    refresh would drop the rows other fixtures planted and restamp the rest)."""
     from backoffice.extensions import db
 
     with app.app_context():
-        db.session.execute(delete(S))
+        figures = kept_rows.snapshot(db.session, S)
+        kept_rows.take_away(db.session, figures)
         db.session.commit()
         db.session.remove()
     yield
-    _refresh(app)
+    with app.app_context():
+        kept_rows.put_back(db.session, figures)
+        db.session.commit()
+        db.session.remove()
 
 
 def test_figures_never_computed_offer_the_refresh_to_those_who_may(client_as, never_refreshed):
