@@ -153,6 +153,11 @@ def _unfit(error) -> BadRequest:
         "too large, a date that is not a date, or a character the database does not accept)."))
 
 
+# The relation the field policy reads on every cell of a record that belongs to a customer
+# (``security.policy._loaded_customer``): loaded with the page so the check costs no query.
+POLICY_RELATION = "customer"
+
+
 class ListQueryMixin:
     """List queries that stay fast over millions of rows (DESIGN pitfall 8).
 
@@ -162,10 +167,10 @@ class ListQueryMixin:
     - The offset never passes ``max_offset()`` (a page number beyond it shows the deepest page
       allowed), so no request can make the database skip a million rows; screens reach deeper
       rows by keyset pages (``seek_column``/``query_seek``, ``backoffice.pagination``).
-    - Many-to-one relations are loaded up front, so the number of queries per page does not
-      grow with its size: those the page shows (``shown``: its columns; branch and owner on the
-      customer list) joined into the page's own query, the others with one ``selectin`` query
-      each (the policy checks a loaded ``customer`` relation: records keep it loaded).
+    - The many-to-one relations a page reads are loaded up front, so the number of queries per
+      page does not grow with its size: those the page shows (``shown``: its columns; branch
+      and owner on the customer list) joined into the page's own query, a record's
+      ``customer`` (the policy checks it on every cell) with one ``selectin`` query.
     """
 
     def query_count(self, query, filters=None, select_columns=None) -> int:
@@ -259,18 +264,21 @@ class ListQueryMixin:
         return count, rows, has_more
 
     def list_load_options(self, shown=None) -> list:
-        """Loader options for a page of records: every many-to-one relation, with the ones in
-        ``shown`` (column names, dotted ones by their first part) joined into the page's query.
+        """Loader options for a page of records: the many-to-one relations in ``shown``
+        (column names, dotted ones by their first part) joined into the page's query, and a
+        record's ``customer``, which the field policy checks on every cell, loaded up front.
 
         A selectin load is a statement of its own (built, sent, its rows described and turned
         into objects): on the customer list, branch and owner as selectin loads cost more CPU
-        than the page's own query. A join to a primary key neither adds nor drops rows, so the
-        page, its order and its LIMIT are unchanged.
+        than the page's own query, and loading the relations a page does not show (a
+        customer's teller) cost a statement for nothing. A join to a primary key neither adds
+        nor drops rows, so the page, its order and its LIMIT are unchanged.
         """
         mapper = sa_inspect(self.obj)
         joined = {str(name).split(".", 1)[0] for name in shown or ()}
         return [(joinedload if rel.key in joined else selectinload)(getattr(self.obj, rel.key))
-                for rel in mapper.relationships if rel.direction is MANYTOONE]
+                for rel in mapper.relationships if rel.direction is MANYTOONE
+                and (rel.key in joined or rel.key == POLICY_RELATION)]
 
 
 class FilterPrefix(BaseFilter):

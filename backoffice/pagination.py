@@ -224,6 +224,13 @@ class CrmListWidget(ListWidget):
 
     template = "crm_widgets/list_rows.html"
 
+    def __init__(self, **kwargs):
+        from backoffice.list_rows import PK_MARK, list_rows_html
+
+        kwargs.setdefault("crm_list_rows", list_rows_html)
+        kwargs.setdefault("crm_row_pk", PK_MARK)
+        super().__init__(**kwargs)
+
 
 class KeysetListMixin:
     """A ModelView whose list pages by keys past the numbered pages (see the module text).

@@ -39,6 +39,7 @@ CORE = {
     "backoffice.formatting": "how values are shown (dates, money, codes) on every screen",
     "backoffice.datamodel": "the SQLAlchemy interface every view's datamodel is built on",
     "backoffice.pagination": "keyset pages of every list",
+    "backoffice.list_rows": "the rows of every list page, written with FAB's markup",
     "backoffice.views_base": "the base view and API classes every screen derives from",
     "backoffice.list_filters": "the exact-match text filters the base list view offers",
     "backoffice.config_cache": "the process cache of configuration tables",

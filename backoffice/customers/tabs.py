@@ -9,11 +9,12 @@ masked. Other rooms add their own panels and tabs through ``backoffice.customers
 """
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from flask import url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, literal, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.orm import selectinload
 
 from backoffice.customers import panels
@@ -49,21 +50,28 @@ def total_assets(customer, held: Decimal | None = None) -> Decimal:
     return Decimal(held or 0) + marked_amount(customer, "assets")
 
 
-def header_figures(customer) -> list[dict]:
-    """[{key, label, value}] of the key figures this viewer may see, in one query (with the
-    holdings behind the deep profile's total assets only for those who may see it)."""
-    customer_id = customer.id
+@functools.cache
+def _figures_statement(deep: bool):
+    """The header's counts in one statement, built once per process for each kind of viewer
+    (the holdings' sum rides along for those who may see the deep profile): built anew for
+    every 360 page, the statement and its cache key cost more than running it."""
+    customer_id = bindparam("figures_customer")
     open_accounts = select(func.count(Account.id)).where(
         Account.customer_id == customer_id, Account.status == "open").scalar_subquery()
     open_tasks = select(func.count(FollowUp.id)).where(
         FollowUp.customer_id == customer_id, FollowUp.status == "open").scalar_subquery()
     last_contact = select(func.max(Interaction.occurred_at)).where(
         Interaction.customer_id == customer_id).scalar_subquery()
-    deep = may_see_deep_profile(customer)
-    # The holdings' sum rides in the same query, for those who may see it.
     held = _held_assets(customer_id) if deep else literal(None)
+    return select(open_accounts, open_tasks, last_contact, held)
+
+
+def header_figures(customer) -> list[dict]:
+    """[{key, label, value}] of the key figures this viewer may see, in one query (with the
+    holdings behind the deep profile's total assets only for those who may see it)."""
+    deep = may_see_deep_profile(customer)
     accounts, tasks, contact, held = db.session.execute(
-        select(open_accounts, open_tasks, last_contact, held)).one()
+        _figures_statement(deep), {"figures_customer": customer.id}).one()
     if isinstance(contact, str):  # SQLite returns max() of a datetime column as text
         import datetime as dt
 

@@ -22,6 +22,7 @@ in Python.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
@@ -195,22 +196,55 @@ def _user():
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
-def available_sets(entity: str) -> list:
-    """The active sets of the entity the user may pick: their roles', everyone's, their own."""
-    from backoffice.extensions import db
-    from models.fields import FieldSet
+@dataclass(frozen=True)
+class OfferedSet:
+    """A field set as a list offers it: what picking it applies (a copy, never the row)."""
 
+    id: int
+    name: str
+    owner_id: int | None
+    columns: list
+    filters: list
+    sort_column: str | None
+    sort_direction: str
+
+
+def available_sets(entity: str) -> list[OfferedSet]:
+    """The active sets of the entity the user may pick: their roles', everyone's, their own.
+
+    Every list of records with custom fields offers them, on every page, and they change
+    seldom: each process keeps them per user while the ``field_set`` table's counter is
+    unchanged (``backoffice.config_cache``), and hands out fresh copies (a caller may change
+    a set's columns or conditions for its request).
+    """
     user = _user()
     if user is None:
         return []
-    role_ids = [role.id for role in user.roles]
+    from backoffice import config_cache
+
+    role_ids = tuple(sorted(role.id for role in user.roles))
+    rows = config_cache.cached("field_sets", ("field_set",),
+                               lambda: _read_sets(entity, user.id, role_ids),
+                               key=(entity, user.id, role_ids))
+    return [OfferedSet(id_, name, owner_id, json.loads(columns), json.loads(filters),
+                       sort_column, sort_direction)
+            for id_, name, owner_id, columns, filters, sort_column, sort_direction in rows]
+
+
+def _read_sets(entity: str, user_id: int, role_ids: tuple) -> tuple:
+    """The sets as immutable rows (the documents as JSON text), in the order they are shown."""
+    from backoffice.extensions import db
+    from models.fields import FieldSet
+
     shared = and_(FieldSet.owner_id.is_(None),
                   or_(FieldSet.role_id.is_(None), FieldSet.role_id.in_(role_ids)))
     query = (select(FieldSet)
              .where(FieldSet.entity == entity, FieldSet.status == "active",
-                    or_(shared, FieldSet.owner_id == user.id))
+                    or_(shared, FieldSet.owner_id == user_id))
              .order_by(FieldSet.owner_id.is_not(None), FieldSet.name, FieldSet.id))
-    return list(db.session.scalars(query))
+    return tuple((s.id, s.name, s.owner_id, json.dumps(s.columns or []),
+                  json.dumps(s.filters or []), s.sort_column, s.sort_direction)
+                 for s in db.session.scalars(query))
 
 
 def chosen_set(entity: str, args):

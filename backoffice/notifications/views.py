@@ -11,7 +11,7 @@ import logging
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from backoffice.extensions import db
@@ -25,6 +25,14 @@ PAGE_SIZE = 50
 BELL_CAP = 99  # the bell counts up to here and shows "99+" beyond: a bounded query
 
 
+# Built once: every page asks it, and building the statement and its cache key anew each
+# time cost about as much as running it.
+_UNREAD = select(func.count()).select_from(
+    select(Notification.id)
+    .where(Notification.recipient_id == bindparam("recipient"), Notification.read_at.is_(None))
+    .limit(BELL_CAP + 1).subquery())
+
+
 def unread_count() -> int:
     """The signed-in user's unread notifications, up to ``BELL_CAP + 1``: one indexed query,
     once per request (the navigation bar's bell)."""
@@ -33,11 +41,8 @@ def unread_count() -> int:
     user = current_user()
     count = 0
     if user is not None:
-        capped = (select(Notification.id)
-                  .where(Notification.recipient_id == user.id, Notification.read_at.is_(None))
-                  .limit(BELL_CAP + 1).subquery())
         try:
-            count = db.session.scalar(select(func.count()).select_from(capped)) or 0
+            count = db.session.scalar(_UNREAD, {"recipient": user.id}) or 0
         except SQLAlchemyError:  # an error page after a failed transaction: no bell count
             log.warning("unread notifications not counted", exc_info=True)
             return 0

@@ -105,13 +105,17 @@ class CrmSecurityManager(SecurityManager):
 
         Flask-Login loads the user on every request and the first permission check reads
         ``user.roles`` and ``user.groups``: as lazy loads those were two more statements per
-        page. A user already in the session is returned as it is (no query), as FAB's does.
+        page. The row is read afresh even when the ORM session holds the user already
+        (``populate_existing``): the session check (``sessions.revocation_reason``) compares
+        this load's ``session_epoch`` with the cookie's, and a raise made by another process
+        must count at once.
         """
         from sqlalchemy.orm import joinedload
 
         model = self.user_model
         return self.session.get(model, pk, options=[joinedload(model.roles),
-                                                    joinedload(model.groups)])
+                                                    joinedload(model.groups)],
+                                populate_existing=True)
 
     def _has_view_access(self, user, permission_name, view_name) -> bool:
         """Answer from the user's permissions, read once per request (issue 9, scale).

@@ -80,6 +80,14 @@ class RecordScope:
 
 
 def _ref(customer: Customer, relation: str):
+    """The id the customer's ``relation`` points at: the related object's when it is loaded
+    or was set (a form's, before the flush fills in the foreign key), else the id column.
+
+    A relation neither loaded nor set cannot differ from its column, and reading it would
+    load it: a query per distinct teller on every page of a relationship manager's list.
+    """
+    if relation not in customer.__dict__:  # the instance's loaded or set attributes
+        return getattr(customer, f"{relation}_id")
     related = getattr(customer, relation)
     return related.id if related is not None else getattr(customer, f"{relation}_id")
 

@@ -190,3 +190,44 @@ def test_a_revoked_permission_is_gone_on_the_next_request(app, world):
                                    sm.find_permission_view_menu("can_read", "Customer"))
             db.session.remove()
     assert ("can_read", "Customer") in pairs()
+
+
+def _offered_sets(page: str) -> set[str]:
+    """The field sets the customer list offers above its rows."""
+    block = page.split('id="field-sets"', 1)[1].split("</div>", 1)[0]
+    return {name.strip() for name in re.findall(r"_fs=\d+\"[^>]*>([^<(]+)", block)}
+
+
+def test_a_field_set_written_by_another_process_shows_on_the_next_request(
+        app, world, client_as, database_url):
+    """The sets a list offers are kept per process and user: a set added, renamed and switched
+    off by another process (plain SQL from a child Python) shows, changes and goes on the next
+    request of this one."""
+    client = client_as("senior")
+    before = _offered_sets(client.get("/customers/list/").get_data(as_text=True))
+    name = f"Perf set {uuid.uuid4().hex[:6]}"
+    script = ("import sys; from sqlalchemy import create_engine, text\n"
+              "engine = create_engine(sys.argv[1])\n"
+              "with engine.begin() as conn:\n"
+              "    conn.execute(text(sys.argv[2]), {'n': sys.argv[3], 'r': sys.argv[4]})\n")
+
+    def run(statement: str, renamed: str = "") -> set[str]:
+        subprocess.run([sys.executable, "-c", script, database_url, statement, name, renamed],
+                       check=True)
+        return _offered_sets(client.get("/customers/list/").get_data(as_text=True))
+
+    try:
+        added = run("INSERT INTO field_set (entity, name, columns, filters, sort_direction, "
+                    "status, created_at, updated_at) VALUES ('customer', :n, "
+                    "'[\"customer_no\"]', '[]', 'asc', 'active', CURRENT_TIMESTAMP, "
+                    "CURRENT_TIMESTAMP)")
+        assert added == before | {name}
+        renamed = run("UPDATE field_set SET name = :r WHERE name = :n", name + " v2")
+        assert renamed == before | {name + " v2"}
+        name += " v2"
+        assert run("UPDATE field_set SET status = 'archived' WHERE name = :n") == before
+    finally:
+        with app.app_context():
+            db.session.execute(text("DELETE FROM field_set WHERE name LIKE 'Perf set %'"))
+            db.session.commit()
+            db.session.remove()

@@ -16,6 +16,8 @@ from tests.support.statements import counting
 LISTS = [
     ("senior", "/customers/list/", "CustomerView"),
     ("bm1", "/customers/list/", "CustomerView"),
+    ("rm1", "/customers/list/", "CustomerView"),  # own scope: owner or teller on every row
+    ("teller1", "/customers/list/", "CustomerView"),
     ("senior", "/interactions/list/", "InteractionView"),
     ("senior", "/followups/list/", "FollowUpView"),
     ("senior", "/accounts/list/", "AccountView"),
@@ -144,3 +146,41 @@ def test_360_statements_do_not_grow_with_the_records_shown(app, world, client_as
         assert len(after["lazy"]) == len(before[url]["lazy"]), (url, after["lazy"])
         assert len(after["statements"]) == len(before[url]["statements"]), "\n".join(
             [url] + [s[:120] for s in after["statements"]])
+
+
+def test_an_own_scope_list_loads_no_teller(app, world, client_as):
+    """A relationship manager's list checks each row against the scope (owner or teller):
+    with customers of several tellers on the page, the check reads the id columns and loads no
+    teller, so the statements are those of a one-row page."""
+    from sqlalchemy import delete
+
+    from backoffice.extensions import db
+    from models import Customer
+    from tests.support.world import make_prc_id
+
+    tellers = [world.staff[name] for name in ("teller1", "rm2", "rm3", "bm1")]
+    numbers = [f"Q9T{n:07d}" for n in range(len(tellers))]
+    with app.app_context():
+        db.session.add_all(Customer(
+            customer_no=number, name=f"柜员{n}", customer_type="individual", gender="M",
+            birth_date=dt.date(1981, 1, 1 + n), id_type="PRC_ID",
+            id_number=make_prc_id(dt.date(1981, 1, 1 + n), 93, male=True),
+            branch_id=world.branches["B1"], owner_id=world.staff["rm1"], teller_id=teller,
+            status="active", custom_fields={}, onboarded_on=dt.date(2021, 1, 1), tier="mass")
+            for n, (number, teller) in enumerate(zip(numbers, tellers)))
+        db.session.commit()
+        db.session.remove()
+    try:
+        client = client_as("rm1")
+        url = "/customers/list/?_flt_0_customer_no=Q9T&_oc_CustomerView=customer_no"
+        small = statements_for(app, client, f"{url}&psize_CustomerView=1")
+        large = statements_for(app, client, f"{url}&psize_CustomerView=25")
+        page = client.get(f"{url}&psize_CustomerView=25").get_data(as_text=True)
+        assert all(number in page for number in numbers)
+        assert len(large["lazy"]) == len(small["lazy"]), large["lazy"]
+        assert len(large["statements"]) == len(small["statements"]), large["statements"]
+    finally:
+        with app.app_context():
+            db.session.execute(delete(Customer).where(Customer.customer_no.in_(numbers)))
+            db.session.commit()
+            db.session.remove()
