@@ -1,6 +1,8 @@
 """The back office's security manager: staff users with a branch and an employee number."""
 from __future__ import annotations
 
+import functools
+
 from flask import current_app, flash, redirect, request
 from flask_appbuilder.actions import action
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -110,12 +112,20 @@ class CrmSecurityManager(SecurityManager):
         this load's ``session_epoch`` with the cookie's, and a raise made by another process
         must count at once.
         """
+        return self.session.execute(self._user_statement, {"crm_user_id": int(pk)}
+                                    ).unique().scalar_one_or_none()
+
+    @functools.cached_property
+    def _user_statement(self):
+        """The load of :meth:`get_user_by_id`, built once: built per request, its loader
+        options and their cache key cost more CPU than the query itself."""
+        from sqlalchemy import bindparam, select
         from sqlalchemy.orm import joinedload
 
         model = self.user_model
-        return self.session.get(model, pk, options=[joinedload(model.roles),
-                                                    joinedload(model.groups)],
-                                populate_existing=True)
+        return (select(model).where(model.id == bindparam("crm_user_id"))
+                .options(joinedload(model.roles), joinedload(model.groups))
+                .execution_options(populate_existing=True))
 
     def _has_view_access(self, user, permission_name, view_name) -> bool:
         """Answer from the user's permissions, read once per request (issue 9, scale).
