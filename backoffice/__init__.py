@@ -1,6 +1,7 @@
 """The back office application factory."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask import Flask
 from flask_appbuilder import AppBuilder
 
@@ -105,7 +106,7 @@ def _register_views(appbuilder: AppBuilder) -> None:
     from jobs.queue import enqueue
 
     events.install(current_app._get_current_object(), db.session,
-                   start=lambda: enqueue("jobs.events.dispatch", description="events"))
+                   start=lambda: enqueue("jobs.events.dispatch", description=_l("Event dispatch")))
     automation.register(appbuilder)
     from backoffice import webhooks  # outbound webhooks (after the outbox they consume)
 

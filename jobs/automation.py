@@ -44,7 +44,7 @@ def scheduled_tick() -> int:
     """What RQ's cron scheduler enqueues every minute (``jobs.automation_cron``)."""
     from jobs.queue import enqueue
 
-    return enqueue("jobs.automation.tick", description="automation rules (scheduled)").id
+    return enqueue("jobs.automation.tick", description=_l("Automation rules (scheduled)")).id
 
 
 def _on_failure(job_run_id: int, reason: str) -> None:

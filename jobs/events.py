@@ -26,4 +26,4 @@ def scheduled_dispatch() -> int:
     """What RQ's cron scheduler enqueues every minute (``jobs.events_cron``)."""
     from jobs.queue import enqueue
 
-    return enqueue("jobs.events.dispatch", description="events (scheduled)").id
+    return enqueue("jobs.events.dispatch", description=_l("Event dispatch (scheduled)")).id

@@ -37,4 +37,4 @@ def scheduled_run() -> int:
     """
     from jobs.queue import enqueue
 
-    return enqueue("jobs.greetings.send_daily", description="daily greetings (scheduled)").id
+    return enqueue("jobs.greetings.send_daily", description=_l("Daily greetings (scheduled)")).id

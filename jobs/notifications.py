@@ -30,4 +30,4 @@ def scheduled_digests() -> int:
     from jobs.queue import enqueue
 
     return enqueue("jobs.notifications.send_digests",
-                   description="notification digests (scheduled)").id
+                   description=_l("Notification digests (scheduled)")).id

@@ -28,6 +28,8 @@ def enqueue(dotted_name: str, *args, requested_by_id=None, description=None, **k
     cannot hide a job that would break under RQ. The caller's session is committed first: the job
     may run in another process and must see what the caller wrote. Inline, a failing job does not
     raise here (under RQ it could not); its run comes back ``failed`` with the traceback.
+    ``description`` (best a lazy translation) is the run's message until the job sets its own,
+    stored as a message id so that each reader of the run sees it in their own language.
     """
     runner.resolve(dotted_name)  # refuse a bad name before anything is written
     json.dumps([args, kwargs])
@@ -36,7 +38,7 @@ def enqueue(dotted_name: str, *args, requested_by_id=None, description=None, **k
         name=dotted_name,
         status="queued",
         requested_by_id=requested_by_id,
-        message=description[:255] if description else None,
+        message=runner.stored_message(description) if description else None,
         rq_job_id=uuid.uuid4().hex if redis_url else None,
         created_at=utcnow(),
     )
@@ -47,7 +49,7 @@ def enqueue(dotted_name: str, *args, requested_by_id=None, description=None, **k
     runner.claim_connections()
     call = (run_id, dotted_name, list(args), dict(kwargs))
     if redis_url:
-        _put_on_queue(run, call, rq_job_id, description or dotted_name)
+        _put_on_queue(run, call, rq_job_id, str(description or dotted_name))
     else:
         try:
             runner.execute(*call)

@@ -3,6 +3,7 @@ service room's use case (``backoffice.service.reminders``: escalations, then dig
 cron scheduler (``jobs.greetings_cron``, 08:30) enqueues it."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 import datetime as dt
 
 from flask import current_app
@@ -22,4 +23,4 @@ def scheduled_reminders() -> int:
     """What RQ's cron scheduler enqueues (see ``jobs.greetings_cron``)."""
     from jobs.queue import enqueue
 
-    return enqueue("jobs.reminders.daily_reminders", description="daily reminders").id
+    return enqueue("jobs.reminders.daily_reminders", description=_l("Daily reminders")).id

@@ -91,7 +91,7 @@ class Progress:
         if total is not None:
             self.total = int(total)
         if message is not None:
-            self.message = _stored_message(message)
+            self.message = stored_message(message)
         self.reported = self._pending = True
         reached_total = self.total is not None and self.done >= self.total
         wait = max(self.interval, self._backoff)
@@ -120,7 +120,7 @@ class Progress:
                 log.warning("job run %s: progress not saved to RQ meta", self.job_run_id, exc_info=True)
 
 
-def _stored_message(message) -> str:
+def stored_message(message) -> str:
     """A lazy translation is stored as its message id (``backoffice.stored_text``), so that each
     reader of the run sees it in their own language; plain text as it is. One too long for the
     column as a message id is stored as text in the job's language rather than cut unreadable."""

@@ -26,4 +26,4 @@ def scheduled_refresh() -> int:
     """What RQ's cron scheduler enqueues: the refresh through the usual job path (its run id)."""
     from jobs.queue import enqueue
 
-    return enqueue("jobs.summaries.refresh", description="dashboard figures (nightly)").id
+    return enqueue("jobs.summaries.refresh", description=_l("Dashboard figures (nightly)")).id

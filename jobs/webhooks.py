@@ -33,4 +33,4 @@ def scheduled_sweep() -> int:
     """What RQ's cron scheduler enqueues every minute (``jobs.webhooks_cron``)."""
     from jobs.queue import enqueue
 
-    return enqueue("jobs.webhooks.send_due", description="webhook deliveries (scheduled)").id
+    return enqueue("jobs.webhooks.send_due", description=_l("Webhook deliveries (scheduled)")).id

@@ -271,7 +271,7 @@ def tick(session, config, *, now: dt.datetime | None = None) -> dict:
             continue
         started.append(rule.id)
         enqueue("jobs.automation.run_rule", rule.id, trigger="schedule",
-                occurrence=f"schedule:{key}", description=f"automation rule {rule.id}")
+                occurrence=f"schedule:{key}", description=_l("Automation rule %(id)s", id=rule.id))
     sent = messages.send_due(session, config, now=now)
     return {"started": started, "messages": sent}
 

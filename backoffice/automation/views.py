@@ -249,7 +249,7 @@ class AutomationView(BaseView):
             user = current_user()
             enqueue("jobs.automation.run_rule", rule.id, trigger="manual",
                     started_by_id=user.id, requested_by_id=user.id,
-                    description=f"automation rule {rule.id}")
+                    description=_l("Automation rule %(id)s", id=rule.id))
             flash(_("The rule is running; its log shows what it did."), "info")
         return redirect(url_for("AutomationView.show", pk=pk))
 

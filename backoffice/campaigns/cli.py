@@ -1,6 +1,7 @@
 """`flask crm campaign ...`: the evaluation of a campaign, printed as on its screen."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 import json
 
 import click
@@ -59,7 +60,7 @@ def send_command(campaign_id):
             .distinct().order_by(CampaignMessage.campaign_id)))
     for pk in ids:
         run = enqueue("jobs.campaigns.send_messages", pk,
-                      description=f"send messages of campaign {pk}")
+                      description=_l("Send messages of campaign %(id)s", id=pk))
         click.echo(f"campaign {pk}: job {run.id} {run.status}")
     if not ids:
         click.echo("no campaign has messages due")

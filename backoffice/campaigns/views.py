@@ -316,7 +316,7 @@ class CampaignsView(BaseView):
             return redirect(url_for("CampaignsView.show", pk=pk))
         user = current_user()
         run = enqueue("jobs.campaigns.launch", pk, requested_by_id=user.id,
-                      description=f"launch campaign {pk}")
+                      description=_l("Launch campaign %(id)s", id=pk))
         _log("campaign.launch", campaign, {"job_run_id": run.id})
         if run.status == "failed":
             flash(_("The launch failed; see the job for details."), "danger")
@@ -333,7 +333,7 @@ class CampaignsView(BaseView):
         campaign = self._campaign(pk)
         user = current_user()
         run = enqueue("jobs.campaigns.detect_conversions", pk, requested_by_id=user.id,
-                      description=f"detect conversions of campaign {pk}")
+                      description=_l("Detect conversions of campaign %(id)s", id=pk))
         _log("campaign.detect", campaign, {"job_run_id": run.id})
         flash(_("Conversion detection was started (job %(id)s).", id=run.id), "info")
         return redirect(url_for("CampaignsView.evaluation", pk=pk))

@@ -1,6 +1,7 @@
 """`flask crm churn ...`: train a version, activate it, score customers, list versions."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 import json
 import sys
 
@@ -135,7 +136,7 @@ def score_command(chunk, reasons_for):
     from jobs.queue import enqueue
 
     run = enqueue("jobs.scoring.score_customers", chunk=chunk, reasons_for=reasons_for,
-                  description="churn scoring")
+                  description=_l("Churn scoring"))
     click.echo(json.dumps({"job_run_id": run.id, "status": run.status, "result": run.result},
                           ensure_ascii=False, default=str))
     if run.status == "failed":

@@ -146,7 +146,7 @@ class ChurnWarningView(BaseView):
 
         user = self.appbuilder.sm.current_user
         run = enqueue("jobs.scoring.score_customers", requested_by_id=user.id,
-                      description="churn scoring")
+                      description=_l("Churn scoring"))
         flash(_("Churn scoring started (job %(id)s).", id=run.id), "info")
         return redirect(url_for("ChurnWarningView.dashboard"))
 
@@ -241,7 +241,7 @@ class ChurnModelRegistryView(BaseView):
             return self._train_page(choices), 400
         user = self.appbuilder.sm.current_user
         run = enqueue(training_form.JOB_NAME, requested_by_id=user.id,
-                      description="churn model training", **choices.job_kwargs(user.id))
+                      description=_l("Churn model training"), **choices.job_kwargs(user.id))
         return redirect(url_for("ChurnModelRegistryView.training_run", pk=run.id))
 
     def _train_page(self, choices):

@@ -26,7 +26,7 @@ class DashboardView(BaseView):
 
         user = self.appbuilder.sm.current_user
         run = enqueue("jobs.summaries.refresh", requested_by_id=user.id,
-                      description="dashboard figures (on demand)")
+                      description=_l("Dashboard figures (on demand)"))
         record("dashboard_refresh", entity="JobRun", entity_id=run.id)
         if run.status == "failed":
             flash(_l("The figures could not be refreshed; the previous ones are kept."), "danger")

@@ -1,6 +1,7 @@
 """`flask crm greetings send [--date YYYY-MM-DD]`: the day's greetings by hand."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 import datetime as dt
 import json
 
@@ -31,7 +32,7 @@ def send_command(run_date, occasions, enqueue):
         if not current_app.config.get("REDIS_URL"):
             raise click.ClickException("REDIS_URL is not set: run without --enqueue")
         run = put("jobs.greetings.send_daily", run_date, None, list(occasions) or None,
-                  description="greetings (by hand)")
+                  description=_l("Greetings (by hand)"))
         click.echo(json.dumps({"job_run_id": run.id, "status": run.status}))
         return
     from backoffice.extensions import db

@@ -9,6 +9,7 @@ scripts can read it.
 """
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 import json
 import sys
 
@@ -109,7 +110,7 @@ def resume_command(batch_id, to_queue):
     if to_queue:
         from jobs.queue import enqueue
 
-        run = enqueue("jobs.imports.commit", batch_id, description=f"import #{batch_id} resume")
+        run = enqueue("jobs.imports.commit", batch_id, description=_l("Import #%(batch)s: %(step)s", batch=batch_id, step=_l("resume")))
         session.expire_all()
         batch = session.get(type(batch), batch_id)
         if batch.job_run_id is None and batch.status == "queued":

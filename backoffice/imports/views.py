@@ -173,7 +173,7 @@ class ImportView(BaseView):
                 for header, message in refused.errors.items():
                     flash(f"{header}: {message}", "danger")
                 return redirect(url_for(".mapping", pk=pk))
-            return self._enqueue(batch, "jobs.imports.dry_run", gettext("dry run"))
+            return self._enqueue(batch, "jobs.imports.dry_run", _l("dry run"))
         result = self._mapping_result(batch, data)
         sheets = list_sheets(data) if batch.file_format == "xlsx" else []
         inferred = {u.header: u for u in result.unmatched}
@@ -205,7 +205,7 @@ class ImportView(BaseView):
     def _enqueue(self, batch, job, what):
         user = current_user()
         run = enqueue_job(job, batch.id, requested_by_id=getattr(user, "id", None),
-                          description=f"import #{batch.id} {what}")
+                          description=_l("Import #%(batch)s: %(step)s", batch=batch.id, step=what))
         db.session.expire_all()
         batch = db.session.get(ImportBatch, batch.id)
         if batch.job_run_id != run.id:
@@ -275,14 +275,14 @@ class ImportView(BaseView):
             batch = liveness.refresh(db.session, batch)
             if action == "dryrun":
                 service.check_dry_run(batch)
-                return self._enqueue(batch, "jobs.imports.dry_run", gettext("dry run"))
+                return self._enqueue(batch, "jobs.imports.dry_run", _l("dry run"))
             if action == "commit":
                 if service.request_commit(db.session, batch, user) == "queued":
-                    return self._enqueue(batch, "jobs.imports.commit", gettext("commit"))
+                    return self._enqueue(batch, "jobs.imports.commit", _l("commit"))
                 flash(_l("The batch waits for a second person's approval."), "info")
             elif action == "resume":
                 service.resume(db.session, batch, user)
-                return self._enqueue(batch, "jobs.imports.commit", gettext("resume"))
+                return self._enqueue(batch, "jobs.imports.commit", _l("resume"))
             elif action == "cancel":
                 if service.cancel(db.session, batch, user) in states.ACTIVE:
                     flash(_l("Cancellation requested: the job stops after its current "
@@ -302,7 +302,7 @@ class ImportView(BaseView):
                     return self._render_batch(batch, blockers)
                 run = enqueue_job("jobs.imports.revert", batch.id, user.id,
                                   requested_by_id=user.id,
-                                  description=f"revert import #{batch.id}")
+                                  description=_l("Revert import #%(batch)s", batch=batch.id))
                 result = run.result or {}
                 if run.status == "failed":
                     flash(_l("The revert failed; nothing was changed."), "danger")
@@ -327,7 +327,7 @@ class ImportView(BaseView):
         try:
             if decision == "approve":
                 service.approve(db.session, batch, user)
-                return self._enqueue(batch, "jobs.imports.commit", gettext("commit"))
+                return self._enqueue(batch, "jobs.imports.commit", _l("commit"))
             if decision == "reject":
                 service.reject(db.session, batch, user)
             else:

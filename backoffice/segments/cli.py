@@ -1,6 +1,7 @@
 """`flask crm segments ...`: the tier and segment refresh as a command (cron runs it nightly)."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 import json
 import sys
 
@@ -18,7 +19,7 @@ def refresh_command(today):
     from jobs.queue import enqueue
 
     kwargs = {"today": today} if today else {}
-    run = enqueue("jobs.segments.refresh", description="refresh tiers and segments", **kwargs)
+    run = enqueue("jobs.segments.refresh", description=_l("Refresh tiers and segments"), **kwargs)
     click.echo(json.dumps({"job_run_id": run.id, "status": run.status, "result": run.result},
                           ensure_ascii=False, default=str))
     if run.status == "failed":

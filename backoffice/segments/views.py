@@ -364,7 +364,7 @@ class SegmentsView(BaseView):
 
         user = current_user()
         run = enqueue("jobs.segments.refresh", requested_by_id=user.id if user else None,
-                      description="refresh tiers and segments")
+                      description=_l("Refresh tiers and segments"))
         flash(_("The refresh was started (job %(id)s).", id=run.id), "info")
         return redirect(url_for("JobRunView.show", pk=run.id))
 

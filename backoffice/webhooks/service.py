@@ -239,7 +239,7 @@ def kick(requested_by_id=None) -> None:
     from jobs.queue import enqueue
 
     enqueue("jobs.webhooks.send_due", requested_by_id=requested_by_id,
-            description="webhook deliveries")
+            description=_l("Webhook deliveries"))
 
 
 # --- the outbox consumer ---------------------------------------------------------------------

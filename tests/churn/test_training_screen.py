@@ -96,7 +96,7 @@ def test_progress_follows_the_training_steps(app, training_bank):
     from jobs import runner
 
     # Lazy translations: the runner keeps each as its message id, read in the reader's language.
-    kept = [runner._stored_message(call[2]) for call in recorder.calls if call[2] is not None]
+    kept = [runner.stored_message(call[2]) for call in recorder.calls if call[2] is not None]
     assert all(stored_text.is_kept(text) for text in kept), [(len(t), t[:300]) for t in kept if not stored_text.is_kept(t)]
     with force_locale("en"):
         messages = " | ".join(str(call[2] or "") for call in recorder.calls)

@@ -111,8 +111,12 @@ def test_dry_run_refused_on_the_screen(app, cleanup, client_as):
     with app.app_context():
         batch = db.session.get(ImportBatch, batch_id)
         assert (batch.status, batch.created_count, batch.total_rows) == ("committed", 3, 3)
-        runs = db.session.execute(select(JobRun.id).where(
-            JobRun.message == f"import #{batch_id} dry run")).all()
+        from flask_babel import lazy_gettext as _l
+
+        from jobs.runner import stored_message
+
+        runs = db.session.execute(select(JobRun.id).where(JobRun.message == stored_message(
+            _l("Import #%(batch)s: %(step)s", batch=batch_id, step=_l("dry run"))))).all()
         assert runs == []  # refused before anything was queued
         logged = db.session.execute(select(AuditLog.detail).where(
             AuditLog.action == "import_action_refused",

@@ -107,12 +107,12 @@ def test_registered_labels_are_looked_up_when_shown(app):
 
 def test_the_runner_keeps_lazy_messages_and_stores_plain_text_as_it_is(app):
     with app.test_request_context():
-        kept = runner._stored_message(_l("Counted %(n)s customers", n=7))
+        kept = runner.stored_message(_l("Counted %(n)s customers", n=7))
         assert stored_text.is_kept(kept) and len(kept) <= 255
         with force_locale("en"):
             assert stored_text.show(kept) == "Counted 7 customers"
-        assert runner._stored_message("plain words") == "plain words"
-        assert len(runner._stored_message("x" * 400)) == 255
+        assert runner.stored_message("plain words") == "plain words"
+        assert len(runner.stored_message("x" * 400)) == 255
         # Too long to keep as a message id: stored as text, never as a cut, unreadable id.
-        long = runner._stored_message(_l("Counted %(n)s customers", n="9" * 300))
+        long = runner.stored_message(_l("Counted %(n)s customers", n="9" * 300))
         assert not stored_text.is_kept(long) and len(long) == 255

@@ -43,7 +43,7 @@ def run_row(app):
     def _make(name, message):
         with app.app_context():
             run = JobRun(name=name, status="finished", done=1, total=1,
-                         message=runner._stored_message(message))
+                         message=runner.stored_message(message))
             db.session.add(run)
             db.session.commit()
             made.append(run.id)
@@ -84,7 +84,7 @@ def test_churn_scoring_progress_reads_in_english_and_in_chinese(app, world, clie
 
     messages = _messages_of(app, lambda session, progress: scoring.run(
         session, as_of=AS_OF, progress=progress, create_tasks=False))
-    assert messages and all(stored_text.is_kept(runner._stored_message(m)) for m in messages)
+    assert messages and all(stored_text.is_kept(runner.stored_message(m)) for m in messages)
     with force_locale("en"):
         count = int(re.match(r"(\d+) customers scored", str(messages[-1])).group(1))
     assert count >= 3
@@ -110,7 +110,7 @@ def test_segment_refresh_progress_is_kept_as_message_ids(app, world, client_as, 
 
     messages = _messages_of(app, lambda session, progress: refresh_all(
         session, rule_fields(session=session), today=AS_OF.date(), progress=progress))
-    stored = [runner._stored_message(message) for message in messages]
+    stored = [runner.stored_message(message) for message in messages]
     assert len(stored) >= 3 and all(stored_text.is_kept(text) for text in stored), stored
     with force_locale("en"):
         english = [str(message) for message in messages]
@@ -141,7 +141,7 @@ def test_an_imports_rows_read_message_is_kept_as_its_message_id(app, world, clie
         run._report_progress(2000)
         db.session.remove()
     [message] = recorder.messages
-    assert stored_text.is_kept(runner._stored_message(message))
+    assert stored_text.is_kept(runner.stored_message(message))
     run_id = run_row("jobs.imports.commit", message)
     client = client_as("operator")
     try:
