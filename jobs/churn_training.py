@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from backoffice import stored_text
+
 # Progress is counted in the training's own log lines (target, split, search rounds, chosen
 # hyperparameters, calibration, baseline and figures); the bar reaches the end only when the
 # version is stored.
@@ -33,7 +35,8 @@ def train_model(*, progress, target: str | None = None, positive: str | None = N
                 features: list | None = None, created_by_id: int | None = None,
                 sample: int | None = None, seed: int = 42) -> dict:
     """Train, evaluate and store the next (inactive) version; returns its figures, or
-    ``{"refused": why}`` when the data or the choices cannot train a model."""
+    ``{"refused": why}`` when the data or the choices cannot train a model (``why`` kept by
+    ``backoffice.stored_text``: shown with ``stored_text.show``)."""
     from backoffice.audit.log import record
     from backoffice.churn import dataset, service, training, versions
     from backoffice.extensions import db
@@ -50,12 +53,15 @@ def train_model(*, progress, target: str | None = None, positive: str | None = N
                                           features=features or None, seed=seed, as_of=as_of,
                                           sample=sample, created_by_id=created_by_id, log=steps)
     except (dataset.FeatureError, training.TrainingError) as exc:
+        # The reason is a lazy translation: the run's message and result keep its message id
+        # (read in each reader's language); the operation log, hash-chained and meant to read
+        # the same for every auditor, keeps its text in the job's (the default) language.
         db.session.rollback()
         record("churn_model_train", entity="ChurnModel", actor=actor,
                detail={**asked, "refused": str(exc)})
         db.session.commit()
-        progress.update(STEPS, total=STEPS, message=str(exc))
-        return {"refused": str(exc)}
+        progress.update(STEPS, total=STEPS, message=exc.message)
+        return {"refused": stored_text.keep(exc.message)}
     row.training_config = {**(row.training_config or {}),
                            **versions.training_notes(db.session, target=target,
                                                      positive=positive, as_of=as_of)}

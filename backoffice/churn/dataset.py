@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 from flask_babel import lazy_gettext as _l
 
+from backoffice import stored_text
 from backoffice.churn import extract, labels
 from backoffice.churn import features as F
 
@@ -23,6 +24,14 @@ CATEGORICAL_CUSTOM_TYPES = ("choice", "multi_choice", "text")
 
 class FeatureError(ValueError):
     """A feature or target name that does not exist or cannot be used (a clear message)."""
+
+
+    @property
+    def message(self):
+        """The reason as raised: a lazy translation (or several ``joined``), so that a job can
+        store it as a message id and each reader sees it in their own language; ``str()`` gives
+        it in the current language."""
+        return self.args[0] if self.args else ""
 
 
 @dataclass(frozen=True)
@@ -82,8 +91,9 @@ def resolve(session, names, *, exclude=()) -> Selection:
             if column in extract.STANDARD_FEATURE_COLUMNS:
                 standard.append(column)
             else:
-                problems.append(f"{name}: not a standard column models may use (choose from "
-                                f"{', '.join(sorted(extract.STANDARD_FEATURE_COLUMNS))})")
+                problems.append(_l("%(name)s: not a standard column models may use (choose "
+                                   "from %(columns)s)", name=name,
+                                   columns=", ".join(sorted(extract.STANDARD_FEATURE_COLUMNS))))
             continue
         key = name[3:] if name.startswith("cf.") else name
         spec = find_spec(catalog, key)
@@ -91,17 +101,20 @@ def resolve(session, names, *, exclude=()) -> Selection:
             if key in extract.STANDARD_FEATURE_COLUMNS:
                 standard.append(key)
             else:
-                problems.append(f"{name}: no such active customer field")
+                problems.append(_l("%(name)s: no such active customer field", name=name))
         elif spec.key in exclude:
-            problems.append(f"{name}: is the target, it cannot also be a feature")
+            problems.append(_l("%(name)s: is the target, it cannot also be a feature",
+                               name=name))
         elif spec.sensitive:
-            problems.append(f"{name}: is a sensitive (encrypted) field; models do not read it")
+            problems.append(_l("%(name)s: is a sensitive (encrypted) field; models do not "
+                               "read it", name=name))
         elif spec.type not in USABLE_CUSTOM_TYPES:
-            problems.append(f"{name}: fields of type {spec.type} cannot be model features")
+            problems.append(_l("%(name)s: fields of type %(type)s cannot be model features",
+                               name=name, type=spec.type))
         else:
             custom.append(spec)
     if problems:
-        raise FeatureError("; ".join(problems))
+        raise FeatureError(stored_text.joined("; ", problems))
     return Selection(custom=tuple(dict.fromkeys(custom)), standard=tuple(dict.fromkeys(standard)))
 
 
@@ -174,14 +187,16 @@ def resolve_target(session, target: str | None, positive: str | None = None):
         key = target[3:] if target.startswith("cf.") else target
         spec = find_spec(_catalog(session), key)
         if spec is None:
-            raise FeatureError(f"target {target}: no such active customer field")
+            raise FeatureError(_l("target %(target)s: no such active customer field",
+                                  target=target))
         if spec.sensitive:
-            raise FeatureError(f"target {target}: is a sensitive field; models do not read it")
+            raise FeatureError(_l("target %(target)s: is a sensitive field; models do not read "
+                                  "it", target=target))
         code = f"custom_fields.{spec.key}"
     try:
         return labels.define(code, spec, positive), spec
     except labels.LabelError as exc:
-        raise FeatureError(str(exc)) from exc
+        raise FeatureError(exc.message) from exc
 
 
 def feature_kinds(features, categorical, selection: Selection) -> list[dict]:

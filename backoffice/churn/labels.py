@@ -34,6 +34,14 @@ class LabelError(ValueError):
     """The positive value does not fit the target, or the data does not say who left."""
 
 
+    @property
+    def message(self):
+        """The reason as raised: a lazy translation (or several ``joined``), so that a job can
+        store it as a message id and each reader sees it in their own language; ``str()`` gives
+        it in the current language."""
+        return self.args[0] if self.args else ""
+
+
 @dataclass(frozen=True)
 class LabelDefinition:
     """Which target, and which of its values (as canonical keys) mean "left"."""
@@ -118,27 +126,30 @@ def define(target: str, spec=None, positive: str | None = None) -> LabelDefiniti
     given = None if positive is None or not str(positive).strip() else str(positive).strip()
     if spec is None:
         if given not in (None, "closed"):
-            raise LabelError(f"the status target is fixed (closed customers left); "
-                             f"--positive {given} does not apply to it")
+            raise LabelError(_l("the status target is fixed (closed customers left); "
+                                "--positive %(value)s does not apply to it", value=given))
         return LabelDefinition(STATUS_TARGET, positive=("closed",), given=given,
                                implicit=given is None)
     field_type = spec.type
     if field_type not in LABEL_TYPES:
-        raise LabelError(f"target {spec.key}: a {field_type} field cannot be a churn outcome")
+        raise LabelError(_l("target %(target)s: a %(type)s field cannot be a churn outcome",
+                            target=spec.key, type=field_type))
     if field_type == "boolean":
         if given is None:
             return LabelDefinition(target, field_type, ("true",), implicit=True)
         flag = F._boolean(given)
         if np.isnan(flag):
-            raise LabelError(f"target {spec.key} is a yes/no field: the positive value must be "
-                             f"yes or no (是/否, 1/0, true/false), not {given!r}")
+            raise LabelError(_l("target %(target)s is a yes/no field: the positive value must "
+                                "be yes or no (是/否, 1/0, true/false), not %(value)s",
+                                target=spec.key, value=repr(given)))
         return LabelDefinition(target, field_type, ("true" if flag else "false",), given)
     if field_type in NUMBER_TYPES:
         if given is None:
             return LabelDefinition(target, field_type, ("1",), implicit=True)
         if not _is_number(given):
-            raise LabelError(f"target {spec.key} is a number field: the positive value must be "
-                             f"a number, not {given!r}")
+            raise LabelError(_l("target %(target)s is a number field: the positive value must "
+                                "be a number, not %(value)s", target=spec.key,
+                                value=repr(given)))
         return LabelDefinition(target, field_type, (_number_key(given),), given)
     if given is None:
         return LabelDefinition(target, field_type, (), implicit=True, yes_words=True)
@@ -149,7 +160,8 @@ def define(target: str, spec=None, positive: str | None = None) -> LabelDefiniti
             if wanted in (str(n).strip().casefold() for n in names if n):
                 return LabelDefinition(target, field_type, (choice.value,), given)
         listed = ", ".join(f"{c.value} ({c.label_zh} / {c.label_en})" for c in spec.choices)
-        raise LabelError(f"target {spec.key}: {given!r} is none of its choices: {listed}")
+        raise LabelError(_l("target %(target)s: %(value)s is none of its choices: %(choices)s",
+                            target=spec.key, value=repr(given), choices=listed))
     return LabelDefinition(target, field_type, (given,), given)
 
 
@@ -203,22 +215,26 @@ def check(definition: LabelDefinition, counts: LabelCounts) -> None:
         return
     where = definition.target.split(".", 1)[1]
     if not recorded:
-        raise LabelError(f"target {where}: no customer has a value ({counts.missing} missing)")
+        raise LabelError(_l("target %(target)s: no customer has a value (%(missing)s missing)",
+                            target=where, missing=counts.missing))
     if definition.yes_words:
         odd = [k for k in recorded if np.isnan(F._boolean(k))]
         if odd:
-            raise LabelError(f"target {where} is a {definition.field_type} field: say which "
-                             f"value means the customer left (--positive VALUE); values found: "
-                             f"{counts.shown_values()}")
+            raise LabelError(_l("target %(target)s is a %(type)s field: say which value means "
+                                "the customer left (--positive VALUE); values found: "
+                                "%(values)s", target=where, type=definition.field_type,
+                                values=counts.shown_values_message()))
     elif definition.implicit and definition.field_type in NUMBER_TYPES:
         odd = [k for k in recorded if k not in ("0", "1")]
         if odd:
-            raise LabelError(f"target {where} holds values other than 0 and 1: say which value "
-                             f"means the customer left (--positive VALUE); values found: "
-                             f"{counts.shown_values()}")
+            raise LabelError(_l("target %(target)s holds values other than 0 and 1: say which "
+                                "value means the customer left (--positive VALUE); values "
+                                "found: %(values)s", target=where,
+                                values=counts.shown_values_message()))
     if counts.positive == 0 and not definition.implicit:
-        raise LabelError(f"target {where}: no customer has the value {definition.given!r}; "
-                         f"values found: {counts.shown_values()}")
+        raise LabelError(_l("target %(target)s: no customer has the value %(value)s; values "
+                            "found: %(values)s", target=where, value=repr(definition.given),
+                            values=counts.shown_values_message()))
 
 
 def _missing(value) -> bool:

@@ -81,11 +81,11 @@ def _labelled_frame(session, snapshot, selection, definition, *, chunk, sample):
         if sample and sum(len(f) for f in frames) >= sample:
             break
     if not frames:
-        raise training.TrainingError("there are no customers to learn from")
+        raise training.TrainingError(_l("there are no customers to learn from"))
     try:
         labels.check(definition, counts)
     except labels.LabelError as exc:
-        raise dataset.FeatureError(str(exc)) from exc
+        raise dataset.FeatureError(exc.message) from exc
     frame, y, key = pd.concat(frames), pd.concat(ys), pd.concat(keys)
     y.index = key.index = frame.index
     return frame, y, key, counts

@@ -63,6 +63,13 @@ class TrainingError(ValueError):
     """The data cannot train a model (too few outcomes, no usable feature)."""
 
 
+    @property
+    def message(self):
+        """The reason as raised: a lazy translation, so that a job can store it as a message id
+        and each reader sees it in their own language; ``str()`` gives the current language."""
+        return self.args[0] if self.args else ""
+
+
 @dataclass
 class TrainingResult:
     model: object
@@ -244,11 +251,12 @@ def train(frame: pd.DataFrame, y: pd.Series, categorical: list[str], *, seed: in
     frame, y = frame.loc[known.to_numpy()], y[known].astype(int)
     positives = int(y.sum())
     if min(positives, len(y) - positives) < MIN_CLASS_ROWS:
-        raise TrainingError(f"{len(y)} customers with a known outcome, {positives} of them left: "
-                            f"at least {MIN_CLASS_ROWS} of each are needed to train")
+        raise TrainingError(_l("%(total)s customers with a known outcome, %(left)s of them "
+                               "left: at least %(minimum)s of each are needed to train",
+                               total=len(y), left=positives, minimum=MIN_CLASS_ROWS))
     numeric, cats, excluded = usable_columns(frame, categorical)
     if not numeric and not cats:
-        raise TrainingError("no usable feature: every column is constant or an identifier")
+        raise TrainingError(_l("no usable feature: every column is constant or an identifier"))
     data = _as_model_input(frame, numeric, cats)
     x_train, x_test, y_train, y_test = split(data, y.to_numpy(), test_size=test_size, seed=seed)
     share = "{:.0%}".format(test_size)

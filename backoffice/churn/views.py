@@ -274,7 +274,8 @@ class ChurnModelRegistryView(BaseView):
                        version_url=(url_for("ChurnModelRegistryView.version",
                                             pk=outcome["model_id"])
                                     if outcome.get("model_id") else None),
-                       refused=outcome.get("refused"))
+                       refused=(stored_text.show(outcome["refused"])
+                                if outcome.get("refused") else None))
 
     @staticmethod
     def _training_run(run_id):

@@ -114,6 +114,29 @@ def test_a_positive_value_nobody_has_is_refused_with_the_values_found():
         labels.check(definition, counts)
 
 
+def test_a_refusal_is_kept_as_a_message_id_read_in_each_language(app):
+    """A refusal is a lazy translation: a job keeps it as its message id (with the values found
+    as they are) and each reader reads it in their own language."""
+    from flask_babel import force_locale
+
+    from backoffice import stored_text
+
+    definition = labels.define("custom_fields.flag", spec("flag", "text"), "Attrited")
+    counts = labels.LabelCounts()
+    counts.add(*definition.labels(pd.Series(["Existing Customer"], dtype=object)))
+    with pytest.raises(labels.LabelError) as refused:
+        labels.check(definition, counts)
+    kept = stored_text.keep(refused.value.message)
+    assert stored_text.is_kept(kept)
+    with app.test_request_context():
+        with force_locale("en"):
+            assert stored_text.show(kept) == ("target flag: no customer has the value "
+                                              "'Attrited'; values found: Existing Customer: 1")
+        with force_locale("zh"):
+            assert stored_text.show(kept) == ("目标 flag：没有客户的值为 'Attrited'；"
+                                              "现有取值：Existing Customer: 1")
+
+
 def test_status_target_takes_no_other_positive():
     definition = labels.define(labels.STATUS_TARGET)
     assert labelled(definition, ["closed", "active", "dormant", "deceased"])[0] == \
@@ -199,6 +222,8 @@ def test_a_text_target_without_the_value_meaning_left_is_refused_with_its_values
         assert "Attrited Customer: 10" in output
         code, output = train_cli(app, "--target", "Flag", "--positive", "Attrited", "--cv-folds",
                                  2)
-        # The import made the column a choice field: a value that is none of its choices.
-        assert code != 0 and "'Attrited' is none of its choices" in output
+        # The import made the column a choice field: a value that is none of its choices (the
+        # command speaks the default language: the value and the choices are what is checked).
+        assert code != 0 and "'Attrited'" in output
+        assert "Attrited Customer (Attrited Customer / Attrited Customer)" in output
         assert db.session.scalar(select(func.count()).select_from(ChurnModel)) == before

@@ -152,9 +152,65 @@ def test_too_few_leavers_is_a_refusal_in_words_not_a_failure(app, client_as, tra
         assert run.status == "finished" and "refused" in run.result, run.error
         refused = run.result["refused"]
         db.session.remove()
-    body = client_as("admin").get(f"{FORM}/{run_id}").get_data(as_text=True)
+    admin = client_as("admin")
+    try:
+        admin.get("/lang/en")
+        body = admin.get(f"{FORM}/{run_id}").get_data(as_text=True)
+    finally:
+        admin.get("/lang/zh")
     assert "training-refused" in body and "Traceback" not in body
-    assert refused.split(":")[0] in body
+    with app.test_request_context(), force_locale("en"):
+        assert stored_text.show(refused).split(":")[0] in body
+
+
+def test_a_refusal_reads_in_the_readers_language(app, client_as, training_bank):
+    """The reason a training is refused is kept as a message id: the run's page, its progress
+    and the job-run page show it in Chinese to a Chinese reader and in English to an English
+    one, never as the stored form."""
+    from backoffice.extensions import db
+    from jobs.queue import enqueue
+    from models import JobRun
+
+    with app.test_request_context():
+        run = enqueue("jobs.churn_training.train_model", target=None)  # too few closed
+        run_id = run.id
+        db.session.remove()
+    with app.app_context():
+        run = db.session.get(JobRun, run_id)
+        assert stored_text.is_kept(run.result["refused"]) and stored_text.is_kept(run.message)
+        db.session.remove()
+    admin = client_as("admin")
+    try:
+        pages = {}
+        for lang in ("en", "zh"):
+            assert admin.get(f"/lang/{lang}").status_code == 302
+            pages[lang] = {"run": admin.get(f"{FORM}/{run_id}").get_data(as_text=True),
+                           "job": admin.get(f"/jobs/show/{run_id}").get_data(as_text=True),
+                           "progress": admin.get(f"{FORM}/{run_id}/progress").get_json()}
+    finally:
+        admin.get("/lang/zh")
+    english, chinese = "of them left: at least", "流失与留存各至少需要"
+    for lang, expected, other in (("en", english, chinese), ("zh", chinese, english)):
+        progress = pages[lang]["progress"]
+        assert expected in progress["refused"] and expected in progress["message"], progress
+        for page in (pages[lang]["run"], pages[lang]["job"]):
+            assert expected in page and other not in page, lang
+            assert stored_text.MARK not in page and "i18n:" not in page
+    assert "training-refused" in pages["zh"]["run"]
+
+
+def test_a_feature_problem_on_the_form_reads_in_chinese(app, client_as, training_bank):
+    """The form names a feature it refuses in the reader's language (the default, Chinese)."""
+    admin = client_as("admin")
+    admin.get("/lang/zh")
+    response = admin.post(FORM, data={"csrf_token": csrf_token(admin, FORM),
+                                      "target": "ctrain_left",
+                                      "feature": ["ctrain_left", "nothing_like_this_xq"]})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "ctrain_left：是目标，不能同时作为特征" in body
+    assert "nothing_like_this_xq：没有这个启用中的客户字段" in body
+    assert "cannot also be a feature" not in body and "no such active" not in body
 
 
 @pytest.mark.parametrize("username", ["rm1", "bm1", "teller1", "operator", "auditor"])
