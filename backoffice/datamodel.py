@@ -22,7 +22,7 @@ from flask_appbuilder.models.sqla.filters import (
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import (DataError, DBAPIError, IntegrityError, ProgrammingError,
                             SQLAlchemyError, StatementError)
@@ -350,6 +350,11 @@ class CrmInterface(ListQueryMixin, EncryptedFieldsMixin, SQLAInterface):
         360 page shows the branch and the relationship managers: two lazy loads otherwise)."""
         if not eager or select_columns or self.is_pk_composite():
             return super().get(id, filters, select_columns, outer_default_load)
+        if not (filters and filters.filters) and str(id).isdigit():
+            # The usual 360 view: no base filter, an integer key (the record scope is added to
+            # any statement by the session, as to the query below).
+            return self.session.execute(self._get_statement(tuple(eager)),
+                                        {"crm_get_pk": int(id)}).unique().scalar_one_or_none()
         from flask_appbuilder.models.filters import Filters
 
         found = filters.copy() if filters else Filters(self.filter_converter_class, self)
@@ -357,6 +362,17 @@ class CrmInterface(ListQueryMixin, EncryptedFieldsMixin, SQLAInterface):
         query = self.session.query(self.obj).options(
             *(joinedload(getattr(self.obj, name)) for name in eager))
         return self.apply_all(query, found).one_or_none()
+
+    def _get_statement(self, eager: tuple):
+        """``get``'s statement for these joined relations, built once per data interface:
+        built per view, its loader options and their cache key cost more than running it."""
+        statements = self.__dict__.setdefault("_crm_get_statements", {})
+        statement = statements.get(eager)
+        if statement is None:
+            statement = statements[eager] = (
+                select(self.obj).where(self.get_pk() == bindparam("crm_get_pk"))
+                .options(*(joinedload(getattr(self.obj, name)) for name in eager)))
+        return statement
 
     def _get_attr_value(self, item, col, viewer=None):
         value = present(item, col, super()._get_attr_value(item, col), viewer)

@@ -98,11 +98,17 @@ def header_figures(customer) -> list[dict]:
 
 def _pending_changes(customer) -> dict | None:
     """The header notice of changes to this customer waiting for review (one query)."""
-    pending = db.session.scalars(
-        select(ChangeRequest).where(ChangeRequest.customer_id == customer.id,
-                                    ChangeRequest.status == "pending")
-        .order_by(ChangeRequest.created_at).limit(ROWS)).all()
+    pending = db.session.scalars(_pending_statement(), {"pending_customer": customer.id}).all()
     return {"pending_changes": pending} if pending else None
+
+
+@functools.cache
+def _pending_statement():
+    """Built once, as :func:`_figures_statement`."""
+    return (select(ChangeRequest)
+            .where(ChangeRequest.customer_id == bindparam("pending_customer"),
+                   ChangeRequest.status == "pending")
+            .order_by(ChangeRequest.created_at).limit(ROWS))
 
 
 def _register_actions() -> None:

@@ -6,8 +6,10 @@ Read through the request's session, so the record scope applies as on every othe
 """
 from __future__ import annotations
 
+import functools
+
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from backoffice.extensions import db
 from backoffice.messaging import registry as message_channels
@@ -25,10 +27,17 @@ def consent_overview(customer, session=None) -> dict:
     One query for the customer's statements; ``history`` holds the closed ones, newest first.
     """
     session = session or db.session
-    rows = session.scalars(select(Consent).where(Consent.customer_id == customer.id)
-                           .order_by(Consent.recorded_at.desc(), Consent.id.desc())).all()
+    rows = session.scalars(_statements_of_customer(), {"consent_customer": customer.id}).all()
     current = {(row.channel, row.purpose): row for row in rows if row.withdrawn_at is None}
     history = [row for row in rows if row.withdrawn_at is not None][:HISTORY_LIMIT]
     return {"channels": [(code, CHANNEL_LABELS[code]) for code in CONSENT_CHANNELS],
             "purposes": [(code, PURPOSE_LABELS[code]) for code in CONSENT_PURPOSES],
             "current": current, "history": history}
+
+
+@functools.cache
+def _statements_of_customer():
+    """Built once: the 360 page asks it on every view (header and profile tab), and building
+    a statement and its cache key per page cost about as much as running it."""
+    return (select(Consent).where(Consent.customer_id == bindparam("consent_customer"))
+            .order_by(Consent.recorded_at.desc(), Consent.id.desc()))
