@@ -18,21 +18,22 @@ PK_MARK = "__crm_row_pk__"
 
 
 def list_rows_html(value_columns, pks, include_columns, formatters, *, actions: bool,
-                   show_link: str | None, edit_link: str | None, filter_suffix: str,
-                   titles: dict, delete_button=None, delete_endpoint: str | None = None
-                   ) -> Markup:
+                   buttons: bool, show_link: str | None, edit_link: str | None,
+                   filter_suffix: str, titles: dict, delete_button=None,
+                   delete_endpoint: str | None = None) -> Markup:
     """``<tr>`` rows for ``value_columns`` (one dict of display values per row) and ``pks``.
 
-    ``show_link``/``edit_link`` hold :data:`PK_MARK` where the row's key goes (one
-    ``url_for`` per page instead of per row); ``delete_button(path)`` (FAB's
-    ``lib.lnk_delete``) and ``delete_endpoint`` are given when the user may delete.
+    ``buttons``: the user may show, edit or delete (the buttons' cell is there even when a
+    link could not be built, as in FAB's rows). ``show_link``/``edit_link`` hold
+    :data:`PK_MARK` where the row's key goes (one ``url_for`` per page instead of per row);
+    ``delete_button(path)`` (FAB's ``lib.lnk_delete``) and ``delete_endpoint`` are given when
+    the user may delete.
     """
     suffix = escape(filter_suffix)
     show_title, show_text = escape(titles["show_title"]), escape(titles["show_text"])
     edit_title, edit_text = escape(titles["edit_title"]), escape(titles["edit_text"])
     show_link = escape(show_link) if show_link else None
     edit_link = escape(edit_link) if edit_link else None
-    buttons = bool(show_link or edit_link or delete_button)
     cells = [(column, formatters.get(column)) for column in include_columns]
     out = []
     append = out.append
