@@ -113,9 +113,8 @@ def _insert_tasks(session, rows, title=None) -> int:
 
     Counted from ``RETURNING id``: the driver's row count of an ``INSERT ... SELECT`` on
     PostgreSQL came back as 0 here although rows were written. ``title``: the message the
-    rows' title was translated from, for the assignees' notices (None: the column's text). The
-    rows carry it as ``title_key`` too (a column added to ``rows``), so that the task itself
-    reads in its reader's language.
+    rows' title was translated from; the rows carry it as ``title_key`` (a column added to
+    ``rows``), so that the task and its assignee's notice read in each reader's language.
     """
     columns = ["customer_id", "assignee_id", "title", "task_type", "due_at", "status", "source",
                "created_at"]
@@ -125,5 +124,5 @@ def _insert_tasks(session, rows, title=None) -> int:
     result = session.execute(insert(FollowUp).from_select(columns, rows).returning(FollowUp.id),
                              execution_options={"crm_unscoped": True})
     ids = result.scalars().all()
-    tasks_inserted(session, ids, title)  # their assignees are told, in their own language
+    tasks_inserted(session, ids)  # their assignees are told, in their own language
     return len(ids)

@@ -71,12 +71,11 @@ def install(session) -> None:
         event.listen(session, "after_flush", _after_flush)
 
 
-def tasks_inserted(session, task_ids, title=None) -> None:
+def tasks_inserted(session, task_ids) -> None:
     """Tasks written by a set-based INSERT (no ORM objects): notify their assignees. A task
     the session hook has already told its assignee about (one added through the ORM) is not
-    told twice. ``title``: the message (a lazy translation) the system titled all of them with
-    (else each task's own ``title_key``); the notices keep it rather than the title column's
-    text, which is in one language only."""
+    told twice. A task the system titled is named by its ``title_key`` (the notice keeps the
+    message, not the title column's text, which is in one language only)."""
     ids = list(task_ids)
     for start in range(0, len(ids), IN_CHUNKS):
         chunk = ids[start:start + IN_CHUNKS]
@@ -93,8 +92,7 @@ def tasks_inserted(session, task_ids, title=None) -> None:
             if (task_id, assignee_id) in told:
                 continue
             notify(session, [assignee_id], kinds.TASK_ASSIGNED,
-                   _task_message(stored_title, title_key) if title is None
-                   else _task_message(title),
+                   _task_message(stored_title, title_key),
                    link=task_link(task_id), entity="FollowUp", entity_id=task_id,
                    customer_id=customer_id)
 

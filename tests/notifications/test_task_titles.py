@@ -5,7 +5,7 @@ complaint's resolution task is titled by the service room. Those titles were tra
 the task was written (the job in the default language, Chinese), and the assignee's notice
 took the translated title as its parameter, so an English reader's notifications page showed
 "升级：P1 挽留跟进已逾期". The notice now keeps the title's message id
-(``FollowUp.title_key``, ``tasks_inserted(..., title=)``) and is translated when read.
+(``FollowUp.title_key``, which ``tasks_inserted`` reads) and is translated when read.
 Everything here is created outside a request, as the jobs do.
 """
 from __future__ import annotations
