@@ -18,7 +18,9 @@ import threading
 from typing import Any, Callable
 
 from flask import g, has_request_context
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
+
+from backoffice.security import user_load
 
 _VERSIONS = "_crm_config_versions"
 _DIRTY = "_crm_config_written"
@@ -41,7 +43,7 @@ def versions() -> dict[str, int]:
         return _read()[0]
     found = g.get(_VERSIONS)
     if found is None:
-        counters, clean = _read()
+        counters, clean = _read_with_user() or _read()
         found = counters
         g.setdefault(_VERSIONS, found)
         if not clean:
@@ -66,9 +68,43 @@ def _read() -> tuple[dict[str, int], bool]:
     return {row[0]: row[1] for row in rows}, clean
 
 
+def _counters_column(user_id, dialect: str):
+    """The counters as one text (``name:version,...``), selected with the request's user."""
+    from models.config_version import ConfigVersion
+
+    pair = ConfigVersion.name + ":" + cast(ConfigVersion.version, String)
+    return select(func.aggregate_strings(pair, ",")).scalar_subquery()
+
+
+def _clean_column(user_id, dialect: str):
+    """Whether the transaction had written nothing when the user was loaded (PostgreSQL)."""
+    if dialect != "postgresql":
+        return None
+    return func.txid_current_if_assigned().is_(None)
+
+
+user_load.read_with_user("config_counters", _counters_column)
+user_load.read_with_user("config_clean", _clean_column)
+
+
+def _read_with_user() -> tuple[dict[str, int], bool] | None:
+    """The counters the request's user load read with the user, if it did."""
+    text = user_load.loaded("config_counters")
+    if text is user_load.MISSING:
+        return None
+    clean = user_load.loaded("config_clean")
+    counters = {}
+    for pair in (text or "").split(","):
+        name, _, version = pair.rpartition(":")
+        if name:
+            counters[name] = int(version)
+    return counters, clean is user_load.MISSING or bool(clean)
+
+
 def forget_request() -> None:
     """This request wrote configuration: re-read the counters, and store nothing it builds."""
     if has_request_context():
+        user_load.forget("config_counters")
         g.pop(_VERSIONS, None)
         g._crm_config_written = True
 

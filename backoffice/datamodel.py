@@ -103,6 +103,11 @@ def estimated_rows(session, query) -> float | None:
         return None
 
 
+def _capped(found: int):
+    cap = count_cap()
+    return CappedCount(cap) if found > cap else found
+
+
 class CappedCount(int):
     """A count that stopped at the cap: arithmetic sees the number, screens show "1000+"."""
 
@@ -180,6 +185,14 @@ class ListQueryMixin:
         PostgreSQL can answer from an index alone instead of visiting each row; the record
         scope still applies (``with_loader_criteria`` covers column selects of the entity).
         """
+        known, inner = self._count_plan(query, filters, select_columns)
+        if known is not None:
+            return known
+        with values_that_fit(self.session):
+            return _capped(inner.limit(count_cap() + 1).count())
+
+    def _count_plan(self, query, filters=None, select_columns=None):
+        """(the count when known without counting, else None; the keys' query to count)."""
         cap = count_cap()
         if not select_columns:
             query = self.session.query(self.get_pk())
@@ -187,10 +200,29 @@ class ListQueryMixin:
                                       aliases_mapping={}).order_by(None)
         estimate = None if self._own_book() else estimated_rows(self.session, inner)
         if estimate is not None and estimate >= ESTIMATE_FACTOR * cap:
-            return CappedCount(cap)
-        with values_that_fit(self.session):
-            found = inner.limit(cap + 1).count()
-        return CappedCount(cap) if found > cap else found
+            return CappedCount(cap), None
+        return None, inner
+
+    def _rows_and_count(self, base, items, filters, counted_again):
+        """A page's records and its capped count, the count in the page's own statement.
+
+        The count is a scalar subquery beside each row (``SELECT ..., (SELECT count(*) FROM
+        (SELECT id ... LIMIT cap + 1)) ...``): the database works it out once for the
+        statement, and the page costs one round trip instead of two. A page with no rows
+        carries no count, so an empty page past the first counts in a statement of its own
+        (``counted_again``: whether an empty page can have matches before it).
+        """
+        known, inner = self._count_plan(base, filters)
+        if known is not None:
+            return items.all(), known
+        total = select(func.count()).select_from(
+            inner.limit(count_cap() + 1).subquery()).scalar_subquery()
+        rows = items.add_columns(total.label("crm_list_count")).all()
+        if rows:
+            return [row[0] for row in rows], _capped(rows[0][1])
+        if not counted_again:
+            return [], 0
+        return [], _capped(inner.limit(count_cap() + 1).count())
 
     def _own_book(self) -> bool:
         """A list of customers seen through an own scope (owner or teller, both indexed): a
@@ -215,12 +247,15 @@ class ListQueryMixin:
         (``shown``: the columns the page displays, see :meth:`list_load_options`)."""
         with values_that_fit(self.session):
             base = self.session.query(self.obj)
-            count = self.query_count(base, filters, select_columns)
             items = self.apply_all(base, filters, order_column, order_direction, page,
                                    page_size, select_columns, outer_default_load)
-            if not select_columns:
+            if select_columns:
+                count = self.query_count(base, filters, select_columns)
+                rows = items.all()
+            else:
                 items = items.options(*self.list_load_options(shown))
-            rows = items.all()
+                rows, count = self._rows_and_count(base, items, filters,
+                                                   counted_again=bool(page))
         # With dotted select columns (the REST API's ``branch.name``) each row holds the record
         # and its joined relations: hand back the records, as FAB's own ``query`` does.
         name = self.obj.__name__
@@ -254,7 +289,6 @@ class ListQueryMixin:
         from sqlalchemy import tuple_
 
         base = self.session.query(self.obj)
-        count = self.query_count(base, filters)
         column, pk = getattr(self.obj, seek.column), self.get_pk()
         ascending = (seek.direction == "asc") != seek.backwards
         if column is pk or seek.column == pk.key:
@@ -267,8 +301,9 @@ class ListQueryMixin:
         if here is pk:
             order = order[1:]
         with values_that_fit(self.session):
-            rows = query.order_by(*order).limit(page_size + 1).options(
-                *self.list_load_options(shown)).all()
+            rows, count = self._rows_and_count(
+                base, query.order_by(*order).limit(page_size + 1).options(
+                    *self.list_load_options(shown)), filters, counted_again=True)
         has_more = len(rows) > page_size
         rows = rows[:page_size]
         if seek.backwards:
@@ -391,15 +426,24 @@ class CrmInterface(ListQueryMixin, EncryptedFieldsMixin, SQLAInterface):
         return "" if value is None else value  # FAB's widgets would print "None"
 
     def get_values(self, lst, list_columns):
-        """FAB's rows of display values (read as the list renders), with the viewer looked up
-        once per page instead of once per cell."""
-        viewer = None
-        for item in lst:
-            if viewer is None:
-                from backoffice.security.policy import current_viewer
+        """FAB's rows of display values, with the viewer looked up once per page instead of
+        once per cell and each record's readability decided once (``presenting_records``)."""
+        from backoffice.security.policy import current_viewer, presenting_records
 
-                viewer = current_viewer()
-            yield {col: self._get_attr_value(item, col, viewer) for col in list_columns}
+        if not lst:
+            return []
+        viewer = current_viewer()
+        with presenting_records():
+            return [{col: self._get_attr_value(item, col, viewer) for col in list_columns}
+                    for item in lst]
+
+    def get_values_item(self, item, show_columns):
+        """FAB's values of one record (show pages), its readability decided once."""
+        from backoffice.security.policy import current_viewer, presenting_records
+
+        viewer = current_viewer()
+        with presenting_records():
+            return [self._get_attr_value(item, col, viewer) for col in show_columns]
 
     def add(self, item, commit: bool = True) -> None:
         self._write(super().add, item, commit)

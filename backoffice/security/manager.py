@@ -127,6 +127,36 @@ class CrmSecurityManager(SecurityManager):
                 .options(joinedload(model.roles), joinedload(model.groups))
                 .execution_options(populate_existing=True))
 
+    def load_user(self, pk):
+        """The request's user (Flask-Login's loader; the JWT's goes through here too), with
+        what rooms read alongside it (``user_load``) in the same statement; None for an
+        unknown or deactivated user."""
+        from backoffice.security import user_load
+
+        columns = user_load.registered()
+        statement, names = self._request_user_statement(columns)
+        rows = self.session.execute(statement, {"crm_user_id": int(pk)}).unique().all()
+        if not rows:
+            return None
+        user, *values = rows[0]
+        user_load.remember(user.id, dict(zip(names, values)))
+        return user if user.is_active else None
+
+    def _request_user_statement(self, columns) -> tuple:
+        """:meth:`load_user`'s statement, built once per set of registered columns."""
+        built = self.__dict__.get("_crm_request_user")
+        if built is not None and built[0] == columns:
+            return built[1]
+        dialect = self.session.get_bind().dialect.name
+        model = self.user_model
+        extra = [(name, build(model.id, dialect)) for name, build in columns]
+        extra = [(name, column) for name, column in extra if column is not None]
+        statement = self._user_statement.add_columns(
+            *(column.label(f"crm_{name}") for name, column in extra))
+        result = (statement, tuple(name for name, _column in extra))
+        self.__dict__["_crm_request_user"] = (columns, result)
+        return result
+
     def _has_view_access(self, user, permission_name, view_name) -> bool:
         """Answer from the user's permissions, read once per request (issue 9, scale).
 

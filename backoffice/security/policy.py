@@ -312,7 +312,40 @@ def _read_builtin(entity: str, name: str, record, viewer: Viewer):
     return Read.VISIBLE, None
 
 
+# While a page's records are presented (``presenting_records``): (record, viewer) -> readable.
+_readable_memo: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "crm_readable_memo", default=None)
+
+
+@contextlib.contextmanager
+def presenting_records():
+    """Within the block, each record's readability is decided once per viewer.
+
+    A list page presents its records cell by cell (seven cells of 25 records) and a show page
+    field by field, and every cell asked again whether its record's customer is in the viewer's
+    scope: the same answer, most of the cost of presenting a value. The records do not change
+    while a page is written out; the memo goes with the block (keyed by object identity, valid
+    only while the page holds the records).
+    """
+    token = _readable_memo.set({})
+    try:
+        yield
+    finally:
+        _readable_memo.reset(token)
+
+
 def _record_readable(record, viewer: Viewer) -> bool:
+    memo = _readable_memo.get()
+    if memo is None:
+        return _decide_record_readable(record, viewer)
+    key = (id(record), id(viewer))
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _decide_record_readable(record, viewer)
+    return found
+
+
+def _decide_record_readable(record, viewer: Viewer) -> bool:
     """Whether the viewer may read this customer's data at all: a role that reads customers,
     and the customer in its scope.
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import threading
+import weakref
 from dataclasses import dataclass
 
 from flask import current_app, g, has_request_context
@@ -61,6 +63,23 @@ class RecordScope:
         if self.kind == "own" and self.user_id is not None:
             return or_(Customer.owner_id == self.user_id, Customer.teller_id == self.user_id)
         return false()
+
+    def visible_customer_ids(self):
+        """The ids of the customers in scope as a scalar subquery over the customer *table*,
+        for the criteria of the records that hang off a customer.
+
+        Built from the table's columns rather than the mapped class, so the customer criterion
+        the same statement carries is not applied inside it a second time (and a third in a
+        relationship load's copy): the condition is the same, the database plans it once.
+        """
+        table = Customer.__table__
+        if self.kind == "branch" and self.branch_id is not None:
+            condition = table.c.branch_id == self.branch_id
+        elif self.kind == "own" and self.user_id is not None:
+            condition = or_(table.c.owner_id == self.user_id, table.c.teller_id == self.user_id)
+        else:
+            condition = false()
+        return select(table.c.id).where(condition).scalar_subquery()
 
     def permits_customer(self, customer: Customer) -> bool:
         """The same rule in Python, for records about to be written (not yet queryable).
@@ -161,7 +180,7 @@ def _criteria_options(scope: RecordScope):
     if isinstance(condition, False_):
         children = [with_loader_criteria(e, false(), include_aliases=True) for e in CUSTOMER_CHILDREN]
     else:
-        visible = select(Customer.id).where(condition).scalar_subquery()
+        visible = scope.visible_customer_ids()
         children = [
             with_loader_criteria(e, e.customer_id.in_(visible), include_aliases=True)
             for e in CUSTOMER_CHILDREN
@@ -175,7 +194,7 @@ def _change_request_criteria(scope: RecordScope, condition):
     manager), through the branch it was filed in."""
     if isinstance(condition, False_):
         return with_loader_criteria(ChangeRequest, false(), include_aliases=True)
-    visible = select(Customer.id).where(condition).scalar_subquery()
+    visible = scope.visible_customer_ids()
     mine = ChangeRequest.maker_id == scope.user_id
     about_visible = ChangeRequest.customer_id.in_(visible)
     if scope.kind == "branch":
@@ -186,6 +205,40 @@ def _change_request_criteria(scope: RecordScope, condition):
 
 
 _SCOPED_MAPPERS = {entity.__mapper__ for entity in SCOPED_ENTITIES}
+
+# statement -> {scope: the statement with that scope's criteria}. A statement built once per
+# process (the user load, the bell's count, the 360 page's panels) is executed with the same
+# few scopes over and over; each ``options(...)`` copy is a new statement whose cache key
+# SQLAlchemy computes afresh, and a scope's criteria (a subquery per customer record type) are
+# most of that key: more CPU per statement than the statement's own work. Kept per statement
+# object, weakly, so a statement built per request leaves with its request.
+_scoped_statements: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_scoped_lock = threading.Lock()
+_MAX_SCOPES_PER_STATEMENT = 64
+
+
+def _carries(statement, options: tuple) -> bool:
+    """Whether the statement has these very criteria already: a relationship load of an object
+    loaded under the same scope inherits them (they propagate to loaders)."""
+    first = options[0]
+    return any(option is first for option in getattr(statement, "_with_options", ()))
+
+
+def _with_criteria(statement, scope: RecordScope, options: tuple):
+    """``statement`` with the scope's loader criteria, the same object for the same pair."""
+    try:
+        per_scope = _scoped_statements.get(statement)
+    except TypeError:  # not weakly referenceable: nothing to keep it by
+        return statement.options(*options)
+    scoped = per_scope.get(scope) if per_scope is not None else None
+    if scoped is None:
+        scoped = statement.options(*options)
+        with _scoped_lock:
+            per_scope = _scoped_statements.setdefault(statement, {})
+            if len(per_scope) >= _MAX_SCOPES_PER_STATEMENT:
+                per_scope.clear()
+            per_scope[scope] = scoped
+    return scoped
 
 
 def _apply_scope(state) -> None:
@@ -207,8 +260,8 @@ def _apply_scope(state) -> None:
     if scope is None:
         return
     options = _criteria_options(scope)
-    if options:
-        state.statement = state.statement.options(*options)
+    if options and not _carries(state.statement, options):
+        state.statement = _with_criteria(state.statement, scope, options)
 
 
 def install(session) -> None:

@@ -53,6 +53,10 @@ EPOCH = "crm_epoch"
 EPOCH_CLAIM = "crm_epoch"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 STATIC_ENDPOINTS = frozenset({"static", "appbuilder.static"})
+# How often a request moves the last-seen time on. The session is a signed cookie, so each
+# move re-signs it and sends it back with the response; moved at most this often, the idle
+# limit ends a session up to this many seconds early, never late.
+SEEN_STEP_SECONDS = 30
 
 
 def install(app: Flask) -> None:
@@ -251,7 +255,9 @@ def expire_session():
         return None
     reason = expiry_reason() or revocation_reason()
     if reason is None:
-        session[SEEN_AT] = time.time()
+        now = time.time()
+        if now - session.get(SEEN_AT, 0) >= SEEN_STEP_SECONDS:
+            session[SEEN_AT] = now
         return None
     from flask_login import current_user, logout_user
 

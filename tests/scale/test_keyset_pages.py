@@ -216,6 +216,23 @@ def test_scoped_keyset_pages_and_count_show_only_the_scope(app, client_as, paged
     assert _COUNT.search(body).group(1) == str(CUSTOMERS)
 
 
+def test_every_page_shows_the_scope_count(app, client_as, paged):
+    """The count comes with each page's own rows (one statement): numbered pages, keyset pages
+    and an empty page past the end all say the same count, rm3's pages say none."""
+    client = client_as("rm1")
+    _pages, urls = _walk(client, _customer_list(app), _ROW, _NEXT)
+    assert any("after_CustomerView=" in url for url in urls)
+    for url in urls + [_customer_list(app) + "&page_CustomerView=1"]:
+        body = client.get(url).get_data(as_text=True)
+        assert _COUNT.search(body).group(1) == str(CUSTOMERS), url
+    name = _filter(app, "CustomerView", "name", "sw")
+    pair = f"/customers/list/?{name}={PREFIX}{chr(0x4e00)}&psize_CustomerView=2"  # two rows
+    body = client.get(pair + "&page_CustomerView=1").get_data(as_text=True)
+    assert _ROW.findall(body) == [] and _COUNT.search(body).group(1) == "2"
+    body = client_as("rm3").get(_customer_list(app)).get_data(as_text=True)
+    assert _ROW.findall(body) == [] and _COUNT.search(body).group(1) == "0"
+
+
 def test_operation_log_walks_newest_first_by_key(app, client_as, paged):
     client = client_as("auditor")
     actor = _filter(app, "AuditLogView", "actor_username", "eq")

@@ -12,7 +12,8 @@ import time
 import pytest
 from flask import Flask
 
-from backoffice.security.sessions import LOGIN_AT, SEEN_AT, apply_cookie_settings
+from backoffice.security.sessions import (
+    LOGIN_AT, SEEN_AT, SEEN_STEP_SECONDS, apply_cookie_settings)
 from tests.support.web import api_token, csrf_token, login
 
 MINUTE = 60
@@ -47,6 +48,25 @@ def test_activity_within_the_idle_limit_keeps_the_session(client_as):
     assert client.get("/customers/list/").status_code == 200
     with client.session_transaction() as session:
         assert time.time() - session[SEEN_AT] < 60, "the request counted as activity"
+
+
+def test_activity_moves_the_last_seen_time_in_steps(client_as):
+    """A request right after another leaves the signed cookie as it was (no re-signing, no
+    Set-Cookie: the search box asks on every keystroke); one a step later moves the time on."""
+    client = client_as("rm1")
+    shift(client, seen_ago=5)
+    with client.session_transaction() as session:
+        before = session[SEEN_AT]
+    response = client.get("/customers/search/?q=zz")
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    with client.session_transaction() as session:
+        assert session[SEEN_AT] == before
+    shift(client, seen_ago=SEEN_STEP_SECONDS + 1)
+    response = client.get("/customers/search/?q=zz")
+    assert response.status_code == 200 and "Set-Cookie" in response.headers
+    with client.session_transaction() as session:
+        assert time.time() - session[SEEN_AT] < 5
 
 
 def test_thirty_minutes_idle_signs_out_with_a_message(client_as):
