@@ -103,6 +103,17 @@ def estimated_rows(session, query) -> float | None:
         return None
 
 
+def _narrowed(filters) -> bool:
+    """Whether the list is filtered (a search, a click-through, a view's base filter).
+
+    Only a filtered count can be costly below the cap: PostgreSQL may build a bitmap of every
+    match of an index condition before the ``LIMIT cap + 1`` stops it. A list with no filter
+    counts by reading its first ``cap + 1`` keys, whatever the bank's size, so it is not worth
+    the planner's estimate (a compile and a connection of its own on every page).
+    """
+    return bool(filters is not None and getattr(filters, "filters", None))
+
+
 def _capped(found: int):
     cap = count_cap()
     return CappedCount(cap) if found > cap else found
@@ -163,6 +174,19 @@ def _unfit(error) -> BadRequest:
 POLICY_RELATION = "customer"
 
 
+def joined(relation):
+    """``joinedload(relation)``, reading only the columns a related record is shown by when
+    its model names them (``display_columns``: a member of staff is shown by name, and the
+    rest of the row, the password hash among it, is twenty columns each page would describe
+    and turn into values for nothing). Anything else read later loads as it is asked for."""
+    option = joinedload(relation)
+    shown_by = getattr(relation.property.mapper.class_, "display_columns", None)
+    if shown_by:
+        target = relation.property.mapper.class_
+        option = option.load_only(*(getattr(target, name) for name in shown_by))
+    return option
+
+
 class ListQueryMixin:
     """List queries that stay fast over millions of rows (DESIGN pitfall 8).
 
@@ -198,7 +222,8 @@ class ListQueryMixin:
             query = self.session.query(self.get_pk())
         inner = self._apply_inner_all(query, filters, select_columns=select_columns,
                                       aliases_mapping={}).order_by(None)
-        estimate = None if self._own_book() else estimated_rows(self.session, inner)
+        asked = not self._own_book() and _narrowed(filters)
+        estimate = estimated_rows(self.session, inner) if asked else None
         if estimate is not None and estimate >= ESTIMATE_FACTOR * cap:
             return CappedCount(cap), None
         return None, inner
@@ -322,10 +347,10 @@ class ListQueryMixin:
         nor drops rows, so the page, its order and its LIMIT are unchanged.
         """
         mapper = sa_inspect(self.obj)
-        joined = {str(name).split(".", 1)[0] for name in shown or ()}
-        return [(joinedload if rel.key in joined else selectinload)(getattr(self.obj, rel.key))
+        names = {str(name).split(".", 1)[0] for name in shown or ()}
+        return [(joined if rel.key in names else selectinload)(getattr(self.obj, rel.key))
                 for rel in mapper.relationships if rel.direction is MANYTOONE
-                and (rel.key in joined or rel.key == POLICY_RELATION)]
+                and (rel.key in names or rel.key == POLICY_RELATION)]
 
 
 class FilterPrefix(BaseFilter):
@@ -407,7 +432,7 @@ class CrmInterface(ListQueryMixin, EncryptedFieldsMixin, SQLAInterface):
         found = filters.copy() if filters else Filters(self.filter_converter_class, self)
         found.add_filter(self.get_pk_name(), self.FilterEqual, id)
         query = self.session.query(self.obj).options(
-            *(joinedload(getattr(self.obj, name)) for name in eager))
+            *(joined(getattr(self.obj, name)) for name in eager))
         return self.apply_all(query, found).one_or_none()
 
     def _get_statement(self, eager: tuple):
@@ -418,7 +443,7 @@ class CrmInterface(ListQueryMixin, EncryptedFieldsMixin, SQLAInterface):
         if statement is None:
             statement = statements[eager] = (
                 select(self.obj).where(self.get_pk() == bindparam("crm_get_pk"))
-                .options(*(joinedload(getattr(self.obj, name)) for name in eager)))
+                .options(*(joined(getattr(self.obj, name)) for name in eager)))
         return statement
 
     def _get_attr_value(self, item, col, viewer=None):

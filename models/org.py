@@ -52,6 +52,10 @@ class Staff(User):
     session_epoch = Column(Integer, nullable=False, default=0, server_default="0")
     branch = relationship(Branch, foreign_keys=[branch_id])
 
+    # What shows a member of staff (``__repr__``): the columns a page joining staff to its rows
+    # reads (``backoffice.datamodel.joined``).
+    display_columns = ("id", "first_name", "last_name", "username")
+
     def __repr__(self) -> str:
         return f"{self.last_name}{self.first_name}" if self.last_name else self.username
 

@@ -16,7 +16,7 @@ import logging
 from flask import current_app, request
 from sqlalchemy import select
 
-from backoffice.audit.log import record
+from backoffice.audit.log import record, record_at_request_end
 
 logger = logging.getLogger(__name__)
 LIST_ID_CAP = 200
@@ -122,10 +122,11 @@ def _record_read(response, action, entity, model, kind):
             detail["query"] = {name: request.args.getlist(name)[0] if len(
                 request.args.getlist(name)) == 1 else request.args.getlist(name)
                 for name in request.args}
-        record(action, entity=entity, detail=detail)
+        record_at_request_end(action, entity=entity, detail=detail)
         return
     pk = (request.view_args or {}).get("pk")
-    record(action, entity=entity, entity_id=pk, customer_id=_customer_of(model, pk))
+    record_at_request_end(action, entity=entity, entity_id=pk,
+                          customer_id=_customer_of(model, pk))
 
 
 def _customer_of(model, pk):

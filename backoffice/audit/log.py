@@ -104,6 +104,34 @@ def write(rows: list[dict]) -> list[dict]:
     return inserted
 
 
+def record_at_request_end(action, **fields) -> dict:
+    """:func:`record` for a read the request has finished making (the response is built).
+
+    A read request's own transaction holds nothing but reads by now, so the row goes in on the
+    request's connection and that transaction commits: the same row, committed at the same
+    moment, without a second connection's checkout, its ``BEGIN`` and the request's closing
+    ``ROLLBACK``. The session keeps its objects as they are (nothing reads them afterwards that
+    should see them reloaded). A request that has written goes through :func:`write` as before.
+    """
+    from backoffice.extensions import db
+
+    row = build_row(action, **fields)
+    session = db.session()
+    if _session_has_written(session):
+        return write([row])[0]
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        inserted = chain.append(session.connection(), [row])
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.expire_on_commit = keep
+    return inserted[0]
+
+
 def _session_has_written(session) -> bool:
     """True when the session's transaction holds (or is about to hold) uncommitted writes.
 

@@ -233,6 +233,30 @@ def test_every_page_shows_the_scope_count(app, client_as, paged):
     assert _ROW.findall(body) == [] and _COUNT.search(body).group(1) == "0"
 
 
+def test_an_unfiltered_list_counts_its_first_keys_without_an_estimate(app, client_as, paged):
+    """No filter, no planner's estimate: the capped count reads at most ``cap + 1`` keys."""
+    from sqlalchemy import event
+
+    from backoffice.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen = []
+
+    def before(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    app.config["CRM_LIST_COUNT_CAP"] = 3
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        body = client_as("senior").get("/customers/list/").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        app.config.pop("CRM_LIST_COUNT_CAP")
+    assert _COUNT.search(body).group(1) == "3+"
+    assert not [s for s in seen if s.startswith("EXPLAIN")]
+
+
 def test_operation_log_walks_newest_first_by_key(app, client_as, paged):
     client = client_as("auditor")
     actor = _filter(app, "AuditLogView", "actor_username", "eq")
@@ -285,10 +309,13 @@ def test_broad_lists_on_postgresql_say_cap_plus_from_the_estimate(app, client_as
         seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", before)
+    status = _filter(app, "CustomerView", "status", "eq")
     try:
         app.config["CRM_LIST_COUNT_CAP"] = 1
-        senior = client_as("senior").get("/customers/list/").get_data(as_text=True)
+        senior = client_as("senior").get(f"/customers/list/?{status}=active").get_data(
+            as_text=True)
         counted_for_senior = [s for s in seen if "count(" in s and "FROM customer" in s]
+        seen_before_rm3 = list(seen)
         seen.clear()
         app.config["CRM_LIST_COUNT_CAP"] = rm3_rows
         rm3 = client_as("rm3").get("/customers/list/").get_data(as_text=True)
@@ -298,5 +325,6 @@ def test_broad_lists_on_postgresql_say_cap_plus_from_the_estimate(app, client_as
         app.config.pop("CRM_LIST_COUNT_CAP")
     assert _COUNT.search(senior).group(1) == "1+"
     assert counted_for_senior == []
+    assert any(s.startswith("EXPLAIN") for s in seen_before_rm3), "the filter was estimated"
     assert _COUNT.search(rm3).group(1) == str(rm3_rows)
     assert counted_for_rm3, "rm3's scope is small: its rows are counted"
