@@ -65,6 +65,8 @@ CORE = {
                                   "it (form, API, review approval, import)",
     "backoffice.security.key_rotation": "the sealed data features keep outside the encrypted "
                                         "columns, registered for key rotation and status",
+    "backoffice.security.user_load": "the registry of values a request reads with its user "
+                                     "(one statement opens a signed-in request)",
     "backoffice.dashboards.registry": "the registry of dashboard panels features plug into",
     "backoffice.events": "the event outbox features publish to and consumers read",
     "backoffice.suitability": "the suitability rule every offer of a product obeys (campaign "
