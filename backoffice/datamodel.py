@@ -119,6 +119,11 @@ def _capped(found: int):
     return CappedCount(cap) if found > cap else found
 
 
+def _count_keys(inner) -> int:
+    """The capped count of ``inner``'s keys in a statement of its own."""
+    return _capped(inner.limit(count_cap() + 1).count())
+
+
 class CappedCount(int):
     """A count that stopped at the cap: arithmetic sees the number, screens show "1000+"."""
 
@@ -213,7 +218,7 @@ class ListQueryMixin:
         if known is not None:
             return known
         with values_that_fit(self.session):
-            return _capped(inner.limit(count_cap() + 1).count())
+            return _count_keys(inner)
 
     def _count_plan(self, query, filters=None, select_columns=None):
         """(the count when known without counting, else None; the keys' query to count)."""
@@ -247,7 +252,7 @@ class ListQueryMixin:
             return [row[0] for row in rows], _capped(rows[0][1])
         if not counted_again:
             return [], 0
-        return [], _capped(inner.limit(count_cap() + 1).count())
+        return [], _count_keys(inner)
 
     def _own_book(self) -> bool:
         """A list of customers seen through an own scope (owner or teller, both indexed): a

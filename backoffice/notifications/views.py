@@ -26,22 +26,27 @@ PAGE_SIZE = 50
 BELL_CAP = 99  # the bell counts up to here and shows "99+" beyond: a bounded query
 
 
-# Built once: every page asks it, and building the statement and its cache key anew each
-# time cost about as much as running it.
-_UNREAD = select(func.count()).select_from(
-    select(Notification.id)
-    .where(Notification.recipient_id == bindparam("recipient"), Notification.read_at.is_(None))
-    .limit(BELL_CAP + 1).subquery())
+def _unread(recipient):
+    """The recipient's unread notifications counted up to ``BELL_CAP + 1`` (a bounded query).
+
+    ``recipient``: a bound parameter, or the user row's id column when the count rides with
+    the request's user load (correlated to that row: a subquery in FROM would not be)."""
+    return select(func.count()).select_from(
+        select(Notification.id)
+        .where(Notification.recipient_id == recipient, Notification.read_at.is_(None))
+        .correlate_except(Notification)
+        .limit(BELL_CAP + 1).subquery())
+
+
+# Built once: every page without a user load asks it, and building the statement and its
+# cache key anew each time cost about as much as running it.
+_UNREAD = _unread(bindparam("recipient"))
 
 
 def _unread_column(user_id, dialect: str):
     """The bell's count as a column of the request's user load (``user_load``): the count as
     the request began, without a round trip of its own."""
-    return select(func.count()).select_from(
-        select(Notification.id)
-        .where(Notification.recipient_id == user_id, Notification.read_at.is_(None))
-        .correlate_except(Notification)  # the user's row (a subquery in FROM would not)
-        .limit(BELL_CAP + 1).subquery()).scalar_subquery()
+    return _unread(user_id).scalar_subquery()
 
 
 user_load.read_with_user("unread_notifications", _unread_column)
